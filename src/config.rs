@@ -1,0 +1,699 @@
+//! The one typed configuration, loaded from defaults, then an optional TOML file,
+//! then `QUIETLINE_*` environment variables (each layer overriding the one before).
+//!
+//! Every setting has one name: `listen` in the file is `QUIETLINE_LISTEN` in the
+//! environment; a table `[retention]` with `call = "24h"` is
+//! `QUIETLINE_RETENTION_CALL`. Any setting can be read from a file instead by
+//! naming the file in `QUIETLINE_<NAME>_FILE`, which is how secrets arrive from
+//! systemd credentials. Unknown settings are reported as warnings; a value that
+//! does not parse stops start-up with a message naming the setting.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::language::{self, Language};
+use crate::phone::PhoneNumber;
+
+/// Name of the config file looked for in the data directory.
+pub const CONFIG_FILE_NAME: &str = "quietline.toml";
+/// Prefix of every environment variable the server reads.
+pub const ENV_PREFIX: &str = "QUIETLINE_";
+/// Environment variables under this prefix belong to the test harness, not the server.
+const TEST_ENV_PREFIX: &str = "QUIETLINE_TEST_";
+
+pub const DEFAULT_PROVIDER_API_BASE: &str = "https://api.twilio.com";
+
+pub struct Config {
+    /// Directory for the SQLite file, the keystore and the config file; created 0700.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; may carry a password, so kept secret.
+    database_url: Option<SecretString>,
+    pub listen: SocketAddr,
+    /// The base URL the phone provider calls, e.g. `https://hotline.example.org`
+    /// (no trailing slash). Webhook signatures are checked against it.
+    pub public_url: Option<String>,
+    pub hotline_number: Option<PhoneNumber>,
+    pub provider_account_sid: Option<String>,
+    pub provider_auth_token: Option<SecretString>,
+    pub provider_api_base: String,
+    /// Languages the hotline answers in; the first is the default.
+    pub languages: Vec<Language>,
+    /// How long shutdown waits for requests in flight before giving up on them.
+    pub shutdown_grace: Duration,
+    /// Log filter: `info`, or directives such as `quietline=debug,warn`.
+    pub log: String,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Secrets and numbers are left out on purpose.
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("provider_api_base", &self.provider_api_base)
+            .field("languages", &self.languages)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration and the warnings met while loading it (unknown keys and the
+/// like), to be logged once logging is set up from that same configuration.
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// A message that names the setting at fault and never repeats a secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every setting, with a one-line description, in the order the README lists them.
+pub const SETTINGS: &[(&str, &str)] = &[
+    (
+        "data_dir",
+        "directory for the database file, keystore and config (default ./quietline-data)",
+    ),
+    (
+        "database_url",
+        "sqlite://… or postgres://… (default: SQLite file quietline.db in the data dir)",
+    ),
+    (
+        "listen",
+        "address and port to listen on (default 127.0.0.1:8080)",
+    ),
+    (
+        "public_url",
+        "https base URL the phone provider calls, e.g. https://hotline.example.org",
+    ),
+    (
+        "hotline_number",
+        "the hotline's phone number in E.164, e.g. +14155550100",
+    ),
+    ("provider_account_sid", "phone provider account id (AC…)"),
+    (
+        "provider_auth_token",
+        "phone provider auth token; signs webhooks (secret)",
+    ),
+    (
+        "provider_api_base",
+        "phone provider REST API base (default https://api.twilio.com)",
+    ),
+    (
+        "languages",
+        "languages answered, first is default (default en; e.g. en,es)",
+    ),
+    (
+        "shutdown_grace",
+        "how long shutdown waits for requests in flight (default 30s)",
+    ),
+    (
+        "log",
+        "log filter (default info); turning up other crates may log sensitive data",
+    ),
+];
+
+/// Where a value came from, for error messages.
+enum Source<'a> {
+    File(&'a Path),
+    Env(&'a str),
+}
+
+impl Source<'_> {
+    fn name(&self, key: &str) -> String {
+        match self {
+            Source::File(path) => format!("`{key}` in {}", path.display()),
+            Source::Env(var) => (*var).to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults only: what runs out of the box.
+    pub fn defaults() -> Self {
+        Config {
+            data_dir: PathBuf::from("quietline-data"),
+            database_url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            hotline_number: None,
+            provider_account_sid: None,
+            provider_auth_token: None,
+            provider_api_base: DEFAULT_PROVIDER_API_BASE.to_string(),
+            languages: vec![Language::parse("en").expect("built-in language code")],
+            shutdown_grace: Duration::from_secs(30),
+            log: "info".to_string(),
+        }
+    }
+
+    /// Loads from the process environment and `file` (or the data dir's
+    /// `quietline.toml` when `file` is `None`).
+    pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Self::load_from(file, env)
+    }
+
+    /// Loads from the given environment instead of the process's, so that tests
+    /// need not change global state.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let mut config = Config::defaults();
+        let mut warnings = Vec::new();
+        let env = collect_env(env, &mut warnings)?;
+
+        // The data dir decides where the default config file is, so it is looked
+        // up in the environment before the file is read.
+        let data_dir_for_file = match env.get("data_dir") {
+            Some((_, value)) => PathBuf::from(value),
+            None => config.data_dir.clone(),
+        };
+        let (file_path, explicit) = match file {
+            Some(path) => (path.to_path_buf(), true),
+            None => (data_dir_for_file.join(CONFIG_FILE_NAME), false),
+        };
+        match std::fs::read_to_string(&file_path) {
+            Ok(text) => {
+                let pairs = flatten_toml(&text, &file_path)?;
+                for (key, value) in pairs {
+                    config.apply(&key, &value, Source::File(&file_path), &mut warnings)?;
+                }
+            }
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ConfigError(format!(
+                    "cannot read config file {}: {e}",
+                    file_path.display()
+                )));
+            }
+        }
+
+        for (key, (var, value)) in &env {
+            config.apply(key, value, Source::Env(var), &mut warnings)?;
+        }
+
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .map_err(|e| ConfigError(format!("data_dir {}: {e}", config.data_dir.display())))?;
+        if let Some(url) = &config.public_url
+            && url.starts_with("http://")
+        {
+            warnings.push(
+                "public_url is http, not https: provider webhooks will cross the network unencrypted"
+                    .to_string(),
+            );
+        }
+        Ok(Loaded { config, warnings })
+    }
+
+    fn apply(
+        &mut self,
+        key: &str,
+        value: &str,
+        source: Source<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        let result = match key {
+            "data_dir" => non_empty(value).map(|v| self.data_dir = PathBuf::from(v)),
+            "database_url" => {
+                parse_database_url(value).map(|v| self.database_url = Some(SecretString::from(v)))
+            }
+            "listen" => value.trim().parse().map(|v| self.listen = v).map_err(|_| {
+                format!("{value:?} is not an address and port such as 127.0.0.1:8080")
+            }),
+            "public_url" => parse_base_url(value).map(|v| self.public_url = Some(v)),
+            "hotline_number" => PhoneNumber::parse(value)
+                .map(|v| self.hotline_number = Some(v))
+                .map_err(|e| e.to_string()),
+            "provider_account_sid" => {
+                non_empty(value).map(|v| self.provider_account_sid = Some(v.to_string()))
+            }
+            "provider_auth_token" => non_empty(value)
+                .map(|v| self.provider_auth_token = Some(SecretString::from(v.to_string()))),
+            "provider_api_base" => parse_base_url(value).map(|v| self.provider_api_base = v),
+            "languages" => language::parse_list(value).map(|v| self.languages = v),
+            "shutdown_grace" => parse_duration(value).map(|v| self.shutdown_grace = v),
+            "log" => {
+                crate::logging::parse_filter(value).map(|_| self.log = value.trim().to_string())
+            }
+            _ => {
+                warnings.push(format!("unknown setting {} ignored", source.name(key)));
+                return Ok(());
+            }
+        };
+        // The parsers of secret settings (database_url, provider_auth_token) never
+        // echo the value, so the reason is safe to show.
+        result.map_err(|reason| {
+            ConfigError(format!("invalid value for {}: {reason}", source.name(key)))
+        })
+    }
+
+    /// The database URL: the configured one, or the SQLite file in the data dir.
+    pub fn database_url(&self) -> SecretString {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => SecretString::from(sqlite_url(&self.data_dir.join("quietline.db"))),
+        }
+    }
+
+    /// True when the configured database is PostgreSQL.
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url().expose_secret().starts_with("postgres")
+    }
+
+    /// The default language: the first configured one.
+    pub fn default_language(&self) -> &Language {
+        &self.languages[0]
+    }
+}
+
+/// Gathers `QUIETLINE_*` variables into `key -> (variable name, value)`, reading
+/// `_FILE` variants from their files.
+fn collect_env(
+    env: impl IntoIterator<Item = (String, String)>,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<String, (String, String)>, ConfigError> {
+    let known = |key: &str| SETTINGS.iter().any(|(k, _)| *k == key);
+    let mut out: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !k.starts_with(TEST_ENV_PREFIX))
+        .collect();
+    vars.sort();
+    for (var, value) in vars {
+        let name = var[ENV_PREFIX.len()..].to_ascii_lowercase();
+        let (key, value) = match name.strip_suffix("_file") {
+            Some(base) if known(base) => {
+                let text = std::fs::read_to_string(value.trim()).map_err(|e| {
+                    ConfigError(format!("cannot read {var} ({}): {e}", value.trim()))
+                })?;
+                // Files written by editors and `echo` end in a newline; a secret never does.
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                let text = text.strip_suffix('\r').unwrap_or(text);
+                (base.to_string(), text.to_string())
+            }
+            _ => (name, value),
+        };
+        if let Some((other, _)) = out.get(&key) {
+            return Err(ConfigError(format!(
+                "{other} and {var} are both set; keep one"
+            )));
+        }
+        if !known(&key) {
+            warnings.push(format!("unknown setting {var} ignored"));
+            continue;
+        }
+        out.insert(key, (var, value));
+    }
+    Ok(out)
+}
+
+/// Turns a TOML document into `key -> text` pairs, nested tables joined with `_`.
+fn flatten_toml(text: &str, path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        // toml's own Display draws a multi-line caret diagram; one line is kinder.
+        let line = e
+            .span()
+            .map(|s| text[..s.start].matches('\n').count() + 1)
+            .unwrap_or(1);
+        ConfigError(format!(
+            "config file {} is not valid TOML (line {line}): {}",
+            path.display(),
+            e.message().trim()
+        ))
+    })?;
+    let mut out = Vec::new();
+    flatten_into(&table, "", path, &mut out)?;
+    Ok(out)
+}
+
+fn flatten_into(
+    table: &toml::Table,
+    prefix: &str,
+    path: &Path,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, value) in table {
+        let key = format!("{prefix}{name}");
+        let text = match value {
+            toml::Value::Table(inner) => {
+                flatten_into(inner, &format!("{key}_"), path, out)?;
+                continue;
+            }
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => parts.push(s.clone()),
+                        _ => {
+                            return Err(ConfigError(format!(
+                                "invalid value for `{key}` in {}: a list may hold only strings",
+                                path.display()
+                            )));
+                        }
+                    }
+                }
+                parts.join(",")
+            }
+            _ => {
+                return Err(ConfigError(format!(
+                    "invalid value for `{key}` in {}: write it as a string",
+                    path.display()
+                )));
+            }
+        };
+        out.push((key, text));
+    }
+    Ok(())
+}
+
+fn non_empty(value: &str) -> Result<&str, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        Err("it is empty".to_string())
+    } else {
+        Ok(v)
+    }
+}
+
+fn parse_database_url(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    // The value may hold a password: describe the problem, never echo it.
+    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
+        Ok(v.to_string())
+    } else {
+        Err("it must start with sqlite:// or postgres://".to_string())
+    }
+}
+
+fn parse_base_url(value: &str) -> Result<String, String> {
+    let v = value.trim().trim_end_matches('/');
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or_else(|| {
+            format!("{value:?} must start with https:// (or http:// for local tests)")
+        })?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "{value:?} is not a base URL such as https://hotline.example.org"
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// Parses `90s`, `15m`, `24h`, `7d`. Zero is refused: nothing here means "never".
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{value:?} is not a duration such as 90s, 15m, 24h or 7d"))?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => {
+            return Err(format!(
+                "{value:?} needs a unit: s, m, h or d (e.g. 90s, 24h, 7d)"
+            ));
+        }
+    };
+    match seconds {
+        Some(0) => Err(format!("{value:?} is zero")),
+        Some(s) => Ok(Duration::from_secs(s)),
+        None => Err(format!("{value:?} is too long")),
+    }
+}
+
+/// A SQLite URL for a file path, with the path percent-encoded where a URL needs it
+/// and `mode=rwc` so the file is created on first start.
+pub fn sqlite_url(path: &Path) -> String {
+    let mut url = String::from("sqlite://");
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b' '
+            | b'"'
+            | b'#'
+            | b'<'
+            | b'>'
+            | b'?'
+            | b'`'
+            | b'{'
+            | b'}'
+            | b'%'
+            | 0..=0x1f
+            | 0x7f.. => url.push_str(&format!("%{b:02X}")),
+            _ => url.push(*b as char),
+        }
+    }
+    url.push_str("?mode=rwc");
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        // An empty dir as data dir so that no stray quietline.toml is read.
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = env(pairs);
+        if !pairs.iter().any(|(k, _)| *k == "QUIETLINE_DATA_DIR") {
+            all.push((
+                "QUIETLINE_DATA_DIR".into(),
+                dir.path().display().to_string(),
+            ));
+        }
+        Config::load_from(None, all)
+    }
+
+    #[test]
+    fn defaults_run_out_of_the_box() {
+        let loaded = load(&[]).unwrap();
+        let c = loaded.config;
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.languages[0].as_str(), "en");
+        assert_eq!(c.provider_api_base, DEFAULT_PROVIDER_API_BASE);
+        assert!(c.database_url().expose_secret().starts_with("sqlite:///"));
+        assert!(
+            c.database_url()
+                .expose_secret()
+                .ends_with("/quietline.db?mode=rwc")
+        );
+        assert!(!c.uses_postgres());
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nlanguages = [\"en\", \"es\"]\nshutdown_grace = \"5s\"\n",
+        )
+        .unwrap();
+        let c = Config::load_from(
+            Some(&file),
+            env(&[
+                ("QUIETLINE_LISTEN", "127.0.0.1:9100"),
+                ("QUIETLINE_DATA_DIR", "/tmp/x"),
+            ]),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(c.languages.len(), 2);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn config_file_in_data_dir_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "hotline_number = \"+14155550100\"\n",
+        )
+        .unwrap();
+        let c = Config::load_from(
+            None,
+            env(&[("QUIETLINE_DATA_DIR", dir.path().to_str().unwrap())]),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.hotline_number.unwrap().as_str(), "+14155550100");
+    }
+
+    #[test]
+    fn secrets_come_from_files_without_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s3cret-token\n").unwrap();
+        let c = load(&[(
+            "QUIETLINE_PROVIDER_AUTH_TOKEN_FILE",
+            token.to_str().unwrap(),
+        )])
+        .unwrap()
+        .config;
+        assert_eq!(
+            c.provider_auth_token.unwrap().expose_secret(),
+            "s3cret-token"
+        );
+    }
+
+    #[test]
+    fn both_a_value_and_its_file_is_an_error() {
+        let err = load(&[
+            ("QUIETLINE_PROVIDER_AUTH_TOKEN", "a"),
+            ("QUIETLINE_PROVIDER_AUTH_TOKEN_FILE", "/nonexistent"),
+        ])
+        .err()
+        .unwrap();
+        assert!(err.0.contains("QUIETLINE_PROVIDER_AUTH_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_warn_and_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "lisen = \"x\"\n[retention]\nfoo = \"1h\"\n").unwrap();
+        let loaded = Config::load_from(
+            Some(&file),
+            env(&[
+                ("QUIETLINE_COLOUR", "blue"),
+                ("QUIETLINE_TEST_DATABASE_URL", "postgres://x"),
+            ]),
+        )
+        .unwrap();
+        let w = loaded.warnings.join("\n");
+        assert!(w.contains("`lisen`"), "{w}");
+        assert!(w.contains("`retention_foo`"), "{w}");
+        assert!(w.contains("QUIETLINE_COLOUR"), "{w}");
+        assert!(
+            !w.contains("QUIETLINE_TEST_"),
+            "test harness variables are not the server's: {w}"
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let cases = [
+            ("QUIETLINE_LISTEN", "localhost", "QUIETLINE_LISTEN"),
+            ("QUIETLINE_LANGUAGES", "english", "QUIETLINE_LANGUAGES"),
+            (
+                "QUIETLINE_HOTLINE_NUMBER",
+                "555-0100",
+                "QUIETLINE_HOTLINE_NUMBER",
+            ),
+            ("QUIETLINE_SHUTDOWN_GRACE", "30", "QUIETLINE_SHUTDOWN_GRACE"),
+            ("QUIETLINE_SHUTDOWN_GRACE", "0s", "QUIETLINE_SHUTDOWN_GRACE"),
+            (
+                "QUIETLINE_PUBLIC_URL",
+                "hotline.example.org",
+                "QUIETLINE_PUBLIC_URL",
+            ),
+            ("QUIETLINE_LOG", "quietline=loud", "QUIETLINE_LOG"),
+        ];
+        for (var, value, named) in cases {
+            let err = load(&[(var, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{var}={value} accepted"));
+            assert!(err.0.contains(named), "{err}");
+        }
+    }
+
+    #[test]
+    fn secret_values_are_not_echoed_in_errors() {
+        let err = load(&[("QUIETLINE_DATABASE_URL", "mysql://user:hunter2@db/x")])
+            .err()
+            .unwrap();
+        assert!(err.0.contains("QUIETLINE_DATABASE_URL"));
+        assert!(!err.0.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_explicit_config_file_is_an_error() {
+        let err = Config::load_from(Some(Path::new("/nonexistent/q.toml")), env(&[]))
+            .err()
+            .unwrap();
+        assert!(err.0.contains("/nonexistent/q.toml"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "listen = \n").unwrap();
+        let err = Config::load_from(Some(&file), env(&[])).err().unwrap();
+        assert!(err.0.contains("not valid TOML"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        for bad in [
+            "",
+            "7",
+            "d",
+            "1w",
+            "-1h",
+            "1.5h",
+            "0d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn readme_documents_every_setting() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        for (key, _) in SETTINGS {
+            let var = format!("`{ENV_PREFIX}{}`", key.to_ascii_uppercase());
+            assert!(readme.contains(&var), "README lacks {var}");
+            assert!(readme.contains(&format!("`{key}`")), "README lacks `{key}`");
+        }
+    }
+
+    #[test]
+    fn sqlite_urls_escape_awkward_paths() {
+        assert_eq!(
+            sqlite_url(Path::new("/srv/q/quietline.db")),
+            "sqlite:///srv/q/quietline.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url(Path::new("/a b/#?.db")),
+            "sqlite:///a%20b/%23%3F.db?mode=rwc"
+        );
+    }
+}
