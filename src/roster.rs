@@ -1,0 +1,407 @@
+//! The roster: who the volunteers are, what they do, and who is on shift.
+//!
+//! Input is validated here once (aliases, roles, languages, zones, numbers,
+//! age recipients); the store keeps what this module hands it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::language::{self, Language};
+use crate::phone::PhoneNumber;
+use crate::store::{Db, volunteers, volunteers::VolunteerRow};
+
+/// What a volunteer does for the network. One person may hold several roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Coordinator,
+    Dispatcher,
+    Observer,
+    Attorney,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Coordinator,
+        Role::Dispatcher,
+        Role::Observer,
+        Role::Attorney,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Coordinator => "coordinator",
+            Role::Dispatcher => "dispatcher",
+            Role::Observer => "observer",
+            Role::Attorney => "attorney",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Role, String> {
+        let word = input.trim().to_ascii_lowercase();
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == word)
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {input:?} (roles: coordinator, dispatcher, observer, attorney)"
+                )
+            })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A volunteer's handle: 1 to 32 of `a-z 0-9 . _ -`, case-insensitive (kept in
+/// lowercase), so that `Maria` and `maria` are one person on the command line and
+/// by SMS alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Alias(String);
+
+impl Alias {
+    pub fn parse(input: &str) -> Result<Alias, String> {
+        let alias = input.trim().to_ascii_lowercase();
+        let ok_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-');
+        if alias.is_empty() || alias.len() > 32 || !alias.chars().all(ok_char) {
+            return Err(format!(
+                "{input:?} is not an alias (1 to 32 letters, digits, '.', '_' or '-')"
+            ));
+        }
+        Ok(Alias(alias))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Alias {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A named area a network covers, e.g. `north` or `east-side`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Zone(String);
+
+impl Zone {
+    pub fn parse(input: &str) -> Result<Zone, String> {
+        let zone = input.trim().to_ascii_lowercase();
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if zone.is_empty() || zone.len() > 32 || !zone.chars().all(ok_char) {
+            return Err(format!(
+                "{input:?} is not a zone name (1 to 32 letters, digits or '-')"
+            ));
+        }
+        Ok(Zone(zone))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A public age X25519 recipient (`age1…`). The server stores public keys only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct AgeRecipient(String);
+
+impl AgeRecipient {
+    /// Checks the form of an X25519 recipient: `age1` and 58 Bech32 characters.
+    pub fn parse(input: &str) -> Result<AgeRecipient, String> {
+        const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+        let key = input.trim().to_ascii_lowercase();
+        let ok = key.len() == 62
+            && key.starts_with("age1")
+            && key[4..].chars().all(|c| BECH32.contains(c));
+        if ok {
+            Ok(AgeRecipient(key))
+        } else {
+            Err(
+                "not an age public key (age1 followed by 58 characters, as age-keygen prints it)"
+                    .into(),
+            )
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A volunteer on the roster.
+#[derive(Debug, Clone)]
+pub struct Volunteer {
+    pub id: i64,
+    pub alias: Alias,
+    pub phone: PhoneNumber,
+    pub roles: Vec<Role>,
+    pub languages: Vec<Language>,
+    pub zones: Vec<Zone>,
+    pub on_shift: bool,
+    pub age_recipient: Option<AgeRecipient>,
+}
+
+impl Volunteer {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A volunteer to add, already validated.
+pub struct NewVolunteer {
+    pub alias: Alias,
+    pub phone: PhoneNumber,
+    pub roles: Vec<Role>,
+    pub languages: Vec<Language>,
+    pub zones: Vec<Zone>,
+    pub age_recipient: Option<AgeRecipient>,
+}
+
+impl NewVolunteer {
+    /// Validates the text a coordinator typed. Every field is checked before
+    /// anything is stored.
+    pub fn parse(
+        alias: &str,
+        phone: &str,
+        roles: &str,
+        languages: &str,
+        zones: &str,
+        age_recipient: Option<&str>,
+    ) -> Result<NewVolunteer, RosterError> {
+        let invalid = RosterError::Invalid;
+        Ok(NewVolunteer {
+            alias: Alias::parse(alias).map_err(invalid)?,
+            phone: PhoneNumber::parse(phone).map_err(|e| invalid(format!("phone: {e}")))?,
+            roles: parse_set(roles, Role::parse, "role").map_err(invalid)?,
+            languages: language::parse_list(languages).map_err(invalid)?,
+            zones: parse_set(zones, Zone::parse, "zone").map_err(invalid)?,
+            age_recipient: age_recipient
+                .map(AgeRecipient::parse)
+                .transpose()
+                .map_err(invalid)?,
+        })
+    }
+}
+
+/// Parses a comma-separated, non-empty list without duplicates.
+fn parse_set<T: PartialEq>(
+    input: &str,
+    parse: fn(&str) -> Result<T, String>,
+    what: &str,
+) -> Result<Vec<T>, String> {
+    let mut out = Vec::new();
+    for part in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let item = parse(part)?;
+        if out.contains(&item) {
+            return Err(format!("{what} {part:?} is listed twice"));
+        }
+        out.push(item);
+    }
+    if out.is_empty() {
+        return Err(format!("at least one {what} is needed"));
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+pub enum RosterError {
+    Invalid(String),
+    AliasTaken(Alias),
+    PhoneTaken,
+    NotFound(String),
+    /// A stored row that no longer parses: reported, never silently skipped.
+    Corrupt(String),
+    Store(sqlx::Error),
+}
+
+impl fmt::Display for RosterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RosterError::Invalid(reason) => f.write_str(reason),
+            RosterError::AliasTaken(alias) => write!(f, "alias {alias} is already on the roster"),
+            RosterError::PhoneTaken => {
+                f.write_str("that phone number already belongs to a volunteer on the roster")
+            }
+            RosterError::NotFound(alias) => {
+                write!(f, "no volunteer called {alias:?} on the roster")
+            }
+            RosterError::Corrupt(what) => write!(f, "a roster row cannot be read: {what}"),
+            RosterError::Store(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RosterError {}
+
+impl From<sqlx::Error> for RosterError {
+    fn from(e: sqlx::Error) -> Self {
+        RosterError::Store(e)
+    }
+}
+
+fn join<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
+    items.iter().map(f).collect::<Vec<_>>().join(",")
+}
+
+fn from_row(row: VolunteerRow) -> Result<Volunteer, RosterError> {
+    let corrupt = |e: String| RosterError::Corrupt(format!("volunteer {}: {e}", row.id));
+    Ok(Volunteer {
+        id: row.id,
+        alias: Alias::parse(&row.alias).map_err(corrupt)?,
+        phone: PhoneNumber::parse(&row.phone).map_err(|e| corrupt(e.to_string()))?,
+        roles: parse_set(&row.roles, Role::parse, "role").map_err(corrupt)?,
+        languages: language::parse_list(&row.languages).map_err(corrupt)?,
+        zones: parse_set(&row.zones, Zone::parse, "zone").map_err(corrupt)?,
+        on_shift: row.on_shift,
+        age_recipient: row
+            .age_recipient
+            .as_deref()
+            .map(AgeRecipient::parse)
+            .transpose()
+            .map_err(corrupt)?,
+    })
+}
+
+/// Adds a volunteer, off shift. Alias and phone number must be new to the roster;
+/// the checks and the insert run in one transaction, and the unique constraints
+/// catch a concurrent duplicate.
+pub async fn add(db: &Db, new: NewVolunteer) -> Result<Volunteer, RosterError> {
+    let mut tx = db.pool().begin().await?;
+    if volunteers::find_by_alias(&mut *tx, new.alias.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(RosterError::AliasTaken(new.alias));
+    }
+    if volunteers::phone_exists(&mut *tx, new.phone.as_str()).await? {
+        return Err(RosterError::PhoneTaken);
+    }
+    let mut row = VolunteerRow {
+        id: 0,
+        alias: new.alias.as_str().to_string(),
+        phone: new.phone.as_str().to_string(),
+        roles: join(&new.roles, |r| r.as_str()),
+        languages: join(&new.languages, |l| l.as_str()),
+        zones: join(&new.zones, |z| z.as_str()),
+        on_shift: false,
+        age_recipient: new.age_recipient.as_ref().map(|k| k.as_str().to_string()),
+    };
+    row.id = match volunteers::insert(&mut *tx, &row).await {
+        Ok(id) => id,
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(RosterError::AliasTaken(new.alias));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    from_row(row)
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Volunteer>, RosterError> {
+    volunteers::list(db.pool())
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+pub async fn get(db: &Db, alias: &str) -> Result<Volunteer, RosterError> {
+    let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
+    match volunteers::find_by_alias(db.pool(), alias.as_str()).await? {
+        Some(row) => from_row(row),
+        None => Err(RosterError::NotFound(alias.to_string())),
+    }
+}
+
+/// Removes a volunteer and, through foreign keys, everything only they could use.
+pub async fn remove(db: &Db, alias: &str) -> Result<(), RosterError> {
+    let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
+    if volunteers::delete_by_alias(db.pool(), alias.as_str()).await? {
+        Ok(())
+    } else {
+        Err(RosterError::NotFound(alias.to_string()))
+    }
+}
+
+pub async fn set_shift(db: &Db, alias: &str, on_shift: bool) -> Result<(), RosterError> {
+    let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
+    if volunteers::set_on_shift(db.pool(), alias.as_str(), on_shift).await? {
+        Ok(())
+    } else {
+        Err(RosterError::NotFound(alias.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+    #[test]
+    fn parses_a_full_volunteer() {
+        let v = NewVolunteer::parse(
+            "Maria",
+            "+1 415 555 0100",
+            "dispatcher, Observer",
+            "en,es",
+            "north",
+            Some(KEY),
+        )
+        .unwrap();
+        assert_eq!(v.alias.as_str(), "maria");
+        assert_eq!(v.roles, [Role::Dispatcher, Role::Observer]);
+        assert_eq!(v.zones[0].as_str(), "north");
+    }
+
+    #[test]
+    fn refuses_bad_fields_with_a_reason() {
+        let ok = ("maria", "+14155550100", "dispatcher", "en", "north");
+        #[allow(clippy::type_complexity)]
+        let cases: [(&str, &str, &str, &str, &str, Option<&str>, &str); 8] = [
+            ("", ok.1, ok.2, ok.3, ok.4, None, "alias"),
+            ("a b", ok.1, ok.2, ok.3, ok.4, None, "alias"),
+            (ok.0, "4155550100", ok.2, ok.3, ok.4, None, "phone"),
+            (ok.0, ok.1, "admin", ok.3, ok.4, None, "unknown role"),
+            (ok.0, ok.1, "", ok.3, ok.4, None, "at least one role"),
+            (ok.0, ok.1, "observer,observer", ok.3, ok.4, None, "twice"),
+            (ok.0, ok.1, ok.2, "spanish", ok.4, None, "language code"),
+            (
+                ok.0,
+                ok.1,
+                ok.2,
+                ok.3,
+                ok.4,
+                Some("age1notakey"),
+                "age public key",
+            ),
+        ];
+        for (a, p, r, l, z, k, expect) in cases {
+            let err = NewVolunteer::parse(a, p, r, l, z, k)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(expect), "{err:?} should mention {expect:?}");
+        }
+    }
+
+    #[test]
+    fn age_recipients_are_checked_for_form() {
+        assert!(AgeRecipient::parse(KEY).is_ok());
+        assert!(
+            AgeRecipient::parse(&KEY.replace('q', "b")).is_err(),
+            "b is not in the Bech32 alphabet"
+        );
+        assert!(AgeRecipient::parse(&KEY[..61]).is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! The migrations, embedded in the binary. Both backends carry the same versions
+//! and names; a test checks that this list matches the files on disk.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use super::Backend;
+
+/// `(version, name, sql)` for SQLite.
+pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "roster",
+    include_str!("../../migrations/sqlite/0001_roster.sql"),
+)];
+
+/// `(version, name, sql)` for PostgreSQL.
+pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "roster",
+    include_str!("../../migrations/postgres/0001_roster.sql"),
+)];
+
+pub(super) fn migrator(backend: Backend) -> Migrator {
+    let list = match backend {
+        Backend::Sqlite => MIGRATIONS_SQLITE,
+        Backend::Postgres => MIGRATIONS_POSTGRES,
+    };
+    Migrator::with_migrations(
+        list.iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on_disk(dir: &str) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+        names.sort();
+        names
+    }
+
+    fn listed(list: &[(i64, &str, &str)]) -> Vec<String> {
+        list.iter()
+            .map(|(v, n, _)| format!("{v:04}_{n}.sql"))
+            .collect()
+    }
+
+    #[test]
+    fn embedded_lists_match_the_files_and_each_other() {
+        assert_eq!(listed(MIGRATIONS_SQLITE), on_disk("sqlite"));
+        assert_eq!(listed(MIGRATIONS_POSTGRES), on_disk("postgres"));
+        assert_eq!(on_disk("sqlite"), on_disk("postgres"));
+    }
+}

@@ -1,0 +1,193 @@
+//! The store: the only module that speaks SQL.
+//!
+//! One set of queries serves SQLite and PostgreSQL through sqlx's `Any` driver:
+//! `$1` placeholders, integer unix seconds, text and blob ids. Only migrations
+//! (`migrations/sqlite`, `migrations/postgres`) and maintenance (the SQLite
+//! pragmas below) differ between the two.
+
+mod migrations;
+pub mod volunteers;
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+
+pub use migrations::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE};
+
+/// Which database a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pragmas every SQLite connection gets. `secure_delete` is per connection, so it
+/// must be here rather than set once: deleted rows are overwritten with zeros.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+     PRAGMA secure_delete = ON; \
+     PRAGMA foreign_keys = ON; \
+     PRAGMA busy_timeout = 5000; \
+     PRAGMA synchronous = FULL; \
+     PRAGMA journal_size_limit = 4194304;";
+
+/// A connection pool with the backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Failure to open the database, with a message fit for an operator: the URL is
+/// shown without its password.
+#[derive(Debug)]
+pub struct ConnectError {
+    url: String,
+    source: sqlx::Error,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot open the database {}: {}", self.url, self.source)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+impl Db {
+    /// Opens a pool for a `sqlite:` or `postgres:` URL. Pool sizes suit a 2-core
+    /// server: SQLite serializes writers anyway, PostgreSQL gets a few more.
+    pub async fn connect(url: &SecretString) -> Result<Db, ConnectError> {
+        sqlx::any::install_default_drivers();
+        let raw = url.expose_secret();
+        let err = |source| ConnectError {
+            url: redact_url(raw),
+            source,
+        };
+        let backend = if raw.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let options: AnyConnectOptions = raw.parse().map_err(err)?;
+        // One direct connection first: a pool that cannot connect only reports
+        // a timeout, while this says why (refused, unknown host, bad password).
+        let probe = tokio::time::timeout(
+            Duration::from_secs(5),
+            AnyConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| err(sqlx::Error::PoolTimedOut))?
+        .map_err(err)?;
+        probe.close().await.map_err(err)?;
+        let pool_options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(5))
+            .min_connections(1);
+        let pool_options = match backend {
+            Backend::Sqlite => pool_options
+                .max_connections(4)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => pool_options.max_connections(10),
+        };
+        let pool = pool_options.connect_with(options).await.map_err(err)?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations not yet applied; returns how many there were.
+    pub async fn migrate(&self) -> Result<usize, sqlx::migrate::MigrateError> {
+        let migrator = migrations::migrator(self.backend);
+        let mut conn = self.pool.acquire().await?;
+        let before = applied_count(&mut conn).await;
+        migrator.run(&mut *conn).await?;
+        let after = applied_count(&mut conn).await;
+        Ok(after.saturating_sub(before))
+    }
+
+    /// One round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Number of applied migrations; zero before the migrations table exists.
+async fn applied_count(conn: &mut sqlx::AnyConnection) -> usize {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(conn)
+        .await
+        .map(|n| n as usize)
+        .unwrap_or(0)
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let tail = tail.split('?').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => format!(
+            "{scheme}://{authority}{}",
+            tail.split('?').next().unwrap_or("")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn urls_lose_passwords_and_parameters() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db.internal:5432/quietline?sslmode=require"),
+            "postgres://app:***@db.internal:5432/quietline"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres:***@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_url("sqlite:///srv/q/quietline.db?mode=rwc"),
+            "sqlite:///srv/q/quietline.db"
+        );
+    }
+}
