@@ -1,0 +1,82 @@
+//! The command line: one file per group of subcommands. Every command runs on the
+//! configured database directly; they are meant for the server's operator.
+
+mod server;
+mod volunteer;
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser, Debug)]
+#[command(name = "quietline", version, about = "Backend for rights hotlines", long_about = None)]
+pub struct Cli {
+    /// Config file (default: quietline.toml in the data dir, if present)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (initializes a fresh data dir and database by itself)
+    Serve,
+    /// Create the data dir, a commented config file and the database schema
+    Init,
+    /// Apply database migrations that have not been applied yet
+    Migrate,
+    /// Manage the roster
+    #[command(subcommand)]
+    Volunteer(volunteer::VolunteerCommand),
+    /// Put a volunteer on or off shift
+    #[command(subcommand)]
+    Shift(volunteer::ShiftCommand),
+}
+
+/// A failure to report to the operator in one line.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+macro_rules! cli_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                CliError(e.to_string())
+            }
+        }
+    )*};
+}
+
+cli_error_from!(
+    crate::roster::RosterError,
+    crate::store::ConnectError,
+    sqlx::migrate::MigrateError,
+    sqlx::Error,
+    std::io::Error,
+    serde_json::Error
+);
+
+/// Runs one command, writing its report to `out`.
+pub async fn run(command: Command, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+    match command {
+        Command::Serve => server::serve(config).await,
+        Command::Init => server::init(&config, out).await,
+        Command::Migrate => server::migrate(&config, out).await,
+        Command::Volunteer(cmd) => volunteer::run(cmd, &config, out).await,
+        Command::Shift(cmd) => volunteer::shift(cmd, &config, out).await,
+    }
+}

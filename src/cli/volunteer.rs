@@ -1,0 +1,231 @@
+//! `volunteer …` and `shift …`: the roster from the server's command line.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::CliError;
+use super::server::open_database;
+use crate::config::Config;
+use crate::roster::{self, NewVolunteer, Volunteer};
+
+#[derive(Subcommand, Debug)]
+pub enum VolunteerCommand {
+    /// Add a volunteer (off shift)
+    Add {
+        #[arg(long)]
+        alias: String,
+        /// Phone number in E.164, e.g. +14155550100
+        #[arg(long)]
+        phone: String,
+        /// Comma-separated: coordinator, dispatcher, observer, attorney
+        #[arg(long)]
+        roles: String,
+        /// Comma-separated language codes, e.g. en,es
+        #[arg(long)]
+        languages: String,
+        /// Comma-separated zone names, e.g. north,south
+        #[arg(long)]
+        zones: String,
+        /// The volunteer's age public key (age1…), for reading sealed content
+        #[arg(long, value_name = "AGE1…")]
+        age_recipient: Option<String>,
+    },
+    /// List the roster
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a volunteer and everything only they could use
+    Remove { alias: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShiftCommand {
+    /// Put a volunteer on shift: they are rung and paged
+    On { alias: String },
+    /// Take a volunteer off shift
+    Off { alias: String },
+}
+
+pub async fn run(
+    command: VolunteerCommand,
+    config: &Config,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        VolunteerCommand::Add {
+            alias,
+            phone,
+            roles,
+            languages,
+            zones,
+            age_recipient,
+        } => {
+            // Validate everything before touching the database.
+            let new = NewVolunteer::parse(
+                &alias,
+                &phone,
+                &roles,
+                &languages,
+                &zones,
+                age_recipient.as_deref(),
+            )?;
+            let db = open_database(config).await?;
+            let v = roster::add(&db, new).await;
+            db.close().await;
+            let v = v?;
+            writeln!(out, "added {} ({}), off shift", v.alias, join(&v.roles))?;
+            let unserved: Vec<&str> = v
+                .languages
+                .iter()
+                .filter(|l| !config.languages.contains(l))
+                .map(|l| l.as_str())
+                .collect();
+            if !unserved.is_empty() {
+                writeln!(
+                    out,
+                    "note: the hotline does not offer {} (languages = {}); calls will not be routed by it",
+                    unserved.join(","),
+                    join(&config.languages)
+                )?;
+            }
+        }
+        VolunteerCommand::List { json } => {
+            let db = open_database(config).await?;
+            let list = roster::list(&db).await;
+            db.close().await;
+            let list = list?;
+            if json {
+                let rows: Vec<ListedVolunteer> = list.iter().map(ListedVolunteer::from).collect();
+                serde_json::to_writer_pretty(&mut *out, &rows)?;
+                writeln!(out)?;
+            } else {
+                print_table(&list, out)?;
+            }
+        }
+        VolunteerCommand::Remove { alias } => {
+            let db = open_database(config).await?;
+            let done = roster::remove(&db, &alias).await;
+            db.close().await;
+            done?;
+            writeln!(out, "removed {}", alias.trim().to_ascii_lowercase())?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn shift(
+    command: ShiftCommand,
+    config: &Config,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let (alias, on) = match &command {
+        ShiftCommand::On { alias } => (alias, true),
+        ShiftCommand::Off { alias } => (alias, false),
+    };
+    let db = open_database(config).await?;
+    let done = roster::set_shift(&db, alias, on).await;
+    db.close().await;
+    done?;
+    let alias = alias.trim().to_ascii_lowercase();
+    writeln!(
+        out,
+        "{alias} is now {}",
+        if on { "on shift" } else { "off shift" }
+    )?;
+    Ok(())
+}
+
+/// The roster as `volunteer list --json` prints it: the phone number is masked.
+#[derive(Serialize)]
+struct ListedVolunteer<'a> {
+    alias: &'a str,
+    roles: Vec<&'a str>,
+    languages: Vec<&'a str>,
+    zones: Vec<&'a str>,
+    on_shift: bool,
+    phone_hint: String,
+    age_recipient: Option<&'a str>,
+}
+
+impl<'a> From<&'a Volunteer> for ListedVolunteer<'a> {
+    fn from(v: &'a Volunteer) -> Self {
+        ListedVolunteer {
+            alias: v.alias.as_str(),
+            roles: v.roles.iter().map(|r| r.as_str()).collect(),
+            languages: v.languages.iter().map(|l| l.as_str()).collect(),
+            zones: v.zones.iter().map(|z| z.as_str()).collect(),
+            on_shift: v.on_shift,
+            phone_hint: v.phone.masked(),
+            age_recipient: v.age_recipient.as_ref().map(|k| k.as_str()),
+        }
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn print_table(list: &[Volunteer], out: &mut dyn Write) -> std::io::Result<()> {
+    if list.is_empty() {
+        return writeln!(
+            out,
+            "the roster is empty; add someone with `quietline volunteer add`"
+        );
+    }
+    let rows: Vec<[String; 6]> = list
+        .iter()
+        .map(|v| {
+            [
+                v.alias.to_string(),
+                join(&v.roles),
+                join(&v.languages),
+                v.zones
+                    .iter()
+                    .map(|z| z.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                if v.on_shift {
+                    "on".into()
+                } else {
+                    "off".into()
+                },
+                if v.age_recipient.is_some() {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+            ]
+        })
+        .collect();
+    let header = ["ALIAS", "ROLES", "LANGUAGES", "ZONES", "SHIFT", "AGE KEY"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s
+    };
+    writeln!(out, "{}", line(&header))?;
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        writeln!(out, "{}", line(&cells))?;
+    }
+    Ok(())
+}
