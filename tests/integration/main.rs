@@ -1,0 +1,10 @@
+//! Integration tests. Each runs against SQLite and, with
+//! `QUIETLINE_TEST_DATABASE_URL` set and `--include-ignored`, PostgreSQL.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod binary;
+mod health;
+mod log_hygiene;
+mod roster;

@@ -1,0 +1,365 @@
+//! Test harness: a fresh data dir and database per test, on SQLite or on
+//! PostgreSQL, and helpers to drive the CLI code path, the router in process, or
+//! the real binary on a real listener.
+//!
+//! PostgreSQL tests need `QUIETLINE_TEST_DATABASE_URL` (for example
+//! `postgres://postgres@127.0.0.1:5432/test`): each test creates its own database
+//! there and drops it afterwards.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use quietline::AppState;
+use quietline::cli::{self, Cli};
+use quietline::config::Config;
+use quietline::store::Db;
+
+pub const PG_ENV: &str = "QUIETLINE_TEST_DATABASE_URL";
+
+/// Runs a test body once per backend: `both!(name)` makes `name::sqlite` and
+/// `name::postgres` from `async fn name(backend: Backend)`. The PostgreSQL variant
+/// is `#[ignore]`d so that a plain `cargo test` reports it as skipped rather than
+/// passed; CI runs it with `--include-ignored`, where a missing database fails.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "PostgreSQL: set QUIETLINE_TEST_DATABASE_URL and run with --include-ignored"]
+            async fn postgres() {
+                super::$name($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A data dir and a database of its own.
+pub struct TestEnv {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pg: Option<PgDatabase>,
+}
+
+impl TestEnv {
+    pub async fn new(backend: Backend) -> TestEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await),
+        };
+        TestEnv { backend, dir, pg }
+    }
+
+    /// The data dir the server is told to use (not yet created).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The `QUIETLINE_*` variables that point a server or command at this env.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            (
+                "QUIETLINE_DATA_DIR".to_string(),
+                self.data_dir().display().to_string(),
+            ),
+            ("QUIETLINE_LISTEN".to_string(), "127.0.0.1:0".to_string()),
+            ("QUIETLINE_SHUTDOWN_GRACE".to_string(), "5s".to_string()),
+        ];
+        if let Some(pg) = &self.pg {
+            env.push(("QUIETLINE_DATABASE_URL".to_string(), pg.url.clone()));
+        }
+        env
+    }
+
+    pub fn config(&self) -> Config {
+        self.config_with(&[])
+    }
+
+    pub fn config_with(&self, extra: &[(&str, &str)]) -> Config {
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::load_from(None, env).expect("test config").config
+    }
+
+    /// Runs a command through the same code path as the binary, returning stdout.
+    pub async fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let mut argv = vec!["quietline"];
+        argv.extend_from_slice(args);
+        let parsed = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        cli::run(parsed.command, self.config(), &mut out)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(String::from_utf8(out).expect("utf-8 output"))
+    }
+
+    /// Opens and migrates the database, and builds the state the server would.
+    pub async fn state(&self) -> AppState {
+        let config = self.config();
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        let db = Db::connect(&config.database_url()).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        AppState {
+            config: Arc::new(config),
+            db,
+        }
+    }
+
+    /// Starts the real binary: `quietline serve` with this env.
+    pub fn spawn_server(&self) -> ServerProcess {
+        ServerProcess::spawn(&self.env(), &["serve"])
+    }
+
+    /// Runs the real binary to completion with this env plus `extra`.
+    pub fn run_binary(&self, args: &[&str], extra: &[(&str, &str)]) -> BinaryOutput {
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        run_binary(&env, args)
+    }
+}
+
+pub struct BinaryOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quietline"));
+    // Nothing from the developer's own environment leaks into the server under test.
+    cmd.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd
+}
+
+pub fn run_binary(env: &[(String, String)], args: &[&str]) -> BinaryOutput {
+    let out = binary()
+        .envs(env.iter().cloned())
+        .args(args)
+        .output()
+        .expect("run quietline");
+    BinaryOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A running `quietline` process; its stderr (the log) is collected as it comes.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    pub fn spawn(env: &[(String, String)], args: &[&str]) -> ServerProcess {
+        let mut child = binary()
+            .envs(env.iter().cloned())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn quietline");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains(" listening ")
+                    && let Some(addr) = line
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("listen="))
+                {
+                    let _ = addr_tx.send(addr.parse::<SocketAddr>().expect("listen address"));
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = match addr_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; log:\n{}", log.lock().unwrap());
+            }
+        };
+        ServerProcess { child, addr, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        self.wait(Duration::from_secs(20))
+    }
+
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Give the reader thread a moment to drain what was written last.
+                std::thread::sleep(Duration::from_millis(100));
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 request over a fresh TCP connection; returns status and body.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A database of one test's own on the PostgreSQL server named by
+/// `QUIETLINE_TEST_DATABASE_URL`, dropped when the test ends (also on panic).
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create() -> PgDatabase {
+        let admin_url = std::env::var(PG_ENV).unwrap_or_else(|_| {
+            panic!("{PG_ENV} is not set: PostgreSQL tests need a server, e.g. postgres://postgres@127.0.0.1:5432/test")
+        });
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "qlt_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            nanos
+        );
+        let url = with_database(&admin_url, &name);
+        pg_admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
+        PgDatabase {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop may run inside a runtime (or while unwinding): use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(pg_admin(&admin_url, &sql));
+        })
+        .join();
+    }
+}
+
+async fn pg_admin(admin_url: &str, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {PG_ENV}: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .expect(sql);
+    let _ = conn.close().await;
+}
+
+/// The URL with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
