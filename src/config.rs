@@ -677,7 +677,8 @@ mod tests {
 
     #[test]
     fn readme_documents_every_setting() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
         for (key, _) in SETTINGS {
             let var = format!("`{ENV_PREFIX}{}`", key.to_ascii_uppercase());
             assert!(readme.contains(&var), "README lacks {var}");
