@@ -14,41 +14,34 @@ pub struct InvalidPhoneNumber(&'static str);
 
 impl fmt::Display for InvalidPhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "not a phone number in E.164 form (+ and country code, e.g. +14155550100): {}",
-            self.0
-        )
+        write!(f, "not a phone number in E.164 form (+ and country code, e.g. +14155550100): {}", self.0)
     }
 }
 
 impl std::error::Error for InvalidPhoneNumber {}
 
 impl PhoneNumber {
-    /// Accepts `+` followed by 7 to 15 digits; spaces, dots, dashes and brackets
-    /// between digits are dropped, as people write them.
+    /// Parses an international number (`+` and country code; spaces, dots, dashes,
+    /// brackets and a national trunk prefix such as UK `(0)` are tolerated) with
+    /// libphonenumber's metadata, refuses numbers that cannot exist, and keeps the
+    /// E.164 form. This is the one place numbers are normalized, so equal numbers
+    /// compare (and hash) equal everywhere else.
     pub fn parse(input: &str) -> Result<Self, InvalidPhoneNumber> {
         let trimmed = input.trim();
-        let Some(rest) = trimmed.strip_prefix('+') else {
-            return Err(InvalidPhoneNumber("it must start with +"));
-        };
-        let mut digits = String::with_capacity(16);
-        digits.push('+');
-        for c in rest.chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' | '.' | '(' | ')' => {}
-                _ => return Err(InvalidPhoneNumber("it may hold only digits after the +")),
-            }
+        if !trimmed.starts_with('+') {
+            return Err(InvalidPhoneNumber("it must start with + and the country code"));
         }
-        let count = digits.len() - 1;
-        if digits.as_bytes().get(1) == Some(&b'0') {
-            return Err(InvalidPhoneNumber("a country code never starts with 0"));
+        // libphonenumber reads letters as keypad digits (1-800-FLOWERS); on a roster
+        // or a caller ID a letter is a typo or garbage.
+        if !trimmed[1..].chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')')) {
+            return Err(InvalidPhoneNumber("it may hold only digits after the +"));
         }
-        if !(7..=15).contains(&count) {
-            return Err(InvalidPhoneNumber("it must have 7 to 15 digits"));
+        let parsed =
+            phonenumber::parse(None, trimmed).map_err(|_| InvalidPhoneNumber("it cannot be read as a number"))?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(InvalidPhoneNumber("no such number exists in that country's numbering plan"));
         }
-        Ok(PhoneNumber(digits))
+        Ok(PhoneNumber(parsed.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
     /// The full number, for dialing and for the store. Never log it.
@@ -75,36 +68,16 @@ mod tests {
 
     #[test]
     fn accepts_e164_and_common_separators() {
-        assert_eq!(
-            PhoneNumber::parse("+14155550100").unwrap().as_str(),
-            "+14155550100"
-        );
-        assert_eq!(
-            PhoneNumber::parse(" +1 (415) 555-0100 ").unwrap().as_str(),
-            "+14155550100"
-        );
-        assert_eq!(
-            PhoneNumber::parse("+52.55.1234.5678").unwrap().as_str(),
-            "+525512345678"
-        );
+        assert_eq!(PhoneNumber::parse("+14155550100").unwrap().as_str(), "+14155550100");
+        assert_eq!(PhoneNumber::parse(" +1 (415) 555-0100 ").unwrap().as_str(), "+14155550100");
+        assert_eq!(PhoneNumber::parse("+52.55.1234.5678").unwrap().as_str(), "+525512345678");
     }
 
     #[test]
     fn refuses_what_is_not_e164() {
-        for bad in [
-            "4155550100",
-            "+",
-            "+0123456789",
-            "+1415555010a",
-            "+1234",
-            "+1234567890123456",
-            "",
-            "++14155550100",
-        ] {
-            assert!(
-                PhoneNumber::parse(bad).is_err(),
-                "{bad:?} should be refused"
-            );
+        for bad in ["4155550100", "+", "+0123456789", "+1415555010a", "+1234", "+1234567890123456", "", "++14155550100"]
+        {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
 
