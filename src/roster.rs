@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::language::{self, Language};
 use crate::phone::PhoneNumber;
-use crate::store::{Db, volunteers, volunteers::VolunteerRow};
+use crate::store::{Db, items, tokens, volunteers, volunteers::VolunteerRow};
+use crate::vault::{AgeRecipient, Vault, VaultError};
 
 /// What a volunteer does for the network. One person may hold several roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -22,12 +23,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::Coordinator,
-        Role::Dispatcher,
-        Role::Observer,
-        Role::Attorney,
-    ];
+    pub const ALL: [Role; 4] = [Role::Coordinator, Role::Dispatcher, Role::Observer, Role::Attorney];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,11 +39,7 @@ impl Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == word)
-            .ok_or_else(|| {
-                format!(
-                    "unknown role {input:?} (roles: coordinator, dispatcher, observer, attorney)"
-                )
-            })
+            .ok_or_else(|| format!("unknown role {input:?} (roles: coordinator, dispatcher, observer, attorney)"))
     }
 }
 
@@ -67,12 +59,9 @@ pub struct Alias(String);
 impl Alias {
     pub fn parse(input: &str) -> Result<Alias, String> {
         let alias = input.trim().to_ascii_lowercase();
-        let ok_char =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-');
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-');
         if alias.is_empty() || alias.len() > 32 || !alias.chars().all(ok_char) {
-            return Err(format!(
-                "{input:?} is not an alias (1 to 32 letters, digits, '.', '_' or '-')"
-            ));
+            return Err(format!("{input:?} is not an alias (1 to 32 letters, digits, '.', '_' or '-')"));
         }
         Ok(Alias(alias))
     }
@@ -98,9 +87,7 @@ impl Zone {
         let zone = input.trim().to_ascii_lowercase();
         let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
         if zone.is_empty() || zone.len() > 32 || !zone.chars().all(ok_char) {
-            return Err(format!(
-                "{input:?} is not a zone name (1 to 32 letters, digits or '-')"
-            ));
+            return Err(format!("{input:?} is not a zone name (1 to 32 letters, digits or '-')"));
         }
         Ok(Zone(zone))
     }
@@ -110,40 +97,13 @@ impl Zone {
     }
 }
 
-/// A public age X25519 recipient (`age1…`). The server stores public keys only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct AgeRecipient(String);
-
-impl AgeRecipient {
-    /// Checks the form of an X25519 recipient: `age1` and 58 Bech32 characters.
-    pub fn parse(input: &str) -> Result<AgeRecipient, String> {
-        const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-        let key = input.trim().to_ascii_lowercase();
-        let ok = key.len() == 62
-            && key.starts_with("age1")
-            && key[4..].chars().all(|c| BECH32.contains(c));
-        if ok {
-            Ok(AgeRecipient(key))
-        } else {
-            Err(
-                "not an age public key (age1 followed by 58 characters, as age-keygen prints it)"
-                    .into(),
-            )
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A volunteer on the roster.
+/// A volunteer on the roster. The phone number stays sealed until it is needed
+/// (see [`Volunteer::phone`]).
 #[derive(Debug, Clone)]
 pub struct Volunteer {
     pub id: i64,
     pub alias: Alias,
-    pub phone: PhoneNumber,
+    phone_sealed: Vec<u8>,
     pub roles: Vec<Role>,
     pub languages: Vec<Language>,
     pub zones: Vec<Zone>,
@@ -155,6 +115,26 @@ impl Volunteer {
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
+
+    /// The volunteer's number, unsealed with the server key for dialing.
+    pub fn phone(&self, vault: &Vault) -> Result<PhoneNumber, RosterError> {
+        let bytes = vault.server().open(&self.phone_sealed).map_err(RosterError::Vault)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| RosterError::Corrupt(format!("volunteer {}", self.id)))?;
+        PhoneNumber::parse(text).map_err(|e| RosterError::Corrupt(format!("volunteer {}: {e}", self.id)))
+    }
+}
+
+/// The legal team: every coordinator and attorney who has registered a key.
+pub fn legal_team(roster: &[Volunteer]) -> Vec<&Volunteer> {
+    roster
+        .iter()
+        .filter(|v| v.age_recipient.is_some() && (v.has_role(Role::Coordinator) || v.has_role(Role::Attorney)))
+        .collect()
+}
+
+/// Dispatchers on shift right now who have registered a key.
+pub fn on_shift_dispatchers(roster: &[Volunteer]) -> Vec<&Volunteer> {
+    roster.iter().filter(|v| v.on_shift && v.age_recipient.is_some() && v.has_role(Role::Dispatcher)).collect()
 }
 
 /// A volunteer to add, already validated.
@@ -185,20 +165,13 @@ impl NewVolunteer {
             roles: parse_set(roles, Role::parse, "role").map_err(invalid)?,
             languages: language::parse_list(languages).map_err(invalid)?,
             zones: parse_set(zones, Zone::parse, "zone").map_err(invalid)?,
-            age_recipient: age_recipient
-                .map(AgeRecipient::parse)
-                .transpose()
-                .map_err(invalid)?,
+            age_recipient: age_recipient.map(AgeRecipient::parse).transpose().map_err(invalid)?,
         })
     }
 }
 
 /// Parses a comma-separated, non-empty list without duplicates.
-fn parse_set<T: PartialEq>(
-    input: &str,
-    parse: fn(&str) -> Result<T, String>,
-    what: &str,
-) -> Result<Vec<T>, String> {
+fn parse_set<T: PartialEq>(input: &str, parse: fn(&str) -> Result<T, String>, what: &str) -> Result<Vec<T>, String> {
     let mut out = Vec::new();
     for part in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let item = parse(part)?;
@@ -221,6 +194,7 @@ pub enum RosterError {
     NotFound(String),
     /// A stored row that no longer parses: reported, never silently skipped.
     Corrupt(String),
+    Vault(VaultError),
     Store(sqlx::Error),
 }
 
@@ -229,13 +203,12 @@ impl fmt::Display for RosterError {
         match self {
             RosterError::Invalid(reason) => f.write_str(reason),
             RosterError::AliasTaken(alias) => write!(f, "alias {alias} is already on the roster"),
-            RosterError::PhoneTaken => {
-                f.write_str("that phone number already belongs to a volunteer on the roster")
-            }
+            RosterError::PhoneTaken => f.write_str("that phone number already belongs to a volunteer on the roster"),
             RosterError::NotFound(alias) => {
                 write!(f, "no volunteer called {alias:?} on the roster")
             }
             RosterError::Corrupt(what) => write!(f, "a roster row cannot be read: {what}"),
+            RosterError::Vault(e) => write!(f, "{e}"),
             RosterError::Store(e) => write!(f, "database error: {e}"),
         }
     }
@@ -258,38 +231,33 @@ fn from_row(row: VolunteerRow) -> Result<Volunteer, RosterError> {
     Ok(Volunteer {
         id: row.id,
         alias: Alias::parse(&row.alias).map_err(corrupt)?,
-        phone: PhoneNumber::parse(&row.phone).map_err(|e| corrupt(e.to_string()))?,
+        phone_sealed: row.phone_sealed,
         roles: parse_set(&row.roles, Role::parse, "role").map_err(corrupt)?,
         languages: language::parse_list(&row.languages).map_err(corrupt)?,
         zones: parse_set(&row.zones, Zone::parse, "zone").map_err(corrupt)?,
         on_shift: row.on_shift,
-        age_recipient: row
-            .age_recipient
-            .as_deref()
-            .map(AgeRecipient::parse)
-            .transpose()
-            .map_err(corrupt)?,
+        age_recipient: row.age_recipient.as_deref().map(AgeRecipient::parse).transpose().map_err(corrupt)?,
     })
 }
 
 /// Adds a volunteer, off shift. Alias and phone number must be new to the roster;
 /// the checks and the insert run in one transaction, and the unique constraints
 /// catch a concurrent duplicate.
-pub async fn add(db: &Db, new: NewVolunteer) -> Result<Volunteer, RosterError> {
+pub async fn add(db: &Db, vault: &Vault, new: NewVolunteer) -> Result<Volunteer, RosterError> {
+    let lookup = vault.server().phone_lookup(new.phone.as_str());
+    let phone_sealed = vault.server().seal(new.phone.as_str().as_bytes()).map_err(RosterError::Vault)?;
     let mut tx = db.pool().begin().await?;
-    if volunteers::find_by_alias(&mut *tx, new.alias.as_str())
-        .await?
-        .is_some()
-    {
+    if volunteers::find_by_alias(&mut *tx, new.alias.as_str()).await?.is_some() {
         return Err(RosterError::AliasTaken(new.alias));
     }
-    if volunteers::phone_exists(&mut *tx, new.phone.as_str()).await? {
+    if volunteers::find_by_phone_lookup(&mut *tx, &lookup).await?.is_some() {
         return Err(RosterError::PhoneTaken);
     }
     let mut row = VolunteerRow {
         id: 0,
         alias: new.alias.as_str().to_string(),
-        phone: new.phone.as_str().to_string(),
+        phone_sealed,
+        phone_lookup: lookup,
         roles: join(&new.roles, |r| r.as_str()),
         languages: join(&new.languages, |l| l.as_str()),
         zones: join(&new.zones, |z| z.as_str()),
@@ -308,11 +276,7 @@ pub async fn add(db: &Db, new: NewVolunteer) -> Result<Volunteer, RosterError> {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Volunteer>, RosterError> {
-    volunteers::list(db.pool())
-        .await?
-        .into_iter()
-        .map(from_row)
-        .collect()
+    volunteers::list(db.pool()).await?.into_iter().map(from_row).collect()
 }
 
 pub async fn get(db: &Db, alias: &str) -> Result<Volunteer, RosterError> {
@@ -323,14 +287,59 @@ pub async fn get(db: &Db, alias: &str) -> Result<Volunteer, RosterError> {
     }
 }
 
-/// Removes a volunteer and, through foreign keys, everything only they could use.
-pub async fn remove(db: &Db, alias: &str) -> Result<(), RosterError> {
+pub async fn get_by_id(db: &Db, id: i64) -> Result<Option<Volunteer>, RosterError> {
+    volunteers::find_by_id(db.pool(), id).await?.map(from_row).transpose()
+}
+
+/// The volunteer with this number, if any (for SMS commands and masked calls).
+pub async fn find_by_phone(db: &Db, vault: &Vault, phone: &PhoneNumber) -> Result<Option<Volunteer>, RosterError> {
+    let lookup = vault.server().phone_lookup(phone.as_str());
+    volunteers::find_by_phone_lookup(db.pool(), &lookup).await?.map(from_row).transpose()
+}
+
+/// Removes a volunteer and, in the same transaction, everything only they could
+/// use: their API tokens, their reader entries, and items nobody else can read.
+/// Returns how many such items were deleted.
+pub async fn remove(db: &Db, alias: &str) -> Result<u64, RosterError> {
     let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
-    if volunteers::delete_by_alias(db.pool(), alias.as_str()).await? {
+    let mut tx = db.pool().begin().await?;
+    let Some(row) = volunteers::find_by_alias(&mut *tx, alias.as_str()).await? else {
+        return Err(RosterError::NotFound(alias.to_string()));
+    };
+    let items = items::delete_sole_reader_items(&mut *tx, row.id).await?;
+    tokens::delete_for_volunteer(&mut *tx, row.id).await?;
+    volunteers::delete(&mut *tx, row.id).await?;
+    tx.commit().await?;
+    Ok(items)
+}
+
+/// Registers or replaces a volunteer's public age key.
+pub async fn set_key(db: &Db, alias: &str, recipient: &AgeRecipient) -> Result<(), RosterError> {
+    let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
+    if volunteers::set_age_recipient(db.pool(), alias.as_str(), recipient.as_str()).await? {
         Ok(())
     } else {
         Err(RosterError::NotFound(alias.to_string()))
     }
+}
+
+/// Seals numbers stored in clear before the vault existed, then checkpoints so the
+/// clear copies leave the SQLite WAL too. Returns how many were sealed.
+pub async fn seal_legacy_phones(db: &Db, vault: &Vault) -> Result<usize, RosterError> {
+    let legacy = volunteers::legacy_phones(db.pool()).await?;
+    if legacy.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = db.pool().begin().await?;
+    for (id, text) in &legacy {
+        let phone = PhoneNumber::parse(text).map_err(|e| RosterError::Corrupt(format!("volunteer {id}: {e}")))?;
+        let sealed = vault.server().seal(phone.as_str().as_bytes()).map_err(RosterError::Vault)?;
+        let lookup = vault.server().phone_lookup(phone.as_str());
+        volunteers::seal_legacy_phone(&mut *tx, *id, &sealed, &lookup).await?;
+    }
+    tx.commit().await?;
+    db.checkpoint().await?;
+    Ok(legacy.len())
 }
 
 pub async fn set_shift(db: &Db, alias: &str, on_shift: bool) -> Result<(), RosterError> {
@@ -348,17 +357,39 @@ mod tests {
 
     const KEY: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
+    fn volunteer(id: i64, roles: &[Role], on_shift: bool, key: bool) -> Volunteer {
+        Volunteer {
+            id,
+            alias: Alias::parse(&format!("v{id}")).unwrap(),
+            phone_sealed: Vec::new(),
+            roles: roles.to_vec(),
+            languages: vec![Language::parse("en").unwrap()],
+            zones: vec![Zone::parse("north").unwrap()],
+            on_shift,
+            age_recipient: key.then(|| AgeRecipient::parse(KEY).unwrap()),
+        }
+    }
+
+    #[test]
+    fn reader_groups_follow_roles_shift_and_keys() {
+        let roster = [
+            volunteer(1, &[Role::Coordinator], false, true),
+            volunteer(2, &[Role::Attorney], true, true),
+            volunteer(3, &[Role::Attorney], true, false),
+            volunteer(4, &[Role::Dispatcher], true, true),
+            volunteer(5, &[Role::Dispatcher], false, true),
+            volunteer(6, &[Role::Dispatcher, Role::Coordinator], true, true),
+            volunteer(7, &[Role::Observer], true, true),
+        ];
+        let ids = |vs: Vec<&Volunteer>| vs.iter().map(|v| v.id).collect::<Vec<_>>();
+        assert_eq!(ids(legal_team(&roster)), [1, 2, 6]);
+        assert_eq!(ids(on_shift_dispatchers(&roster)), [4, 6]);
+    }
+
     #[test]
     fn parses_a_full_volunteer() {
-        let v = NewVolunteer::parse(
-            "Maria",
-            "+1 415 555 0100",
-            "dispatcher, Observer",
-            "en,es",
-            "north",
-            Some(KEY),
-        )
-        .unwrap();
+        let v = NewVolunteer::parse("Maria", "+1 415 555 0100", "dispatcher, Observer", "en,es", "north", Some(KEY))
+            .unwrap();
         assert_eq!(v.alias.as_str(), "maria");
         assert_eq!(v.roles, [Role::Dispatcher, Role::Observer]);
         assert_eq!(v.zones[0].as_str(), "north");
@@ -376,32 +407,11 @@ mod tests {
             (ok.0, ok.1, "", ok.3, ok.4, None, "at least one role"),
             (ok.0, ok.1, "observer,observer", ok.3, ok.4, None, "twice"),
             (ok.0, ok.1, ok.2, "spanish", ok.4, None, "language code"),
-            (
-                ok.0,
-                ok.1,
-                ok.2,
-                ok.3,
-                ok.4,
-                Some("age1notakey"),
-                "age public key",
-            ),
+            (ok.0, ok.1, ok.2, ok.3, ok.4, Some("age1notakey"), "age public key"),
         ];
         for (a, p, r, l, z, k, expect) in cases {
-            let err = NewVolunteer::parse(a, p, r, l, z, k)
-                .err()
-                .unwrap()
-                .to_string();
+            let err = NewVolunteer::parse(a, p, r, l, z, k).err().unwrap().to_string();
             assert!(err.contains(expect), "{err:?} should mention {expect:?}");
         }
-    }
-
-    #[test]
-    fn age_recipients_are_checked_for_form() {
-        assert!(AgeRecipient::parse(KEY).is_ok());
-        assert!(
-            AgeRecipient::parse(&KEY.replace('q', "b")).is_err(),
-            "b is not in the Bech32 alphabet"
-        );
-        assert!(AgeRecipient::parse(&KEY[..61]).is_err());
     }
 }

@@ -9,18 +9,16 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use super::Backend;
 
 /// `(version, name, sql)` for SQLite.
-pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "roster",
-    include_str!("../../migrations/sqlite/0001_roster.sql"),
-)];
+pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
+    (1, "roster", include_str!("../../migrations/sqlite/0001_roster.sql")),
+    (2, "vault", include_str!("../../migrations/sqlite/0002_vault.sql")),
+];
 
 /// `(version, name, sql)` for PostgreSQL.
-pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "roster",
-    include_str!("../../migrations/postgres/0001_roster.sql"),
-)];
+pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "roster", include_str!("../../migrations/postgres/0001_roster.sql")),
+    (2, "vault", include_str!("../../migrations/postgres/0002_vault.sql")),
+];
 
 pub(super) fn migrator(backend: Backend) -> Migrator {
     let list = match backend {
@@ -30,13 +28,7 @@ pub(super) fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(
         list.iter()
             .map(|(version, name, sql)| {
-                Migration::new(
-                    *version,
-                    Cow::Borrowed(*name),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
+                Migration::new(*version, Cow::Borrowed(*name), MigrationType::Simple, sql.into_sql_str(), false)
             })
             .collect(),
     )
@@ -47,19 +39,16 @@ mod tests {
     use super::*;
 
     fn on_disk(dir: &str) -> Vec<String> {
-        let mut names: Vec<String> =
-            std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-                .unwrap()
-                .map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect();
+        let mut names: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         names.sort();
         names
     }
 
     fn listed(list: &[(i64, &str, &str)]) -> Vec<String> {
-        list.iter()
-            .map(|(v, n, _)| format!("{v:04}_{n}.sql"))
-            .collect()
+        list.iter().map(|(v, n, _)| format!("{v:04}_{n}.sql")).collect()
     }
 
     #[test]

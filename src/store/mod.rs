@@ -5,7 +5,9 @@
 //! (`migrations/sqlite`, `migrations/postgres`) and maintenance (the SQLite
 //! pragmas below) differ between the two.
 
+pub mod items;
 mod migrations;
+pub mod tokens;
 pub mod volunteers;
 
 use std::fmt;
@@ -71,38 +73,24 @@ impl Db {
     pub async fn connect(url: &SecretString) -> Result<Db, ConnectError> {
         sqlx::any::install_default_drivers();
         let raw = url.expose_secret();
-        let err = |source| ConnectError {
-            url: redact_url(raw),
-            source,
-        };
-        let backend = if raw.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let err = |source| ConnectError { url: redact_url(raw), source };
+        let backend = if raw.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let options: AnyConnectOptions = raw.parse().map_err(err)?;
         // One direct connection first: a pool that cannot connect only reports
         // a timeout, while this says why (refused, unknown host, bad password).
-        let probe = tokio::time::timeout(
-            Duration::from_secs(5),
-            AnyConnection::connect_with(&options),
-        )
-        .await
-        .map_err(|_| err(sqlx::Error::PoolTimedOut))?
-        .map_err(err)?;
+        let probe = tokio::time::timeout(Duration::from_secs(5), AnyConnection::connect_with(&options))
+            .await
+            .map_err(|_| err(sqlx::Error::PoolTimedOut))?
+            .map_err(err)?;
         probe.close().await.map_err(err)?;
-        let pool_options = AnyPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(5))
-            .min_connections(1);
+        let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5)).min_connections(1);
         let pool_options = match backend {
-            Backend::Sqlite => pool_options
-                .max_connections(4)
-                .after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        conn.execute(SQLITE_PRAGMAS).await?;
-                        Ok(())
-                    })
-                }),
+            Backend::Sqlite => pool_options.max_connections(4).after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            }),
             Backend::Postgres => pool_options.max_connections(10),
         };
         let pool = pool_options.connect_with(options).await.map_err(err)?;
@@ -127,12 +115,35 @@ impl Db {
         Ok(after.saturating_sub(before))
     }
 
+    /// Applies migrations up to `version` only: for upgrade tests that need the
+    /// schema of an earlier release.
+    pub async fn migrate_to(&self, version: i64) -> Result<(), sqlx::migrate::MigrateError> {
+        let mut conn = self.pool.acquire().await?;
+        migrations::migrator(self.backend).run_to(version, &mut *conn).await
+    }
+
+    /// On SQLite, moves the WAL into the database file and truncates it, so that
+    /// deleted or rewritten rows (overwritten in place by `secure_delete`) leave no
+    /// copy in the `-wal` file. A reader holding an old snapshot makes SQLite report
+    /// "busy": retry until it succeeds. No-op on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        for attempt in 0..200u32 {
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await?;
+            let busy: i64 = sqlx::Row::try_get(&row, 0)?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt.min(10) + 1))).await;
+        }
+        Err(sqlx::Error::Protocol("WAL checkpoint stayed busy; a reader holds an old snapshot".into()))
+    }
+
     /// One round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     pub async fn close(&self) {
@@ -164,10 +175,7 @@ pub fn redact_url(url: &str) -> String {
             let tail = tail.split('?').next().unwrap_or("");
             format!("{scheme}://{user}:***@{host}{tail}")
         }
-        None => format!(
-            "{scheme}://{authority}{}",
-            tail.split('?').next().unwrap_or("")
-        ),
+        None => format!("{scheme}://{authority}{}", tail.split('?').next().unwrap_or("")),
     }
 }
 
@@ -181,13 +189,7 @@ mod tests {
             redact_url("postgres://app:hunter2@db.internal:5432/quietline?sslmode=require"),
             "postgres://app:***@db.internal:5432/quietline"
         );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres:***@127.0.0.1/test"
-        );
-        assert_eq!(
-            redact_url("sqlite:///srv/q/quietline.db?mode=rwc"),
-            "sqlite:///srv/q/quietline.db"
-        );
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres:***@127.0.0.1/test");
+        assert_eq!(redact_url("sqlite:///srv/q/quietline.db?mode=rwc"), "sqlite:///srv/q/quietline.db");
     }
 }

@@ -3,12 +3,14 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
-/// A roster row as stored: lists are comma-separated text, validated by `roster`.
+/// A roster row as stored: lists are comma-separated text, validated by `roster`;
+/// the phone number is sealed under the server key and found by a keyed hash.
 #[derive(Clone)]
 pub struct VolunteerRow {
     pub id: i64,
     pub alias: String,
-    pub phone: String,
+    pub phone_sealed: Vec<u8>,
+    pub phone_lookup: String,
     pub roles: String,
     pub languages: String,
     pub zones: String,
@@ -20,7 +22,8 @@ fn from_row(row: &AnyRow) -> Result<VolunteerRow, sqlx::Error> {
     Ok(VolunteerRow {
         id: row.try_get("id")?,
         alias: row.try_get("alias")?,
-        phone: row.try_get("phone")?,
+        phone_sealed: row.try_get("phone_sealed")?,
+        phone_lookup: row.try_get("phone_lookup")?,
         roles: row.try_get("roles")?,
         languages: row.try_get("languages")?,
         zones: row.try_get("zones")?,
@@ -29,17 +32,20 @@ fn from_row(row: &AnyRow) -> Result<VolunteerRow, sqlx::Error> {
     })
 }
 
+// Rows whose number is still in `legacy_phone` are left out until sealed at start-up.
+const SELECT: &str = "SELECT id, alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, \
+     age_recipient FROM volunteers WHERE phone_sealed IS NOT NULL";
+
 /// Inserts a volunteer (the `id` of `row` is ignored) and returns the new id.
-pub async fn insert<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    row: &VolunteerRow,
-) -> Result<i64, sqlx::Error> {
+pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, row: &VolunteerRow) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO volunteers (alias, phone, roles, languages, zones, on_shift, age_recipient) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO volunteers \
+         (alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, age_recipient) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(&row.alias)
-    .bind(&row.phone)
+    .bind(&row.phone_sealed)
+    .bind(&row.phone_lookup)
     .bind(&row.roles)
     .bind(&row.languages)
     .bind(&row.zones)
@@ -53,53 +59,55 @@ pub async fn find_by_alias<'e>(
     ex: impl Executor<'e, Database = Any>,
     alias: &str,
 ) -> Result<Option<VolunteerRow>, sqlx::Error> {
-    sqlx::query(
-        "SELECT id, alias, phone, roles, languages, zones, on_shift, age_recipient \
-         FROM volunteers WHERE alias = $1",
-    )
-    .bind(alias)
-    .fetch_optional(ex)
-    .await?
-    .as_ref()
-    .map(from_row)
-    .transpose()
+    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} AND alias = $1")))
+        .bind(alias)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
-pub async fn phone_exists<'e>(
+pub async fn find_by_id<'e>(
     ex: impl Executor<'e, Database = Any>,
-    phone: &str,
-) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM volunteers WHERE phone = $1")
-        .bind(phone)
-        .fetch_one(ex)
-        .await?;
-    Ok(n > 0)
+    id: i64,
+) -> Result<Option<VolunteerRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} AND id = $1")))
+        .bind(id)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn find_by_phone_lookup<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    lookup: &str,
+) -> Result<Option<VolunteerRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} AND phone_lookup = $1")))
+        .bind(lookup)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// The whole roster, ordered by alias.
-pub async fn list<'e>(
-    ex: impl Executor<'e, Database = Any>,
-) -> Result<Vec<VolunteerRow>, sqlx::Error> {
-    sqlx::query(
-        "SELECT id, alias, phone, roles, languages, zones, on_shift, age_recipient \
-         FROM volunteers ORDER BY alias",
-    )
-    .fetch_all(ex)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
+pub async fn list<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<VolunteerRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY alias")))
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
-/// Deletes a volunteer; returns false when there was no such alias.
-pub async fn delete_by_alias<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    alias: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM volunteers WHERE alias = $1")
-        .bind(alias)
-        .execute(ex)
-        .await?;
+/// Deletes a volunteer by id; their tokens and reader entries go with them
+/// (foreign keys with ON DELETE CASCADE).
+pub async fn delete<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM volunteers WHERE id = $1").bind(id).execute(ex).await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -115,4 +123,40 @@ pub async fn set_on_shift<'e>(
         .execute(ex)
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+pub async fn set_age_recipient<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    alias: &str,
+    recipient: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE volunteers SET age_recipient = $1 WHERE alias = $2")
+        .bind(recipient)
+        .bind(alias)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// `(id, number)` of rows still holding a number in clear from before the vault.
+pub async fn legacy_phones<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT id, legacy_phone FROM volunteers WHERE legacy_phone IS NOT NULL").fetch_all(ex).await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("legacy_phone")?))).collect()
+}
+
+/// Replaces a clear number with its sealed form and lookup hash.
+pub async fn seal_legacy_phone<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    sealed: &[u8],
+    lookup: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE volunteers SET phone_sealed = $1, phone_lookup = $2, legacy_phone = NULL WHERE id = $3")
+        .bind(sealed)
+        .bind(lookup)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
 }

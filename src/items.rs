@@ -1,0 +1,155 @@
+//! Sealed content items: what volunteers write and callers leave, stored sealed by
+//! the vault together with the list of volunteers allowed to fetch the ciphertext.
+//!
+//! The server reads an item's class, creation hour and expiry; never its content.
+//! Fetching returns the age ciphertext (the epoch layer removed), which only a
+//! reader's own identity opens.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::clock::UnixTime;
+use crate::roster::Volunteer;
+use crate::store::{Db, items};
+use crate::vault::{AgeRecipient, Sealed, Vault, VaultError};
+
+/// What kind of content an item holds; each class has its own lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemClass {
+    /// A note written by a volunteer.
+    Note,
+}
+
+impl ItemClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemClass::Note => "note",
+        }
+    }
+
+    /// The longest a volunteer may ask an item of this class to be kept.
+    pub fn max_lifetime(self) -> Duration {
+        match self {
+            ItemClass::Note => Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// Content to store: plaintext the server seals to the readers, or an age file a
+/// client already encrypted to them.
+pub enum Content<'a> {
+    Plaintext(&'a [u8]),
+    Age(&'a [u8]),
+}
+
+#[derive(Debug)]
+pub struct StoredItem {
+    pub id: i64,
+    pub expires_at: UnixTime,
+    pub readers: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum ItemError {
+    NotFound,
+    NotAReader,
+    Expired,
+    Invalid(String),
+    Vault(VaultError),
+    Store(sqlx::Error),
+}
+
+impl fmt::Display for ItemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ItemError::NotFound => f.write_str("no such item"),
+            ItemError::NotAReader => f.write_str("you are not one of this item's readers"),
+            ItemError::Expired => f.write_str("this item has expired: nobody can read it any more"),
+            ItemError::Invalid(why) => f.write_str(why),
+            ItemError::Vault(e) => write!(f, "{e}"),
+            ItemError::Store(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ItemError {}
+
+impl From<sqlx::Error> for ItemError {
+    fn from(e: sqlx::Error) -> Self {
+        ItemError::Store(e)
+    }
+}
+
+impl From<VaultError> for ItemError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Expired => ItemError::Expired,
+            other => ItemError::Vault(other),
+        }
+    }
+}
+
+/// Seals `content` for `readers` (those without a key are skipped; none left is
+/// an error, so the caller can choose other readers) and stores it.
+pub async fn store(
+    db: &Db,
+    vault: &Vault,
+    class: ItemClass,
+    content: Content<'_>,
+    readers: &[&Volunteer],
+    lifetime: Duration,
+) -> Result<StoredItem, ItemError> {
+    if lifetime.is_zero() || lifetime > class.max_lifetime() {
+        return Err(ItemError::Invalid(format!(
+            "a {} is kept at most {} days",
+            class.as_str(),
+            class.max_lifetime().as_secs() / 86_400
+        )));
+    }
+    let mut keyed: Vec<&Volunteer> = readers.iter().copied().filter(|v| v.age_recipient.is_some()).collect();
+    keyed.sort_by_key(|v| v.id);
+    keyed.dedup_by_key(|v| v.id);
+    let recipients: Vec<AgeRecipient> = keyed.iter().filter_map(|v| v.age_recipient.clone()).collect();
+    let now = vault.clock().now();
+    let expires_at = now.plus(lifetime);
+    let sealed = match content {
+        Content::Plaintext(text) => vault.seal(text, &recipients, expires_at)?,
+        Content::Age(_) if recipients.is_empty() => return Err(ItemError::Vault(VaultError::NoReaders)),
+        Content::Age(ciphertext) => vault.seal_age(ciphertext, expires_at)?,
+    };
+    let mut tx = db.pool().begin().await?;
+    let id = items::insert(&mut *tx, class.as_str(), now.hour().0, expires_at.0, sealed.epoch().0, sealed.as_bytes())
+        .await?;
+    for reader in &keyed {
+        items::add_reader(&mut *tx, id, reader.id).await?;
+    }
+    tx.commit().await?;
+    let mut aliases: Vec<String> = keyed.iter().map(|v| v.alias.to_string()).collect();
+    aliases.sort();
+    Ok(StoredItem { id, expires_at, readers: aliases })
+}
+
+/// The age ciphertext of an item, for one of its readers.
+pub async fn ciphertext_for_reader(db: &Db, vault: &Vault, id: i64, reader: &Volunteer) -> Result<Vec<u8>, ItemError> {
+    if !items::is_reader(db.pool(), id, reader.id).await? {
+        // Also for items that do not exist, so ids cannot be probed.
+        return Err(ItemError::NotAReader);
+    }
+    ciphertext(db, vault, id).await
+}
+
+/// The age ciphertext of an item, for the operator on the server: the reader's
+/// identity, not this function, decides whether it opens.
+pub async fn ciphertext(db: &Db, vault: &Vault, id: i64) -> Result<Vec<u8>, ItemError> {
+    let row = items::get(db.pool(), id).await?.ok_or(ItemError::NotFound)?;
+    if row.expires_at <= vault.clock().now().0 {
+        return Err(ItemError::Expired);
+    }
+    let sealed = Sealed::from_bytes(row.sealed)?;
+    Ok(vault.age_ciphertext(&sealed)?)
+}
+
+/// The aliases of an item's readers.
+pub async fn readers(db: &Db, id: i64) -> Result<Vec<String>, ItemError> {
+    Ok(items::reader_aliases(db.pool(), id).await?)
+}

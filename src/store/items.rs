@@ -1,0 +1,117 @@
+//! Queries on sealed content items and their readers.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+pub struct ItemRow {
+    pub id: i64,
+    pub class: String,
+    pub created_hour: i64,
+    pub expires_at: i64,
+    pub sealed: Vec<u8>,
+}
+
+fn from_row(row: &AnyRow) -> Result<ItemRow, sqlx::Error> {
+    Ok(ItemRow {
+        id: row.try_get("id")?,
+        class: row.try_get("class")?,
+        created_hour: row.try_get("created_hour")?,
+        expires_at: row.try_get("expires_at")?,
+        sealed: row.try_get("sealed")?,
+    })
+}
+
+pub async fn insert<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    class: &str,
+    created_hour: i64,
+    expires_at: i64,
+    epoch: i64,
+    sealed: &[u8],
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO sealed_items (class, created_hour, expires_at, epoch, sealed) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(class)
+    .bind(created_hour)
+    .bind(expires_at)
+    .bind(epoch)
+    .bind(sealed)
+    .fetch_one(ex)
+    .await
+}
+
+pub async fn add_reader<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    item_id: i64,
+    volunteer_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO sealed_item_readers (item_id, volunteer_id) VALUES ($1, $2)")
+        .bind(item_id)
+        .bind(volunteer_id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn get<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Result<Option<ItemRow>, sqlx::Error> {
+    sqlx::query("SELECT id, class, created_hour, expires_at, sealed FROM sealed_items WHERE id = $1")
+        .bind(id)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn is_reader<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    item_id: i64,
+    volunteer_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sealed_item_readers WHERE item_id = $1 AND volunteer_id = $2")
+            .bind(item_id)
+            .bind(volunteer_id)
+            .fetch_one(ex)
+            .await?;
+    Ok(n > 0)
+}
+
+/// Aliases of an item's readers, sorted.
+pub async fn reader_aliases<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    item_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT v.alias FROM sealed_item_readers r JOIN volunteers v ON v.id = r.volunteer_id \
+         WHERE r.item_id = $1 ORDER BY v.alias",
+    )
+    .bind(item_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Deletes the items whose only reader is this volunteer: once they are gone
+/// nobody could use them.
+pub async fn delete_sole_reader_items<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    volunteer_id: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM sealed_items WHERE id IN ( \
+           SELECT r.item_id FROM sealed_item_readers r WHERE r.volunteer_id = $1 \
+           AND NOT EXISTS (SELECT 1 FROM sealed_item_readers o \
+                           WHERE o.item_id = r.item_id AND o.volunteer_id <> $1))",
+    )
+    .bind(volunteer_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// How many items are stored.
+pub async fn count<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sealed_items").fetch_one(ex).await
+}
