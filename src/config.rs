@@ -47,6 +47,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Log filter: `info`, or directives such as `quietline=debug,warn`.
     pub log: String,
+    /// The server's age identity, when not kept in the data dir's `server.key`.
+    pub server_key: Option<SecretString>,
+    /// How long caller tokens match: their window key is destroyed after it.
+    pub caller_token_window: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -60,6 +64,7 @@ impl fmt::Debug for Config {
             .field("languages", &self.languages)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("log", &self.log)
+            .field("caller_token_window", &self.caller_token_window)
             .finish_non_exhaustive()
     }
 }
@@ -85,47 +90,19 @@ impl std::error::Error for ConfigError {}
 
 /// Every setting, with a one-line description, in the order the README lists them.
 pub const SETTINGS: &[(&str, &str)] = &[
-    (
-        "data_dir",
-        "directory for the database file, keystore and config (default ./quietline-data)",
-    ),
-    (
-        "database_url",
-        "sqlite://… or postgres://… (default: SQLite file quietline.db in the data dir)",
-    ),
-    (
-        "listen",
-        "address and port to listen on (default 127.0.0.1:8080)",
-    ),
-    (
-        "public_url",
-        "https base URL the phone provider calls, e.g. https://hotline.example.org",
-    ),
-    (
-        "hotline_number",
-        "the hotline's phone number in E.164, e.g. +14155550100",
-    ),
+    ("data_dir", "directory for the database file, keystore and config (default ./quietline-data)"),
+    ("database_url", "sqlite://… or postgres://… (default: SQLite file quietline.db in the data dir)"),
+    ("listen", "address and port to listen on (default 127.0.0.1:8080)"),
+    ("public_url", "https base URL the phone provider calls, e.g. https://hotline.example.org"),
+    ("hotline_number", "the hotline's phone number in E.164, e.g. +14155550100"),
     ("provider_account_sid", "phone provider account id (AC…)"),
-    (
-        "provider_auth_token",
-        "phone provider auth token; signs webhooks (secret)",
-    ),
-    (
-        "provider_api_base",
-        "phone provider REST API base (default https://api.twilio.com)",
-    ),
-    (
-        "languages",
-        "languages answered, first is default (default en; e.g. en,es)",
-    ),
-    (
-        "shutdown_grace",
-        "how long shutdown waits for requests in flight (default 30s)",
-    ),
-    (
-        "log",
-        "log filter (default info); turning up other crates may log sensitive data",
-    ),
+    ("provider_auth_token", "phone provider auth token; signs webhooks (secret)"),
+    ("provider_api_base", "phone provider REST API base (default https://api.twilio.com)"),
+    ("languages", "languages answered, first is default (default en; e.g. en,es)"),
+    ("shutdown_grace", "how long shutdown waits for requests in flight (default 30s)"),
+    ("log", "log filter (default info); turning up other crates may log sensitive data"),
+    ("server_key", "the server's age identity (default: server.key in the data dir, created on first start)"),
+    ("caller_token_window", "how long caller tokens link calls from one number (default 24h, at most 7d)"),
 ];
 
 /// Where a value came from, for error messages.
@@ -158,14 +135,15 @@ impl Config {
             languages: vec![Language::parse("en").expect("built-in language code")],
             shutdown_grace: Duration::from_secs(30),
             log: "info".to_string(),
+            server_key: None,
+            caller_token_window: Duration::from_secs(86_400),
         }
     }
 
     /// Loads from the process environment and `file` (or the data dir's
     /// `quietline.toml` when `file` is `None`).
     pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
-        let env = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
         Self::load_from(file, env)
     }
 
@@ -198,10 +176,7 @@ impl Config {
             }
             Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(ConfigError(format!(
-                    "cannot read config file {}: {e}",
-                    file_path.display()
-                )));
+                return Err(ConfigError(format!("cannot read config file {}: {e}", file_path.display())));
             }
         }
 
@@ -215,8 +190,7 @@ impl Config {
             && url.starts_with("http://")
         {
             warnings.push(
-                "public_url is http, not https: provider webhooks will cross the network unencrypted"
-                    .to_string(),
+                "public_url is http, not https: provider webhooks will cross the network unencrypted".to_string(),
             );
         }
         Ok(Loaded { config, warnings })
@@ -231,27 +205,33 @@ impl Config {
     ) -> Result<(), ConfigError> {
         let result = match key {
             "data_dir" => non_empty(value).map(|v| self.data_dir = PathBuf::from(v)),
-            "database_url" => {
-                parse_database_url(value).map(|v| self.database_url = Some(SecretString::from(v)))
-            }
-            "listen" => value.trim().parse().map(|v| self.listen = v).map_err(|_| {
-                format!("{value:?} is not an address and port such as 127.0.0.1:8080")
-            }),
+            "database_url" => parse_database_url(value).map(|v| self.database_url = Some(SecretString::from(v))),
+            "listen" => value
+                .trim()
+                .parse()
+                .map(|v| self.listen = v)
+                .map_err(|_| format!("{value:?} is not an address and port such as 127.0.0.1:8080")),
             "public_url" => parse_base_url(value).map(|v| self.public_url = Some(v)),
-            "hotline_number" => PhoneNumber::parse(value)
-                .map(|v| self.hotline_number = Some(v))
-                .map_err(|e| e.to_string()),
-            "provider_account_sid" => {
-                non_empty(value).map(|v| self.provider_account_sid = Some(v.to_string()))
+            "hotline_number" => {
+                PhoneNumber::parse(value).map(|v| self.hotline_number = Some(v)).map_err(|e| e.to_string())
             }
-            "provider_auth_token" => non_empty(value)
-                .map(|v| self.provider_auth_token = Some(SecretString::from(v.to_string()))),
+            "provider_account_sid" => non_empty(value).map(|v| self.provider_account_sid = Some(v.to_string())),
+            "provider_auth_token" => {
+                non_empty(value).map(|v| self.provider_auth_token = Some(SecretString::from(v.to_string())))
+            }
             "provider_api_base" => parse_base_url(value).map(|v| self.provider_api_base = v),
             "languages" => language::parse_list(value).map(|v| self.languages = v),
             "shutdown_grace" => parse_duration(value).map(|v| self.shutdown_grace = v),
-            "log" => {
-                crate::logging::parse_filter(value).map(|_| self.log = value.trim().to_string())
-            }
+            "log" => crate::logging::parse_filter(value).map(|_| self.log = value.trim().to_string()),
+            "server_key" => non_empty(value).map(|v| self.server_key = Some(SecretString::from(v.to_string()))),
+            "caller_token_window" => parse_duration(value).and_then(|d| {
+                if d > crate::vault::MAX_CALLER_WINDOW {
+                    Err(format!("{value:?} is longer than 7d: caller tokens may link calls for a week at most"))
+                } else {
+                    self.caller_token_window = d;
+                    Ok(())
+                }
+            }),
             _ => {
                 warnings.push(format!("unknown setting {} ignored", source.name(key)));
                 return Ok(());
@@ -259,9 +239,7 @@ impl Config {
         };
         // The parsers of secret settings (database_url, provider_auth_token) never
         // echo the value, so the reason is safe to show.
-        result.map_err(|reason| {
-            ConfigError(format!("invalid value for {}: {reason}", source.name(key)))
-        })
+        result.map_err(|reason| ConfigError(format!("invalid value for {}: {reason}", source.name(key))))
     }
 
     /// The database URL: the configured one, or the SQLite file in the data dir.
@@ -291,18 +269,15 @@ fn collect_env(
 ) -> Result<BTreeMap<String, (String, String)>, ConfigError> {
     let known = |key: &str| SETTINGS.iter().any(|(k, _)| *k == key);
     let mut out: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut vars: Vec<(String, String)> = env
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !k.starts_with(TEST_ENV_PREFIX))
-        .collect();
+    let mut vars: Vec<(String, String)> =
+        env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX) && !k.starts_with(TEST_ENV_PREFIX)).collect();
     vars.sort();
     for (var, value) in vars {
         let name = var[ENV_PREFIX.len()..].to_ascii_lowercase();
         let (key, value) = match name.strip_suffix("_file") {
             Some(base) if known(base) => {
-                let text = std::fs::read_to_string(value.trim()).map_err(|e| {
-                    ConfigError(format!("cannot read {var} ({}): {e}", value.trim()))
-                })?;
+                let text = std::fs::read_to_string(value.trim())
+                    .map_err(|e| ConfigError(format!("cannot read {var} ({}): {e}", value.trim())))?;
                 // Files written by editors and `echo` end in a newline; a secret never does.
                 let text = text.strip_suffix('\n').unwrap_or(&text);
                 let text = text.strip_suffix('\r').unwrap_or(text);
@@ -311,9 +286,7 @@ fn collect_env(
             _ => (name, value),
         };
         if let Some((other, _)) = out.get(&key) {
-            return Err(ConfigError(format!(
-                "{other} and {var} are both set; keep one"
-            )));
+            return Err(ConfigError(format!("{other} and {var} are both set; keep one")));
         }
         if !known(&key) {
             warnings.push(format!("unknown setting {var} ignored"));
@@ -328,15 +301,8 @@ fn collect_env(
 fn flatten_toml(text: &str, path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
     let table: toml::Table = toml::from_str(text).map_err(|e| {
         // toml's own Display draws a multi-line caret diagram; one line is kinder.
-        let line = e
-            .span()
-            .map(|s| text[..s.start].matches('\n').count() + 1)
-            .unwrap_or(1);
-        ConfigError(format!(
-            "config file {} is not valid TOML (line {line}): {}",
-            path.display(),
-            e.message().trim()
-        ))
+        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(1);
+        ConfigError(format!("config file {} is not valid TOML (line {line}): {}", path.display(), e.message().trim()))
     })?;
     let mut out = Vec::new();
     flatten_into(&table, "", path, &mut out)?;
@@ -388,11 +354,7 @@ fn flatten_into(
 
 fn non_empty(value: &str) -> Result<&str, String> {
     let v = value.trim();
-    if v.is_empty() {
-        Err("it is empty".to_string())
-    } else {
-        Ok(v)
-    }
+    if v.is_empty() { Err("it is empty".to_string()) } else { Ok(v) }
 }
 
 fn parse_database_url(value: &str) -> Result<String, String> {
@@ -410,14 +372,10 @@ fn parse_base_url(value: &str) -> Result<String, String> {
     let rest = v
         .strip_prefix("https://")
         .or_else(|| v.strip_prefix("http://"))
-        .ok_or_else(|| {
-            format!("{value:?} must start with https:// (or http:// for local tests)")
-        })?;
+        .ok_or_else(|| format!("{value:?} must start with https:// (or http:// for local tests)"))?;
     let host = rest.split('/').next().unwrap_or("");
     if host.is_empty() || rest.contains(['?', '#', ' ']) {
-        return Err(format!(
-            "{value:?} is not a base URL such as https://hotline.example.org"
-        ));
+        return Err(format!("{value:?} is not a base URL such as https://hotline.example.org"));
     }
     Ok(v.to_string())
 }
@@ -427,18 +385,14 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     let v = value.trim();
     let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (number, unit) = v.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{value:?} is not a duration such as 90s, 15m, 24h or 7d"))?;
+    let n: u64 = number.parse().map_err(|_| format!("{value:?} is not a duration such as 90s, 15m, 24h or 7d"))?;
     let seconds = match unit {
         "s" => Some(n),
         "m" => n.checked_mul(60),
         "h" => n.checked_mul(3600),
         "d" => n.checked_mul(86_400),
         _ => {
-            return Err(format!(
-                "{value:?} needs a unit: s, m, h or d (e.g. 90s, 24h, 7d)"
-            ));
+            return Err(format!("{value:?} needs a unit: s, m, h or d (e.g. 90s, 24h, 7d)"));
         }
     };
     match seconds {
@@ -454,18 +408,9 @@ pub fn sqlite_url(path: &Path) -> String {
     let mut url = String::from("sqlite://");
     for b in path.as_os_str().as_encoded_bytes() {
         match b {
-            b' '
-            | b'"'
-            | b'#'
-            | b'<'
-            | b'>'
-            | b'?'
-            | b'`'
-            | b'{'
-            | b'}'
-            | b'%'
-            | 0..=0x1f
-            | 0x7f.. => url.push_str(&format!("%{b:02X}")),
+            b' ' | b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'%' | 0..=0x1f | 0x7f.. => {
+                url.push_str(&format!("%{b:02X}"))
+            }
             _ => url.push(*b as char),
         }
     }
@@ -478,10 +423,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn load(pairs: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
@@ -489,10 +431,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut all = env(pairs);
         if !pairs.iter().any(|(k, _)| *k == "QUIETLINE_DATA_DIR") {
-            all.push((
-                "QUIETLINE_DATA_DIR".into(),
-                dir.path().display().to_string(),
-            ));
+            all.push(("QUIETLINE_DATA_DIR".into(), dir.path().display().to_string()));
         }
         Config::load_from(None, all)
     }
@@ -505,11 +444,7 @@ mod tests {
         assert_eq!(c.languages[0].as_str(), "en");
         assert_eq!(c.provider_api_base, DEFAULT_PROVIDER_API_BASE);
         assert!(c.database_url().expose_secret().starts_with("sqlite:///"));
-        assert!(
-            c.database_url()
-                .expose_secret()
-                .ends_with("/quietline.db?mode=rwc")
-        );
+        assert!(c.database_url().expose_secret().ends_with("/quietline.db?mode=rwc"));
         assert!(!c.uses_postgres());
         assert!(loaded.warnings.is_empty());
     }
@@ -518,17 +453,11 @@ mod tests {
     fn environment_overrides_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
-        std::fs::write(
-            &file,
-            "listen = \"0.0.0.0:9000\"\nlanguages = [\"en\", \"es\"]\nshutdown_grace = \"5s\"\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nlanguages = [\"en\", \"es\"]\nshutdown_grace = \"5s\"\n")
+            .unwrap();
         let c = Config::load_from(
             Some(&file),
-            env(&[
-                ("QUIETLINE_LISTEN", "127.0.0.1:9100"),
-                ("QUIETLINE_DATA_DIR", "/tmp/x"),
-            ]),
+            env(&[("QUIETLINE_LISTEN", "127.0.0.1:9100"), ("QUIETLINE_DATA_DIR", "/tmp/x")]),
         )
         .unwrap()
         .config;
@@ -541,17 +470,8 @@ mod tests {
     #[test]
     fn config_file_in_data_dir_is_found() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(CONFIG_FILE_NAME),
-            "hotline_number = \"+14155550100\"\n",
-        )
-        .unwrap();
-        let c = Config::load_from(
-            None,
-            env(&[("QUIETLINE_DATA_DIR", dir.path().to_str().unwrap())]),
-        )
-        .unwrap()
-        .config;
+        std::fs::write(dir.path().join(CONFIG_FILE_NAME), "hotline_number = \"+14155550100\"\n").unwrap();
+        let c = Config::load_from(None, env(&[("QUIETLINE_DATA_DIR", dir.path().to_str().unwrap())])).unwrap().config;
         assert_eq!(c.hotline_number.unwrap().as_str(), "+14155550100");
     }
 
@@ -560,26 +480,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let token = dir.path().join("token");
         std::fs::write(&token, "s3cret-token\n").unwrap();
-        let c = load(&[(
-            "QUIETLINE_PROVIDER_AUTH_TOKEN_FILE",
-            token.to_str().unwrap(),
-        )])
-        .unwrap()
-        .config;
-        assert_eq!(
-            c.provider_auth_token.unwrap().expose_secret(),
-            "s3cret-token"
-        );
+        let c = load(&[("QUIETLINE_PROVIDER_AUTH_TOKEN_FILE", token.to_str().unwrap())]).unwrap().config;
+        assert_eq!(c.provider_auth_token.unwrap().expose_secret(), "s3cret-token");
     }
 
     #[test]
     fn both_a_value_and_its_file_is_an_error() {
-        let err = load(&[
-            ("QUIETLINE_PROVIDER_AUTH_TOKEN", "a"),
-            ("QUIETLINE_PROVIDER_AUTH_TOKEN_FILE", "/nonexistent"),
-        ])
-        .err()
-        .unwrap();
+        let err =
+            load(&[("QUIETLINE_PROVIDER_AUTH_TOKEN", "a"), ("QUIETLINE_PROVIDER_AUTH_TOKEN_FILE", "/nonexistent")])
+                .err()
+                .unwrap();
         assert!(err.0.contains("QUIETLINE_PROVIDER_AUTH_TOKEN"), "{err}");
     }
 
@@ -590,20 +500,14 @@ mod tests {
         std::fs::write(&file, "lisen = \"x\"\n[retention]\nfoo = \"1h\"\n").unwrap();
         let loaded = Config::load_from(
             Some(&file),
-            env(&[
-                ("QUIETLINE_COLOUR", "blue"),
-                ("QUIETLINE_TEST_DATABASE_URL", "postgres://x"),
-            ]),
+            env(&[("QUIETLINE_COLOUR", "blue"), ("QUIETLINE_TEST_DATABASE_URL", "postgres://x")]),
         )
         .unwrap();
         let w = loaded.warnings.join("\n");
         assert!(w.contains("`lisen`"), "{w}");
         assert!(w.contains("`retention_foo`"), "{w}");
         assert!(w.contains("QUIETLINE_COLOUR"), "{w}");
-        assert!(
-            !w.contains("QUIETLINE_TEST_"),
-            "test harness variables are not the server's: {w}"
-        );
+        assert!(!w.contains("QUIETLINE_TEST_"), "test harness variables are not the server's: {w}");
     }
 
     #[test]
@@ -611,42 +515,29 @@ mod tests {
         let cases = [
             ("QUIETLINE_LISTEN", "localhost", "QUIETLINE_LISTEN"),
             ("QUIETLINE_LANGUAGES", "english", "QUIETLINE_LANGUAGES"),
-            (
-                "QUIETLINE_HOTLINE_NUMBER",
-                "555-0100",
-                "QUIETLINE_HOTLINE_NUMBER",
-            ),
+            ("QUIETLINE_HOTLINE_NUMBER", "555-0100", "QUIETLINE_HOTLINE_NUMBER"),
             ("QUIETLINE_SHUTDOWN_GRACE", "30", "QUIETLINE_SHUTDOWN_GRACE"),
             ("QUIETLINE_SHUTDOWN_GRACE", "0s", "QUIETLINE_SHUTDOWN_GRACE"),
-            (
-                "QUIETLINE_PUBLIC_URL",
-                "hotline.example.org",
-                "QUIETLINE_PUBLIC_URL",
-            ),
+            ("QUIETLINE_PUBLIC_URL", "hotline.example.org", "QUIETLINE_PUBLIC_URL"),
             ("QUIETLINE_LOG", "quietline=loud", "QUIETLINE_LOG"),
+            ("QUIETLINE_CALLER_TOKEN_WINDOW", "8d", "QUIETLINE_CALLER_TOKEN_WINDOW"),
         ];
         for (var, value, named) in cases {
-            let err = load(&[(var, value)])
-                .err()
-                .unwrap_or_else(|| panic!("{var}={value} accepted"));
+            let err = load(&[(var, value)]).err().unwrap_or_else(|| panic!("{var}={value} accepted"));
             assert!(err.0.contains(named), "{err}");
         }
     }
 
     #[test]
     fn secret_values_are_not_echoed_in_errors() {
-        let err = load(&[("QUIETLINE_DATABASE_URL", "mysql://user:hunter2@db/x")])
-            .err()
-            .unwrap();
+        let err = load(&[("QUIETLINE_DATABASE_URL", "mysql://user:hunter2@db/x")]).err().unwrap();
         assert!(err.0.contains("QUIETLINE_DATABASE_URL"));
         assert!(!err.0.contains("hunter2"), "{err}");
     }
 
     #[test]
     fn unreadable_explicit_config_file_is_an_error() {
-        let err = Config::load_from(Some(Path::new("/nonexistent/q.toml")), env(&[]))
-            .err()
-            .unwrap();
+        let err = Config::load_from(Some(Path::new("/nonexistent/q.toml")), env(&[])).err().unwrap();
         assert!(err.0.contains("/nonexistent/q.toml"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
@@ -661,24 +552,14 @@ mod tests {
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
-        for bad in [
-            "",
-            "7",
-            "d",
-            "1w",
-            "-1h",
-            "1.5h",
-            "0d",
-            "99999999999999999999d",
-        ] {
+        for bad in ["", "7", "d", "1w", "-1h", "1.5h", "0d", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn readme_documents_every_setting() {
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
         for (key, _) in SETTINGS {
             let var = format!("`{ENV_PREFIX}{}`", key.to_ascii_uppercase());
             assert!(readme.contains(&var), "README lacks {var}");
@@ -688,13 +569,7 @@ mod tests {
 
     #[test]
     fn sqlite_urls_escape_awkward_paths() {
-        assert_eq!(
-            sqlite_url(Path::new("/srv/q/quietline.db")),
-            "sqlite:///srv/q/quietline.db?mode=rwc"
-        );
-        assert_eq!(
-            sqlite_url(Path::new("/a b/#?.db")),
-            "sqlite:///a%20b/%23%3F.db?mode=rwc"
-        );
+        assert_eq!(sqlite_url(Path::new("/srv/q/quietline.db")), "sqlite:///srv/q/quietline.db?mode=rwc");
+        assert_eq!(sqlite_url(Path::new("/a b/#?.db")), "sqlite:///a%20b/%23%3F.db?mode=rwc");
     }
 }

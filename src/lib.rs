@@ -3,13 +3,18 @@
 //! The binary is a thin command line over this library; tests and the simulator
 //! build the same server through [`app`] and [`serve`].
 
+pub mod accounts;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod items;
 pub mod language;
 pub mod logging;
 pub mod phone;
+pub mod retention;
 pub mod roster;
 pub mod store;
+pub mod vault;
 pub mod web;
 
 use std::future::Future;
@@ -20,12 +25,15 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::store::Db;
+use crate::vault::Vault;
 
 /// Everything a request handler may use. Cloning is cheap.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
+    /// Keys and sealing; its clock is the one every expiry decision reads.
+    pub vault: Arc<Vault>,
 }
 
 /// The HTTP application for a state.
@@ -63,9 +71,7 @@ pub async fn serve(
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(
-        tokio::signal::unix::SignalKind::terminate(),
-    ) {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");

@@ -1,8 +1,12 @@
 //! The command line: one file per group of subcommands. Every command runs on the
 //! configured database directly; they are meant for the server's operator.
 
+mod open;
 mod server;
+mod token;
 mod volunteer;
+
+pub use server::open_state;
 
 use std::fmt;
 use std::io::Write;
@@ -37,6 +41,11 @@ pub enum Command {
     /// Put a volunteer on or off shift
     #[command(subcommand)]
     Shift(volunteer::ShiftCommand),
+    /// API tokens for volunteers' own command lines
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Decrypt a sealed item with your age identity; plaintext goes to stdout only
+    Open(open::OpenArgs),
 }
 
 /// A failure to report to the operator in one line.
@@ -63,6 +72,8 @@ macro_rules! cli_error_from {
 
 cli_error_from!(
     crate::roster::RosterError,
+    crate::items::ItemError,
+    crate::vault::VaultError,
     crate::store::ConnectError,
     sqlx::migrate::MigrateError,
     sqlx::Error,
@@ -74,9 +85,11 @@ cli_error_from!(
 pub async fn run(command: Command, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     match command {
         Command::Serve => server::serve(config).await,
-        Command::Init => server::init(&config, out).await,
+        Command::Init => server::init(config, out).await,
         Command::Migrate => server::migrate(&config, out).await,
-        Command::Volunteer(cmd) => volunteer::run(cmd, &config, out).await,
-        Command::Shift(cmd) => volunteer::shift(cmd, &config, out).await,
+        Command::Volunteer(cmd) => volunteer::run(cmd, config, out).await,
+        Command::Shift(cmd) => volunteer::shift(cmd, config, out).await,
+        Command::Token(cmd) => token::run(cmd, config, out).await,
+        Command::Open(args) => open::run(args, config, out).await,
     }
 }

@@ -10,55 +10,70 @@ use tokio::net::TcpListener;
 
 use super::CliError;
 use crate::AppState;
+use crate::clock::Clock;
 use crate::config::{CONFIG_FILE_NAME, Config, SETTINGS};
 use crate::store::{Db, redact_url};
+use crate::vault::{KEYSTORE_DIR, Vault};
 
-/// Creates the data dir with 0700 permissions, or tightens an existing one: it
-/// holds the SQLite file and, later, the keystore.
-pub fn prepare_data_dir(dir: &Path) -> Result<(), CliError> {
+/// Creates the data dir and its keystore directory with 0700 permissions, or
+/// tightens existing ones. Returns true when the keystore had to be created.
+pub fn prepare_data_dir(dir: &Path) -> Result<bool, CliError> {
+    prepare_private_dir(dir)?;
+    let keystore = dir.join(KEYSTORE_DIR);
+    let existed = keystore.is_dir();
+    prepare_private_dir(&keystore)?;
+    Ok(!existed)
+}
+
+fn prepare_private_dir(dir: &Path) -> Result<(), CliError> {
     let fail = |e: std::io::Error| CliError(format!("data dir {}: {e}", dir.display()));
     match std::fs::metadata(dir) {
-        Ok(meta) if !meta.is_dir() => Err(CliError(format!(
-            "data dir {} is not a directory",
-            dir.display()
-        ))),
+        Ok(meta) if !meta.is_dir() => Err(CliError(format!("data dir {} is not a directory", dir.display()))),
         Ok(meta) => {
             if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(fail)?;
-                tracing::warn!(data_dir = %dir.display(), "data dir was readable by others; set to 0700");
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+                tracing::warn!(data_dir = %dir.display(), "directory was readable by others; set to 0700");
             }
             Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(fail),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)
+        }
         Err(e) => Err(fail(e)),
     }
 }
 
-/// Opens the configured database and brings its schema up to date.
-pub async fn open_database(config: &Config) -> Result<Db, CliError> {
-    prepare_data_dir(&config.data_dir)?;
+/// Brings a data dir, its database and its keys to life: creates what is missing,
+/// applies migrations, opens the vault and seals any volunteer number still stored
+/// in clear from before the vault existed.
+pub async fn open_state(config: Config, clock: Clock) -> Result<AppState, CliError> {
+    let keystore_created = prepare_data_dir(&config.data_dir)?;
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
-    Ok(db)
+    if keystore_created && crate::store::items::count(db.pool()).await? > 0 {
+        tracing::warn!(
+            "the keystore was missing and has been created empty: items sealed before cannot be read by anyone"
+        );
+    }
+    let vault = Vault::open(&config.data_dir, config.server_key.as_ref(), config.caller_token_window, clock)
+        .map_err(|e| CliError(e.to_string()))?;
+    let sealed = crate::roster::seal_legacy_phones(&db, &vault).await?;
+    if sealed > 0 {
+        tracing::info!(count = sealed, "sealed volunteer numbers stored in clear by an earlier version");
+    }
+    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault) })
 }
 
 pub async fn serve(config: Config) -> Result<(), CliError> {
     let started = Instant::now();
-    let db = open_database(&config).await?;
+    let state = open_state(config, Clock::system()).await?;
+    let config = &state.config;
+    let db = state.db.clone();
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
     let backend = db.backend().name();
-    let state = AppState {
-        config: Arc::new(config),
-        db: db.clone(),
-    };
     tracing::info!(
         listen = %addr,
         backend,
@@ -66,30 +81,25 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    crate::serve(listener, state, crate::shutdown_signal()).await?;
+    let sweeper = tokio::spawn(crate::retention::run_sweeper(state.vault.clone()));
+    let served = crate::serve(listener, state, crate::shutdown_signal()).await;
+    sweeper.abort();
+    served?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-pub async fn init(config: &Config, out: &mut dyn Write) -> Result<(), CliError> {
+pub async fn init(config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     prepare_data_dir(&config.data_dir)?;
     writeln!(out, "data dir   {} (0700)", config.data_dir.display())?;
+    writeln!(out, "keystore   {} (0700; never back it up)", config.data_dir.join(KEYSTORE_DIR).display())?;
     let file = config.data_dir.join(CONFIG_FILE_NAME);
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&file)
-    {
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file) {
         Ok(mut f) => {
             f.write_all(config_template().as_bytes())?;
             f.sync_all()?;
-            writeln!(
-                out,
-                "config     {} (written; every line is commented out)",
-                file.display()
-            )?;
+            writeln!(out, "config     {} (written; every line is commented out)", file.display())?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             writeln!(out, "config     {} (kept as it was)", file.display())?;
@@ -98,6 +108,7 @@ pub async fn init(config: &Config, out: &mut dyn Write) -> Result<(), CliError> 
     }
     let db = Db::connect(&config.database_url()).await?;
     let applied = db.migrate().await?;
+    db.close().await;
     use secrecy::ExposeSecret;
     writeln!(
         out,
@@ -105,7 +116,17 @@ pub async fn init(config: &Config, out: &mut dyn Write) -> Result<(), CliError> 
         redact_url(config.database_url().expose_secret()),
         applied
     )?;
-    db.close().await;
+    let state = open_state(config, Clock::system()).await?;
+    writeln!(
+        out,
+        "server key {}",
+        if state.config.server_key.is_some() {
+            "from the server_key setting".to_string()
+        } else {
+            state.config.data_dir.join(crate::vault::SERVER_KEY_FILE).display().to_string()
+        }
+    )?;
+    state.db.close().await;
     Ok(())
 }
 

@@ -6,9 +6,11 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::CliError;
-use super::server::open_database;
+use super::server::open_state;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::roster::{self, NewVolunteer, Volunteer};
+use crate::vault::{AgeRecipient, Vault};
 
 #[derive(Subcommand, Debug)]
 pub enum VolunteerCommand {
@@ -39,6 +41,8 @@ pub enum VolunteerCommand {
     },
     /// Remove a volunteer and everything only they could use
     Remove { alias: String },
+    /// Register or replace a volunteer's public age key (age1…)
+    SetKey { alias: String, recipient: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,40 +53,39 @@ pub enum ShiftCommand {
     Off { alias: String },
 }
 
-pub async fn run(
+pub async fn run(command: VolunteerCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+    // Validate everything typed before touching the data dir or the database.
+    let parsed = match &command {
+        VolunteerCommand::Add { alias, phone, roles, languages, zones, age_recipient } => {
+            Some(NewVolunteer::parse(alias, phone, roles, languages, zones, age_recipient.as_deref())?)
+        }
+        VolunteerCommand::SetKey { recipient, .. } => {
+            AgeRecipient::parse(recipient).map_err(CliError)?;
+            None
+        }
+        _ => None,
+    };
+    let state = open_state(config, Clock::system()).await?;
+    let result = run_on(command, parsed, &state.db, &state.vault, &state.config, out).await;
+    state.db.close().await;
+    result
+}
+
+async fn run_on(
     command: VolunteerCommand,
+    parsed: Option<NewVolunteer>,
+    db: &crate::store::Db,
+    vault: &Vault,
     config: &Config,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     match command {
-        VolunteerCommand::Add {
-            alias,
-            phone,
-            roles,
-            languages,
-            zones,
-            age_recipient,
-        } => {
-            // Validate everything before touching the database.
-            let new = NewVolunteer::parse(
-                &alias,
-                &phone,
-                &roles,
-                &languages,
-                &zones,
-                age_recipient.as_deref(),
-            )?;
-            let db = open_database(config).await?;
-            let v = roster::add(&db, new).await;
-            db.close().await;
-            let v = v?;
+        VolunteerCommand::Add { .. } => {
+            let new = parsed.expect("parsed above");
+            let v = roster::add(db, vault, new).await?;
             writeln!(out, "added {} ({}), off shift", v.alias, join(&v.roles))?;
-            let unserved: Vec<&str> = v
-                .languages
-                .iter()
-                .filter(|l| !config.languages.contains(l))
-                .map(|l| l.as_str())
-                .collect();
+            let unserved: Vec<&str> =
+                v.languages.iter().filter(|l| !config.languages.contains(l)).map(|l| l.as_str()).collect();
             if !unserved.is_empty() {
                 writeln!(
                     out,
@@ -91,14 +94,14 @@ pub async fn run(
                     join(&config.languages)
                 )?;
             }
+            if v.age_recipient.is_none() {
+                writeln!(out, "note: no age key yet; add one with `quietline volunteer set-key {} age1…`", v.alias)?;
+            }
         }
         VolunteerCommand::List { json } => {
-            let db = open_database(config).await?;
-            let list = roster::list(&db).await;
-            db.close().await;
-            let list = list?;
+            let list = roster::list(db).await?;
             if json {
-                let rows: Vec<ListedVolunteer> = list.iter().map(ListedVolunteer::from).collect();
+                let rows = list.iter().map(|v| ListedVolunteer::new(v, vault)).collect::<Result<Vec<_>, _>>()?;
                 serde_json::to_writer_pretty(&mut *out, &rows)?;
                 writeln!(out)?;
             } else {
@@ -106,35 +109,32 @@ pub async fn run(
             }
         }
         VolunteerCommand::Remove { alias } => {
-            let db = open_database(config).await?;
-            let done = roster::remove(&db, &alias).await;
-            db.close().await;
-            done?;
-            writeln!(out, "removed {}", alias.trim().to_ascii_lowercase())?;
+            let items = roster::remove(db, &alias).await?;
+            db.checkpoint().await?;
+            let alias = alias.trim().to_ascii_lowercase();
+            writeln!(out, "removed {alias}, their tokens, and {items} item(s) only they could read")?;
+        }
+        VolunteerCommand::SetKey { alias, recipient } => {
+            let recipient = AgeRecipient::parse(&recipient).map_err(CliError)?;
+            roster::set_key(db, &alias, &recipient).await?;
+            let alias = alias.trim().to_ascii_lowercase();
+            writeln!(out, "{alias} now reads with {}", recipient.as_str())?;
         }
     }
     Ok(())
 }
 
-pub async fn shift(
-    command: ShiftCommand,
-    config: &Config,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
+pub async fn shift(command: ShiftCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     let (alias, on) = match &command {
         ShiftCommand::On { alias } => (alias, true),
         ShiftCommand::Off { alias } => (alias, false),
     };
-    let db = open_database(config).await?;
-    let done = roster::set_shift(&db, alias, on).await;
-    db.close().await;
+    let state = open_state(config, Clock::system()).await?;
+    let done = roster::set_shift(&state.db, alias, on).await;
+    state.db.close().await;
     done?;
     let alias = alias.trim().to_ascii_lowercase();
-    writeln!(
-        out,
-        "{alias} is now {}",
-        if on { "on shift" } else { "off shift" }
-    )?;
+    writeln!(out, "{alias} is now {}", if on { "on shift" } else { "off shift" })?;
     Ok(())
 }
 
@@ -150,34 +150,27 @@ struct ListedVolunteer<'a> {
     age_recipient: Option<&'a str>,
 }
 
-impl<'a> From<&'a Volunteer> for ListedVolunteer<'a> {
-    fn from(v: &'a Volunteer) -> Self {
-        ListedVolunteer {
+impl<'a> ListedVolunteer<'a> {
+    fn new(v: &'a Volunteer, vault: &Vault) -> Result<Self, CliError> {
+        Ok(ListedVolunteer {
             alias: v.alias.as_str(),
             roles: v.roles.iter().map(|r| r.as_str()).collect(),
             languages: v.languages.iter().map(|l| l.as_str()).collect(),
             zones: v.zones.iter().map(|z| z.as_str()).collect(),
             on_shift: v.on_shift,
-            phone_hint: v.phone.masked(),
+            phone_hint: v.phone(vault)?.masked(),
             age_recipient: v.age_recipient.as_ref().map(|k| k.as_str()),
-        }
+        })
     }
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
 fn print_table(list: &[Volunteer], out: &mut dyn Write) -> std::io::Result<()> {
     if list.is_empty() {
-        return writeln!(
-            out,
-            "the roster is empty; add someone with `quietline volunteer add`"
-        );
+        return writeln!(out, "the roster is empty; add someone with `quietline volunteer add`");
     }
     let rows: Vec<[String; 6]> = list
         .iter()
@@ -186,21 +179,9 @@ fn print_table(list: &[Volunteer], out: &mut dyn Write) -> std::io::Result<()> {
                 v.alias.to_string(),
                 join(&v.roles),
                 join(&v.languages),
-                v.zones
-                    .iter()
-                    .map(|z| z.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                if v.on_shift {
-                    "on".into()
-                } else {
-                    "off".into()
-                },
-                if v.age_recipient.is_some() {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
+                v.zones.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(","),
+                if v.on_shift { "on".into() } else { "off".into() },
+                if v.age_recipient.is_some() { "yes".into() } else { "no".into() },
             ]
         })
         .collect();

@@ -16,11 +16,16 @@ use tracing::Instrument;
 
 use crate::AppState;
 
+mod api;
+pub mod error;
+
 /// The router the binary serves and the tests drive.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(api::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .route_layer(middleware::from_fn(log_request))
         .fallback(not_found.layer(middleware::from_fn(log_request)))
         .with_state(state)

@@ -1,0 +1,95 @@
+//! `open`: the reader's side. Fetches the age ciphertext of an item (from a
+//! server with an API token, or from the configured database when run on the
+//! server itself), decrypts it with the reader's own identity file, and writes the
+//! plaintext to stdout only: never to a file, never to the log.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::CliError;
+use super::server::open_state;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::items;
+use crate::vault;
+
+#[derive(Args, Debug)]
+pub struct OpenArgs {
+    /// Your age identity file (as written by age-keygen)
+    #[arg(long, value_name = "FILE")]
+    pub identity: PathBuf,
+    /// Fetch from this server (https://…) instead of the configured database
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// API token (from `quietline token create`); prefer --token-file
+    #[arg(long, value_name = "TOKEN", conflicts_with = "token_file")]
+    pub token: Option<String>,
+    /// File holding the API token
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The item number
+    pub item: i64,
+}
+
+pub async fn run(args: OpenArgs, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+    // Read the identity first: a wrong path should fail before any request.
+    let identities = vault::read_identity_file(&args.identity)?;
+    let ciphertext = match &args.server {
+        Some(server) => {
+            let token = match (&args.token, &args.token_file) {
+                (Some(t), _) => Zeroizing::new(t.trim().to_string()),
+                (None, Some(file)) => Zeroizing::new(
+                    std::fs::read_to_string(file)
+                        .map_err(|e| CliError(format!("--token-file {}: {e}", file.display())))?
+                        .trim()
+                        .to_string(),
+                ),
+                (None, None) => return Err(CliError("--server needs --token or --token-file".into())),
+            };
+            fetch(server, &token, args.item).await?
+        }
+        None => {
+            let state = open_state(config, Clock::system()).await?;
+            let result = items::ciphertext(&state.db, &state.vault, args.item).await;
+            state.db.close().await;
+            result?
+        }
+    };
+    let plaintext = vault::open_as_reader(&ciphertext, &identities).map_err(|e| match e {
+        vault::VaultError::NotAReader => CliError(format!("item {}: {e}", args.item)),
+        other => CliError(format!("item {}: {other}", args.item)),
+    })?;
+    out.write_all(&plaintext)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `GET {server}/api/v1/items/{id}/ciphertext` with the token.
+async fn fetch(server: &str, token: &str, item: i64) -> Result<Vec<u8>, CliError> {
+    // ring is the one TLS provider compiled in; installing it twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = format!("{}/api/v1/items/{item}/ciphertext", server.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("quietline/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| CliError(format!("HTTP client: {e}")))?;
+    let response = client
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| CliError(format!("cannot reach {server}: {}", e.without_url())))?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| CliError(format!("reading from {server}: {}", e.without_url())))?;
+    if status.is_success() {
+        return Ok(body.to_vec());
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| status.to_string());
+    Err(CliError(format!("item {item}: {message} ({})", status.as_u16())))
+}
