@@ -14,9 +14,7 @@ impl Language {
         if (2..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase()) {
             Ok(Language(code))
         } else {
-            Err(format!(
-                "{input:?} is not a language code (two or three letters, e.g. en, es, ht)"
-            ))
+            Err(format!("{input:?} is not a language code (two or three letters, e.g. en, es, ht)"))
         }
     }
 
@@ -56,10 +54,7 @@ mod tests {
     fn parses_codes_and_lists() {
         assert_eq!(Language::parse("ES").unwrap().as_str(), "es");
         let list = parse_list("en, es ,ht").unwrap();
-        assert_eq!(
-            list.iter().map(Language::as_str).collect::<Vec<_>>(),
-            ["en", "es", "ht"]
-        );
+        assert_eq!(list.iter().map(Language::as_str).collect::<Vec<_>>(), ["en", "es", "ht"]);
     }
 
     #[test]

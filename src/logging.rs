@@ -47,9 +47,7 @@ pub struct Filter {
 
 impl Filter {
     fn targets(&self) -> Targets {
-        let mut t = Targets::new()
-            .with_default(LevelFilter::WARN)
-            .with_target("quietline", self.own);
+        let mut t = Targets::new().with_default(LevelFilter::WARN).with_target("quietline", self.own);
         for (target, level) in &self.others {
             t = t.with_target(target.clone(), *level);
         }
@@ -58,29 +56,21 @@ impl Filter {
 
     /// Other crates turned up beyond `warn`, which may log sensitive data.
     fn noisy_targets(&self) -> Vec<&str> {
-        self.others
-            .iter()
-            .filter(|(_, level)| *level > LevelFilter::WARN)
-            .map(|(t, _)| t.as_str())
-            .collect()
+        self.others.iter().filter(|(_, level)| *level > LevelFilter::WARN).map(|(t, _)| t.as_str()).collect()
     }
 }
 
 /// Parses `info`, `debug`, or `quietline=debug,sqlx=warn`: a bare level applies to
 /// quietline; other crates stay at `warn` unless named.
 pub fn parse_filter(input: &str) -> Result<Filter, String> {
-    let mut filter = Filter {
-        own: LevelFilter::INFO,
-        others: Vec::new(),
-    };
+    let mut filter = Filter { own: LevelFilter::INFO, others: Vec::new() };
     for directive in input.split(',').map(str::trim).filter(|d| !d.is_empty()) {
         let (target, level) = match directive.split_once('=') {
             Some((t, l)) => (Some(t.trim()), l.trim()),
             None => (None, directive),
         };
-        let level: LevelFilter = level.parse().map_err(|_| {
-            format!("{directive:?}: levels are off, error, warn, info, debug, trace")
-        })?;
+        let level: LevelFilter =
+            level.parse().map_err(|_| format!("{directive:?}: levels are off, error, warn, info, debug, trace"))?;
         match target {
             None | Some("quietline") => filter.own = level,
             Some(t) if t.is_empty() || t.contains(char::is_whitespace) => {
@@ -100,8 +90,7 @@ pub fn init(filter: &str) -> Result<(), String> {
         .with_ansi(std::io::stderr().is_terminal())
         .fmt_fields(AllowListed)
         .with_filter(filter.targets());
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-        .map_err(|e| e.to_string())?;
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).map_err(|e| e.to_string())?;
     let noisy = filter.noisy_targets();
     if !noisy.is_empty() {
         tracing::warn!(
@@ -116,16 +105,8 @@ pub fn init(filter: &str) -> Result<(), String> {
 struct AllowListed;
 
 impl<'writer> FormatFields<'writer> for AllowListed {
-    fn format_fields<R: RecordFields>(
-        &self,
-        mut writer: Writer<'writer>,
-        fields: R,
-    ) -> fmt::Result {
-        let mut visitor = AllowListVisitor {
-            writer: &mut writer,
-            result: Ok(()),
-            first: true,
-        };
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut visitor = AllowListVisitor { writer: &mut writer, result: Ok(()), first: true };
         fields.record(&mut visitor);
         visitor.result
     }
@@ -206,10 +187,7 @@ mod tests {
         let buf = Buf::default();
         let sink = buf.clone();
         let subscriber = tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(move || sink.clone())
-                .with_ansi(false)
-                .fmt_fields(AllowListed),
+            tracing_subscriber::fmt::layer().with_writer(move || sink.clone()).with_ansi(false).fmt_fields(AllowListed),
         );
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("request", route = "/healthz", caller = "+14155550123");

@@ -11,23 +11,13 @@ async fn serve_initializes_a_fresh_data_dir_and_stops_on_sigterm(backend: Backen
     let env = TestEnv::new(backend).await;
     assert!(!env.data_dir().exists());
     let mut server = env.spawn_server();
-    let mode = std::fs::metadata(env.data_dir())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = std::fs::metadata(env.data_dir()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "data dir must be private");
     if backend == Backend::Sqlite {
         assert!(env.data_dir().join("quietline.db").exists());
     }
-    assert_eq!(
-        http(server.addr, "GET", "/readyz", &[], ""),
-        (200, "ready\n".to_string())
-    );
-    assert_eq!(
-        http(server.addr, "GET", "/healthz", &[], ""),
-        (200, "ok\n".to_string())
-    );
+    assert_eq!(http(server.addr, "GET", "/readyz", &[], ""), (200, "ready\n".to_string()));
+    assert_eq!(http(server.addr, "GET", "/healthz", &[], ""), (200, "ok\n".to_string()));
 
     // A roster entry made by the admin CLI while the server runs is seen by both.
     let out = env.run_binary(
@@ -63,11 +53,7 @@ async fn existing_data_dir_is_tightened_to_0700(backend: Backend) {
     std::fs::set_permissions(env.data_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = env.run_binary(&["migrate"], &[]);
     assert!(out.status.success(), "{}", out.stderr);
-    let mode = std::fs::metadata(env.data_dir())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = std::fs::metadata(env.data_dir()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
     assert!(out.stderr.contains("set to 0700"), "{}", out.stderr);
 }
@@ -78,11 +64,7 @@ fn assert_one_line_error(out: &crate::support::BinaryOutput, code: i32, expected
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line expected, got: {}", out.stderr);
     assert!(lines[0].starts_with("quietline: "), "{}", lines[0]);
-    assert!(
-        lines[0].contains(expected),
-        "{:?} should contain {expected:?}",
-        lines[0]
-    );
+    assert!(lines[0].contains(expected), "{:?} should contain {expected:?}", lines[0]);
 }
 
 #[tokio::test]
@@ -107,23 +89,12 @@ async fn bad_input_gives_one_line_errors_and_writes_nothing() {
         &[],
     );
     assert_one_line_error(&out, 1, "E.164");
-    assert!(
-        !env.data_dir().exists(),
-        "nothing may be created for a refused command"
-    );
+    assert!(!env.data_dir().exists(), "nothing may be created for a refused command");
 
     let out = env.run_binary(&["volunteer", "list"], &[("QUIETLINE_LANGUAGES", "en,xx1")]);
     assert_one_line_error(&out, 2, "QUIETLINE_LANGUAGES");
 
-    let out = env.run_binary(
-        &[
-            "--config",
-            "/nonexistent/quietline.toml",
-            "volunteer",
-            "list",
-        ],
-        &[],
-    );
+    let out = env.run_binary(&["--config", "/nonexistent/quietline.toml", "volunteer", "list"], &[]);
     assert_one_line_error(&out, 2, "/nonexistent/quietline.toml");
 
     let bad_toml = env.dir.path().join("bad.toml");
@@ -134,31 +105,16 @@ async fn bad_input_gives_one_line_errors_and_writes_nothing() {
     // A port nothing listens on: refused at once, password never shown.
     let out = env.run_binary(
         &["volunteer", "list"],
-        &[(
-            "QUIETLINE_DATABASE_URL",
-            "postgres://quietline:hunter2@127.0.0.1:9/quietline",
-        )],
+        &[("QUIETLINE_DATABASE_URL", "postgres://quietline:hunter2@127.0.0.1:9/quietline")],
     );
-    assert_one_line_error(
-        &out,
-        1,
-        "cannot open the database postgres://quietline:***@127.0.0.1:9/quietline",
-    );
+    assert_one_line_error(&out, 1, "cannot open the database postgres://quietline:***@127.0.0.1:9/quietline");
     assert!(!out.stderr.contains("hunter2"));
 }
 
 #[tokio::test]
 async fn unknown_settings_warn_but_start() {
     let env = TestEnv::new(Backend::Sqlite).await;
-    let out = env.run_binary(
-        &["volunteer", "list"],
-        &[("QUIETLINE_LISTN", "127.0.0.1:1")],
-    );
+    let out = env.run_binary(&["volunteer", "list"], &[("QUIETLINE_LISTN", "127.0.0.1:1")]);
     assert!(out.status.success(), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("unknown setting QUIETLINE_LISTN ignored"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("unknown setting QUIETLINE_LISTN ignored"), "{}", out.stderr);
 }

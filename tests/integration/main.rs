@@ -8,3 +8,4 @@ mod binary;
 mod health;
 mod log_hygiene;
 mod roster;
+mod vault;

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use quietline::AppState;
 use quietline::cli::{self, Cli};
+use quietline::clock::{Clock, UnixTime};
 use quietline::config::Config;
-use quietline::store::Db;
 
 pub const PG_ENV: &str = "QUIETLINE_TEST_DATABASE_URL";
 
@@ -51,12 +51,17 @@ pub enum Backend {
     Postgres,
 }
 
-/// A data dir and a database of its own.
+/// A data dir and a database of its own, and a manual clock for what runs in
+/// process (the real binary reads the system clock).
 pub struct TestEnv {
     pub backend: Backend,
     pub dir: tempfile::TempDir,
+    pub clock: Clock,
     pg: Option<PgDatabase>,
 }
+
+/// 2026-11-23 12:00 UTC: the manual clock's start.
+pub const START: UnixTime = UnixTime(1_795_435_200);
 
 impl TestEnv {
     pub async fn new(backend: Backend) -> TestEnv {
@@ -65,7 +70,7 @@ impl TestEnv {
             Backend::Sqlite => None,
             Backend::Postgres => Some(PgDatabase::create().await),
         };
-        TestEnv { backend, dir, pg }
+        TestEnv { backend, dir, clock: Clock::manual(START), pg }
     }
 
     /// The data dir the server is told to use (not yet created).
@@ -76,10 +81,7 @@ impl TestEnv {
     /// The `QUIETLINE_*` variables that point a server or command at this env.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![
-            (
-                "QUIETLINE_DATA_DIR".to_string(),
-                self.data_dir().display().to_string(),
-            ),
+            ("QUIETLINE_DATA_DIR".to_string(), self.data_dir().display().to_string()),
             ("QUIETLINE_LISTEN".to_string(), "127.0.0.1:0".to_string()),
             ("QUIETLINE_SHUTDOWN_GRACE".to_string(), "5s".to_string()),
         ];
@@ -105,22 +107,18 @@ impl TestEnv {
         argv.extend_from_slice(args);
         let parsed = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
-        cli::run(parsed.command, self.config(), &mut out)
-            .await
-            .map_err(|e| e.to_string())?;
+        cli::run(parsed.command, self.config(), &mut out).await.map_err(|e| e.to_string())?;
         Ok(String::from_utf8(out).expect("utf-8 output"))
     }
 
-    /// Opens and migrates the database, and builds the state the server would.
+    /// Opens the data dir, database and vault as the server does, on the manual clock.
     pub async fn state(&self) -> AppState {
-        let config = self.config();
-        std::fs::create_dir_all(&config.data_dir).unwrap();
-        let db = Db::connect(&config.database_url()).await.expect("connect");
-        db.migrate().await.expect("migrate");
-        AppState {
-            config: Arc::new(config),
-            db,
-        }
+        cli::open_state(self.config(), self.clock.clone()).await.expect("open state")
+    }
+
+    /// The SQLite database file, for scanning raw bytes.
+    pub fn sqlite_file(&self) -> std::path::PathBuf {
+        self.data_dir().join("quietline.db")
     }
 
     /// Starts the real binary: `quietline serve` with this env.
@@ -153,11 +151,7 @@ pub fn binary() -> Command {
 }
 
 pub fn run_binary(env: &[(String, String)], args: &[&str]) -> BinaryOutput {
-    let out = binary()
-        .envs(env.iter().cloned())
-        .args(args)
-        .output()
-        .expect("run quietline");
+    let out = binary().envs(env.iter().cloned()).args(args).output().expect("run quietline");
     BinaryOutput {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -188,9 +182,7 @@ impl ServerProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains(" listening ")
-                    && let Some(addr) = line
-                        .split_whitespace()
-                        .find_map(|w| w.strip_prefix("listen="))
+                    && let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("listen="))
                 {
                     let _ = addr_tx.send(addr.parse::<SocketAddr>().expect("listen address"));
                 }
@@ -219,10 +211,7 @@ impl ServerProcess {
 
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(sent.success(), "kill -TERM failed");
         self.wait(Duration::from_secs(20))
     }
@@ -235,11 +224,7 @@ impl ServerProcess {
                 std::thread::sleep(Duration::from_millis(100));
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "server did not exit; log:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "server did not exit; log:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -253,17 +238,9 @@ impl Drop for ServerProcess {
 }
 
 /// A plain HTTP/1.1 request over a fresh TCP connection; returns status and body.
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
+pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -277,10 +254,7 @@ pub fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
 
@@ -298,23 +272,11 @@ impl PgDatabase {
             panic!("{PG_ENV} is not set: PostgreSQL tests need a server, e.g. postgres://postgres@127.0.0.1:5432/test")
         });
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "qlt_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            nanos
-        );
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!("qlt_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos);
         let url = with_database(&admin_url, &name);
         pg_admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
-        PgDatabase {
-            admin_url,
-            name,
-            url,
-        }
+        PgDatabase { admin_url, name, url }
     }
 }
 
@@ -324,10 +286,7 @@ impl Drop for PgDatabase {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         // Drop may run inside a runtime (or while unwinding): use a thread of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(pg_admin(&admin_url, &sql));
         })
         .join();
@@ -340,10 +299,7 @@ async fn pg_admin(admin_url: &str, sql: &str) {
     let mut conn = sqlx::AnyConnection::connect(admin_url)
         .await
         .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {PG_ENV}: {e}"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .expect(sql);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut conn).await.expect(sql);
     let _ = conn.close().await;
 }
 
