@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::language::{self, Language};
+use crate::language::{self, Language, SPEECH_KEYS, Speech};
 use crate::phone::PhoneNumber;
 
 /// Name of the config file looked for in the data directory.
@@ -51,6 +51,16 @@ pub struct Config {
     pub server_key: Option<SecretString>,
     /// How long caller tokens match: their window key is destroyed after it.
     pub caller_token_window: Duration,
+    /// How long one tier of volunteers rings before the next tier is tried.
+    pub ring_timeout: Duration,
+    /// How many volunteers of a tier ring at once.
+    pub ring_parallel: usize,
+    /// Calls from one caller token within 10 minutes before the line refuses more.
+    pub caller_rate_limit: u32,
+    /// The longest voicemail recorded.
+    pub voicemail_max_length: Duration,
+    /// Overrides of spoken texts: `(language, key, text)`.
+    text_overrides: Vec<(Language, String, String)>,
 }
 
 impl fmt::Debug for Config {
@@ -103,6 +113,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("log", "log filter (default info); turning up other crates may log sensitive data"),
     ("server_key", "the server's age identity (default: server.key in the data dir, created on first start)"),
     ("caller_token_window", "how long caller tokens link calls from one number (default 24h, at most 7d)"),
+    ("ring_timeout", "how long one tier of volunteers rings before the next (default 30s)"),
+    ("ring_parallel", "how many volunteers of a tier ring at once (default 5)"),
+    ("caller_rate_limit", "calls from one caller within 10 minutes before the line refuses more (default 5)"),
+    ("voicemail_max_length", "the longest voicemail recorded (default 120s)"),
 ];
 
 /// Where a value came from, for error messages.
@@ -137,6 +151,11 @@ impl Config {
             log: "info".to_string(),
             server_key: None,
             caller_token_window: Duration::from_secs(86_400),
+            ring_timeout: Duration::from_secs(30),
+            ring_parallel: 5,
+            caller_rate_limit: 5,
+            voicemail_max_length: Duration::from_secs(120),
+            text_overrides: Vec::new(),
         }
     }
 
@@ -193,6 +212,14 @@ impl Config {
                 "public_url is http, not https: provider webhooks will cross the network unencrypted".to_string(),
             );
         }
+        for lang in &config.languages {
+            let builtin = matches!(lang.as_str(), "en" | "es");
+            if !builtin && !config.text_overrides.iter().any(|(l, _, _)| l == lang) {
+                warnings.push(format!(
+                    "language {lang} has no built-in texts and none in [texts.{lang}]: callers will hear English"
+                ));
+            }
+        }
         Ok(Loaded { config, warnings })
     }
 
@@ -232,6 +259,18 @@ impl Config {
                     Ok(())
                 }
             }),
+            "ring_timeout" => parse_duration(value).map(|v| self.ring_timeout = v),
+            "ring_parallel" => parse_count(value, 1, 50).map(|v| self.ring_parallel = v as usize),
+            "caller_rate_limit" => parse_count(value, 1, 1000).map(|v| self.caller_rate_limit = v),
+            "voicemail_max_length" => parse_duration(value).and_then(|d| {
+                if d.as_secs() > 3600 {
+                    Err("at most 3600s".to_string())
+                } else {
+                    self.voicemail_max_length = d;
+                    Ok(())
+                }
+            }),
+            _ if key.starts_with("texts_") => self.set_text(&key["texts_".len()..], value),
             _ => {
                 warnings.push(format!("unknown setting {} ignored", source.name(key)));
                 return Ok(());
@@ -240,6 +279,29 @@ impl Config {
         // The parsers of secret settings (database_url, provider_auth_token) never
         // echo the value, so the reason is safe to show.
         result.map_err(|reason| ConfigError(format!("invalid value for {}: {reason}", source.name(key))))
+    }
+
+    /// `texts_<language>_<key>`, e.g. `[texts.ht] hold = "…"`.
+    fn set_text(&mut self, rest: &str, value: &str) -> Result<(), String> {
+        let (lang, key) = rest.split_once('_').ok_or("write it as [texts.<language>] <key> = \"…\"")?;
+        let lang = Language::parse(lang)?;
+        if !SPEECH_KEYS.contains(&key) {
+            return Err(format!("unknown text {key:?}; texts are {}", SPEECH_KEYS.join(", ")));
+        }
+        let text = non_empty(value)?.to_string();
+        self.text_overrides.push((lang, key.to_string(), text));
+        Ok(())
+    }
+
+    /// What the hotline says in `lang`: built-in texts with the config's overrides.
+    pub fn speech(&self, lang: &Language) -> Speech {
+        let mut speech = Speech::builtin(lang);
+        for (l, key, text) in &self.text_overrides {
+            if l == lang {
+                speech.set(key, text.clone());
+            }
+        }
+        speech
     }
 
     /// The database URL: the configured one, or the SQLite file in the data dir.
@@ -378,6 +440,13 @@ fn parse_base_url(value: &str) -> Result<String, String> {
         return Err(format!("{value:?} is not a base URL such as https://hotline.example.org"));
     }
     Ok(v.to_string())
+}
+
+fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{value:?} is not a whole number from {min} to {max}")),
+    }
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d`. Zero is refused: nothing here means "never".

@@ -18,12 +18,18 @@ use crate::vault::{AgeRecipient, Sealed, Vault, VaultError};
 pub enum ItemClass {
     /// A note written by a volunteer.
     Note,
+    /// A caller's voicemail, for on-shift dispatchers and the legal team.
+    Voicemail,
+    /// A caller's number, kept for a call back; only the server reads it.
+    Callback,
 }
 
 impl ItemClass {
     pub fn as_str(self) -> &'static str {
         match self {
             ItemClass::Note => "note",
+            ItemClass::Voicemail => "voicemail",
+            ItemClass::Callback => "callback",
         }
     }
 
@@ -31,6 +37,8 @@ impl ItemClass {
     pub fn max_lifetime(self) -> Duration {
         match self {
             ItemClass::Note => Duration::from_secs(30 * 86_400),
+            ItemClass::Voicemail => Duration::from_secs(72 * 3600),
+            ItemClass::Callback => Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -127,6 +135,40 @@ pub async fn store(
     let mut aliases: Vec<String> = keyed.iter().map(|v| v.alias.to_string()).collect();
     aliases.sort();
     Ok(StoredItem { id, expires_at, readers: aliases })
+}
+
+/// Stores something only the server reads back (a callback number).
+pub async fn store_for_server(
+    db: &Db,
+    vault: &Vault,
+    class: ItemClass,
+    plaintext: &[u8],
+    lifetime: Duration,
+) -> Result<i64, ItemError> {
+    let now = vault.clock().now();
+    let expires_at = now.plus(lifetime.min(class.max_lifetime()));
+    let sealed = vault.seal_for_server(plaintext, expires_at)?;
+    let id = items::insert(db.pool(), class.as_str(), now.hour().0, expires_at.0, sealed.epoch().0, sealed.as_bytes())
+        .await?;
+    Ok(id)
+}
+
+/// Opens a server-readable item of `class`.
+pub async fn open_for_server(
+    db: &Db,
+    vault: &Vault,
+    id: i64,
+    class: ItemClass,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, ItemError> {
+    let row = items::get(db.pool(), id).await?.ok_or(ItemError::NotFound)?;
+    if row.class != class.as_str() {
+        return Err(ItemError::NotFound);
+    }
+    if row.expires_at <= vault.clock().now().0 {
+        return Err(ItemError::Expired);
+    }
+    let sealed = Sealed::from_bytes(row.sealed)?;
+    Ok(vault.open_for_server(&sealed)?)
 }
 
 /// The age ciphertext of an item, for one of its readers.

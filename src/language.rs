@@ -66,3 +66,105 @@ mod tests {
         assert!(parse_list("en,es,en").is_err());
     }
 }
+
+/// What the hotline says, in one language. `{language}` in `whisper` is replaced by
+/// the caller's language name, `{digit}` in `menu_option` by the key to press.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Speech {
+    /// The BCP-47 tag for `<Say>`, e.g. `es-US` (a bare `es` is not enough).
+    pub voice: String,
+    /// The language's own name for itself, e.g. `español`.
+    pub name: String,
+    pub menu_option: String,
+    pub hold: String,
+    pub whisper: String,
+    pub taken: String,
+    pub voicemail: String,
+    pub callback_noted: String,
+    pub goodbye: String,
+    pub unavailable: String,
+}
+
+/// The text keys that can be overridden in the config as `[texts.<language>]`.
+pub const SPEECH_KEYS: &[&str] = &[
+    "voice",
+    "name",
+    "menu_option",
+    "hold",
+    "whisper",
+    "taken",
+    "voicemail",
+    "callback_noted",
+    "goodbye",
+    "unavailable",
+];
+
+impl Speech {
+    /// Built-in English and Spanish; any other language starts from English and
+    /// is expected to be overridden in the config.
+    pub fn builtin(lang: &Language) -> Speech {
+        match lang.as_str() {
+            "es" => Speech {
+                voice: "es-US".into(),
+                name: "español".into(),
+                menu_option: "Para español, oprima {digit}.".into(),
+                hold: "Gracias por llamar. Por favor no cuelgue; estamos buscando a alguien que le atienda.".into(),
+                whisper: "Llamada de quietline, en {language}. Oprima 1 para tomarla.".into(),
+                taken: "Otra persona ya tomó esta llamada. Gracias.".into(),
+                voicemail: "En este momento nadie puede contestar. Deje un mensaje después del tono. \
+                            Si quiere que le devolvamos la llamada, oprima 1 ahora."
+                    .into(),
+                callback_noted: "Le devolveremos la llamada. Puede dejar un mensaje después del tono.".into(),
+                goodbye: "Gracias. Adiós.".into(),
+                unavailable: "No podemos atender su llamada en este momento. Por favor intente más tarde.".into(),
+            },
+            _ => Speech {
+                voice: if lang.as_str() == "en" { "en-US".into() } else { lang.as_str().to_string() },
+                name: if lang.as_str() == "en" { "English".into() } else { lang.as_str().to_string() },
+                menu_option: "For English, press {digit}.".into(),
+                hold: "Thank you for calling. Please stay on the line; we are finding someone to talk to you.".into(),
+                whisper: "quietline call, in {language}. Press 1 to take it.".into(),
+                taken: "Someone else already took this call. Thank you.".into(),
+                voicemail: "Nobody can answer right now. Please leave a message after the tone. \
+                            To ask for a call back, press 1 now."
+                    .into(),
+                callback_noted: "We will call you back. You can leave a message after the tone.".into(),
+                goodbye: "Thank you. Goodbye.".into(),
+                unavailable: "We cannot take your call right now. Please try again later.".into(),
+            },
+        }
+    }
+
+    /// Replaces one text by its key; false for an unknown key.
+    pub fn set(&mut self, key: &str, value: String) -> bool {
+        let slot = match key {
+            "voice" => &mut self.voice,
+            "name" => &mut self.name,
+            "menu_option" => &mut self.menu_option,
+            "hold" => &mut self.hold,
+            "whisper" => &mut self.whisper,
+            "taken" => &mut self.taken,
+            "voicemail" => &mut self.voicemail,
+            "callback_noted" => &mut self.callback_noted,
+            "goodbye" => &mut self.goodbye,
+            "unavailable" => &mut self.unavailable,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+}
+
+#[cfg(test)]
+mod speech_tests {
+    use super::*;
+
+    #[test]
+    fn builtin_tags_are_full_bcp47() {
+        assert_eq!(Speech::builtin(&Language::parse("es").unwrap()).voice, "es-US");
+        assert_eq!(Speech::builtin(&Language::parse("en").unwrap()).voice, "en-US");
+        for key in SPEECH_KEYS {
+            assert!(Speech::builtin(&Language::parse("en").unwrap()).set(key, "x".into()), "{key}");
+        }
+    }
+}

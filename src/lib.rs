@@ -4,6 +4,7 @@
 //! build the same server through [`app`] and [`serve`].
 
 pub mod accounts;
+pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,7 +14,9 @@ pub mod logging;
 pub mod phone;
 pub mod retention;
 pub mod roster;
+pub mod routing;
 pub mod store;
+pub mod telephony;
 pub mod vault;
 pub mod web;
 
@@ -34,6 +37,8 @@ pub struct AppState {
     pub db: Db,
     /// Keys and sealing; its clock is the one every expiry decision reads.
     pub vault: Arc<Vault>,
+    /// The phone provider's REST API, when an account is configured.
+    pub provider: Option<telephony::provider::Provider>,
 }
 
 /// The HTTP application for a state.

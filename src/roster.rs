@@ -108,7 +108,25 @@ pub struct Volunteer {
     pub languages: Vec<Language>,
     pub zones: Vec<Zone>,
     pub on_shift: bool,
+    /// Rung in the overflow tier for callers of any language.
+    pub overflow: bool,
     pub age_recipient: Option<AgeRecipient>,
+}
+
+/// A volunteer for unit tests of pure logic (no number).
+#[cfg(test)]
+pub(crate) fn test_volunteer(id: i64, roles: &[Role], languages: &[&str], on_shift: bool, overflow: bool) -> Volunteer {
+    Volunteer {
+        id,
+        alias: Alias::parse(&format!("v{id}")).unwrap(),
+        phone_sealed: Vec::new(),
+        roles: roles.to_vec(),
+        languages: languages.iter().map(|l| Language::parse(l).unwrap()).collect(),
+        zones: vec![Zone::parse("north").unwrap()],
+        on_shift,
+        overflow,
+        age_recipient: None,
+    }
 }
 
 impl Volunteer {
@@ -144,6 +162,7 @@ pub struct NewVolunteer {
     pub roles: Vec<Role>,
     pub languages: Vec<Language>,
     pub zones: Vec<Zone>,
+    pub overflow: bool,
     pub age_recipient: Option<AgeRecipient>,
 }
 
@@ -165,6 +184,7 @@ impl NewVolunteer {
             roles: parse_set(roles, Role::parse, "role").map_err(invalid)?,
             languages: language::parse_list(languages).map_err(invalid)?,
             zones: parse_set(zones, Zone::parse, "zone").map_err(invalid)?,
+            overflow: false,
             age_recipient: age_recipient.map(AgeRecipient::parse).transpose().map_err(invalid)?,
         })
     }
@@ -236,6 +256,7 @@ fn from_row(row: VolunteerRow) -> Result<Volunteer, RosterError> {
         languages: language::parse_list(&row.languages).map_err(corrupt)?,
         zones: parse_set(&row.zones, Zone::parse, "zone").map_err(corrupt)?,
         on_shift: row.on_shift,
+        overflow: row.overflow,
         age_recipient: row.age_recipient.as_deref().map(AgeRecipient::parse).transpose().map_err(corrupt)?,
     })
 }
@@ -262,6 +283,7 @@ pub async fn add(db: &Db, vault: &Vault, new: NewVolunteer) -> Result<Volunteer,
         languages: join(&new.languages, |l| l.as_str()),
         zones: join(&new.zones, |z| z.as_str()),
         on_shift: false,
+        overflow: new.overflow,
         age_recipient: new.age_recipient.as_ref().map(|k| k.as_str().to_string()),
     };
     row.id = match volunteers::insert(&mut *tx, &row).await {
@@ -366,6 +388,7 @@ mod tests {
             languages: vec![Language::parse("en").unwrap()],
             zones: vec![Zone::parse("north").unwrap()],
             on_shift,
+            overflow: false,
             age_recipient: key.then(|| AgeRecipient::parse(KEY).unwrap()),
         }
     }

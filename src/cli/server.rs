@@ -61,7 +61,8 @@ pub async fn open_state(config: Config, clock: Clock) -> Result<AppState, CliErr
     if sealed > 0 {
         tracing::info!(count = sealed, "sealed volunteer numbers stored in clear by an earlier version");
     }
-    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault) })
+    let provider = crate::telephony::provider::Provider::from_config(&config);
+    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider })
 }
 
 pub async fn serve(config: Config) -> Result<(), CliError> {
@@ -82,8 +83,10 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
         "listening"
     );
     let sweeper = tokio::spawn(crate::retention::run_sweeper(state.vault.clone()));
+    let calls = tokio::spawn(crate::calls::run(state.clone()));
     let served = crate::serve(listener, state, crate::shutdown_signal()).await;
     sweeper.abort();
+    calls.abort();
     served?;
     db.close().await;
     tracing::info!("stopped");

@@ -33,6 +33,9 @@ pub enum VolunteerCommand {
         /// The volunteer's age public key (age1…), for reading sealed content
         #[arg(long, value_name = "AGE1…")]
         age_recipient: Option<String>,
+        /// Also ring them for callers of any language when the first tier is not answered
+        #[arg(long)]
+        overflow: bool,
     },
     /// List the roster
     List {
@@ -56,8 +59,10 @@ pub enum ShiftCommand {
 pub async fn run(command: VolunteerCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     // Validate everything typed before touching the data dir or the database.
     let parsed = match &command {
-        VolunteerCommand::Add { alias, phone, roles, languages, zones, age_recipient } => {
-            Some(NewVolunteer::parse(alias, phone, roles, languages, zones, age_recipient.as_deref())?)
+        VolunteerCommand::Add { alias, phone, roles, languages, zones, age_recipient, overflow } => {
+            let mut new = NewVolunteer::parse(alias, phone, roles, languages, zones, age_recipient.as_deref())?;
+            new.overflow = *overflow;
+            Some(new)
         }
         VolunteerCommand::SetKey { recipient, .. } => {
             AgeRecipient::parse(recipient).map_err(CliError)?;
@@ -146,6 +151,7 @@ struct ListedVolunteer<'a> {
     languages: Vec<&'a str>,
     zones: Vec<&'a str>,
     on_shift: bool,
+    overflow: bool,
     phone_hint: String,
     age_recipient: Option<&'a str>,
 }
@@ -158,6 +164,7 @@ impl<'a> ListedVolunteer<'a> {
             languages: v.languages.iter().map(|l| l.as_str()).collect(),
             zones: v.zones.iter().map(|z| z.as_str()).collect(),
             on_shift: v.on_shift,
+            overflow: v.overflow,
             phone_hint: v.phone(vault)?.masked(),
             age_recipient: v.age_recipient.as_ref().map(|k| k.as_str()),
         })

@@ -15,6 +15,7 @@ pub struct VolunteerRow {
     pub languages: String,
     pub zones: String,
     pub on_shift: bool,
+    pub overflow: bool,
     pub age_recipient: Option<String>,
 }
 
@@ -28,20 +29,21 @@ fn from_row(row: &AnyRow) -> Result<VolunteerRow, sqlx::Error> {
         languages: row.try_get("languages")?,
         zones: row.try_get("zones")?,
         on_shift: row.try_get::<i64, _>("on_shift")? != 0,
+        overflow: row.try_get::<i64, _>("overflow")? != 0,
         age_recipient: row.try_get("age_recipient")?,
     })
 }
 
 // Rows whose number is still in `legacy_phone` are left out until sealed at start-up.
 const SELECT: &str = "SELECT id, alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, \
-     age_recipient FROM volunteers WHERE phone_sealed IS NOT NULL";
+     overflow, age_recipient FROM volunteers WHERE phone_sealed IS NOT NULL";
 
 /// Inserts a volunteer (the `id` of `row` is ignored) and returns the new id.
 pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, row: &VolunteerRow) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO volunteers \
-         (alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, age_recipient) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         (alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, overflow, age_recipient) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(&row.alias)
     .bind(&row.phone_sealed)
@@ -50,6 +52,7 @@ pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, row: &VolunteerRo
     .bind(&row.languages)
     .bind(&row.zones)
     .bind(i64::from(row.on_shift))
+    .bind(i64::from(row.overflow))
     .bind(&row.age_recipient)
     .fetch_one(ex)
     .await

@@ -163,6 +163,19 @@ impl Vault {
         self.seal_epoch(&ciphertext, expires_at)
     }
 
+    /// Seals something only the server itself must read back (a callback number),
+    /// to the server key and under the epoch key: gone with its epoch like content.
+    pub fn seal_for_server(&self, plaintext: &[u8], expires_at: UnixTime) -> Result<Sealed, VaultError> {
+        let ciphertext = age_encrypt(plaintext, std::iter::once(self.server.recipient() as &dyn age::Recipient))?;
+        self.seal_epoch(&ciphertext, expires_at)
+    }
+
+    /// Opens what [`Vault::seal_for_server`] sealed.
+    pub fn open_for_server(&self, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let ciphertext = self.age_ciphertext(sealed)?;
+        self.server.open(&ciphertext)
+    }
+
     /// Seals content a client encrypted with age itself. The server cannot check
     /// who can read it, only that it is an age file.
     pub fn seal_age(&self, age_ciphertext: &[u8], expires_at: UnixTime) -> Result<Sealed, VaultError> {

@@ -82,6 +82,10 @@ impl ServerKey {
         ServerKey { identity, recipient, lookup_key }
     }
 
+    pub(super) fn recipient(&self) -> &age::x25519::Recipient {
+        &self.recipient
+    }
+
     /// Seals a small secret to the server itself (no epoch: it lives as long as
     /// the roster entry it belongs to).
     pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {

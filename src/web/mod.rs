@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api::routes())
+        .merge(crate::telephony::routes())
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .route_layer(middleware::from_fn(log_request))
         .fallback(not_found.layer(middleware::from_fn(log_request)))

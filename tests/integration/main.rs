@@ -9,3 +9,4 @@ mod health;
 mod log_hygiene;
 mod roster;
 mod vault;
+mod voice;

@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+pub mod provider;
+pub mod twiml;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -113,7 +116,11 @@ impl TestEnv {
 
     /// Opens the data dir, database and vault as the server does, on the manual clock.
     pub async fn state(&self) -> AppState {
-        cli::open_state(self.config(), self.clock.clone()).await.expect("open state")
+        self.state_with(&[]).await
+    }
+
+    pub async fn state_with(&self, extra: &[(&str, &str)]) -> AppState {
+        cli::open_state(self.config_with(extra), self.clock.clone()).await.expect("open state")
     }
 
     /// The SQLite database file, for scanning raw bytes.

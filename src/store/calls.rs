@@ -1,0 +1,425 @@
+//! Queries on calls, their volunteer legs, caller attempts and blocks, and the
+//! queue of deletions owed at the provider.
+//!
+//! The conditional updates here (`claim`, `advance_tier`, `to_voicemail`,
+//! `end`) are what keep one call from being bridged twice or escalated twice when
+//! several app instances share one database: each changes a row only if it is still
+//! in the state the caller saw, and reports whether it did.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+#[derive(Debug, Clone)]
+pub struct CallRow {
+    pub id: i64,
+    pub provider_sid: String,
+    pub caller_token: Option<String>,
+    pub language: Option<String>,
+    pub state: String,
+    pub tier: i64,
+    pub tier_deadline: Option<i64>,
+    pub answered_by: Option<i64>,
+    pub outcome: Option<String>,
+}
+
+fn call_from_row(row: &AnyRow) -> Result<CallRow, sqlx::Error> {
+    Ok(CallRow {
+        id: row.try_get("id")?,
+        provider_sid: row.try_get("provider_sid")?,
+        caller_token: row.try_get("caller_token")?,
+        language: row.try_get("language")?,
+        state: row.try_get("state")?,
+        tier: row.try_get("tier")?,
+        tier_deadline: row.try_get("tier_deadline")?,
+        answered_by: row.try_get("answered_by")?,
+        outcome: row.try_get("outcome")?,
+    })
+}
+
+const CALL_COLUMNS: &str =
+    "SELECT id, provider_sid, caller_token, language, state, tier, tier_deadline, answered_by, outcome FROM calls";
+
+pub async fn insert<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    provider_sid: &str,
+    caller_token: Option<&str>,
+    state: &str,
+    created_hour: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO calls (provider_sid, caller_token, state, created_hour) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(provider_sid)
+    .bind(caller_token)
+    .bind(state)
+    .bind(created_hour)
+    .fetch_one(ex)
+    .await
+}
+
+pub async fn get<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Result<Option<CallRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("{CALL_COLUMNS} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(call_from_row)
+        .transpose()
+}
+
+pub async fn get_by_sid<'e>(ex: impl Executor<'e, Database = Any>, sid: &str) -> Result<Option<CallRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("{CALL_COLUMNS} WHERE provider_sid = $1")))
+        .bind(sid)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(call_from_row)
+        .transpose()
+}
+
+/// Language chosen: the call starts ringing `tier` until `deadline`.
+pub async fn start_ringing<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    language: &str,
+    tier: i64,
+    deadline: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE calls SET language = $1, state = 'ringing', tier = $2, tier_deadline = $3 \
+         WHERE id = $4 AND state = 'menu'",
+    )
+    .bind(language)
+    .bind(tier)
+    .bind(deadline)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_language<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    language: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calls SET language = $1 WHERE id = $2").bind(language).bind(id).execute(ex).await?;
+    Ok(())
+}
+
+/// The first volunteer to press 1 takes the call; false for everyone after.
+pub async fn claim<'e>(ex: impl Executor<'e, Database = Any>, id: i64, volunteer_id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE calls SET state = 'bridged', answered_by = $1, outcome = 'answered', tier_deadline = NULL \
+         WHERE id = $2 AND state = 'ringing'",
+    )
+    .bind(volunteer_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves a ringing call from tier `from` to tier `to`; false if someone else did,
+/// or the call was taken meanwhile.
+pub async fn advance_tier<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    from: i64,
+    to: i64,
+    deadline: i64,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE calls SET tier = $1, tier_deadline = $2 WHERE id = $3 AND state = 'ringing' AND tier = $4")
+            .bind(to)
+            .bind(deadline)
+            .bind(id)
+            .bind(from)
+            .execute(ex)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends the current tier early (all its legs ended): the next tick escalates.
+pub async fn expire_tier_now<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    tier: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calls SET tier_deadline = $1 WHERE id = $2 AND state = 'ringing' AND tier = $3")
+        .bind(now)
+        .bind(id)
+        .bind(tier)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Sends a call that is not yet answered to voicemail; false if it was taken.
+pub async fn to_voicemail<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    outcome: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE calls SET state = 'voicemail', outcome = $1, tier_deadline = NULL \
+         WHERE id = $2 AND state IN ('menu', 'ringing')",
+    )
+    .bind(outcome)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_outcome<'e>(ex: impl Executor<'e, Database = Any>, id: i64, outcome: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calls SET outcome = $1 WHERE id = $2").bind(outcome).bind(id).execute(ex).await?;
+    Ok(())
+}
+
+/// Marks a call ended (once); `outcome` is kept only if none was recorded.
+pub async fn end<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    outcome: &str,
+    ended_at: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE calls SET state = 'ended', outcome = COALESCE(outcome, $1), ended_at = $2, tier_deadline = NULL \
+         WHERE id = $3 AND state <> 'ended'",
+    )
+    .bind(outcome)
+    .bind(ended_at)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ringing calls whose tier deadline has passed: `(id, tier)`.
+pub async fn due<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, tier FROM calls WHERE state = 'ringing' AND tier_deadline <= $1")
+        .bind(now)
+        .fetch_all(ex)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("tier")?))).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct LegRow {
+    pub sid: String,
+    pub call_id: i64,
+    pub volunteer_id: Option<i64>,
+    pub tier: i64,
+    pub state: String,
+}
+
+fn leg_from_row(row: &AnyRow) -> Result<LegRow, sqlx::Error> {
+    Ok(LegRow {
+        sid: row.try_get("sid")?,
+        call_id: row.try_get("call_id")?,
+        volunteer_id: row.try_get("volunteer_id")?,
+        tier: row.try_get("tier")?,
+        state: row.try_get("state")?,
+    })
+}
+
+pub async fn insert_leg<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sid: &str,
+    call_id: i64,
+    volunteer_id: i64,
+    tier: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO call_legs (sid, call_id, volunteer_id, tier, state) VALUES ($1, $2, $3, $4, 'ringing')")
+        .bind(sid)
+        .bind(call_id)
+        .bind(volunteer_id)
+        .bind(tier)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn leg<'e>(ex: impl Executor<'e, Database = Any>, sid: &str) -> Result<Option<LegRow>, sqlx::Error> {
+    sqlx::query("SELECT sid, call_id, volunteer_id, tier, state FROM call_legs WHERE sid = $1")
+        .bind(sid)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(leg_from_row)
+        .transpose()
+}
+
+pub async fn legs_of<'e>(ex: impl Executor<'e, Database = Any>, call_id: i64) -> Result<Vec<LegRow>, sqlx::Error> {
+    sqlx::query("SELECT sid, call_id, volunteer_id, tier, state FROM call_legs WHERE call_id = $1")
+        .bind(call_id)
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(leg_from_row)
+        .collect()
+}
+
+/// Sets a leg's state unless it has already ended.
+pub async fn set_leg_state<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sid: &str,
+    state: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE call_legs SET state = $1 WHERE sid = $2 AND state <> 'ended'")
+        .bind(state)
+        .bind(sid)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Volunteers being rung for, or talking on, a call that has not ended.
+pub async fn busy_volunteers<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT l.volunteer_id FROM call_legs l JOIN calls c ON c.id = l.call_id \
+         WHERE l.state IN ('ringing', 'answered', 'accepted') AND c.state <> 'ended' \
+         AND l.volunteer_id IS NOT NULL",
+    )
+    .fetch_all(ex)
+    .await
+}
+
+pub async fn insert_attempt<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    token: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO call_attempts (caller_token, at) VALUES ($1, $2)")
+        .bind(token)
+        .bind(at)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn count_attempts<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    token: &str,
+    since: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM call_attempts WHERE caller_token = $1 AND at >= $2")
+        .bind(token)
+        .bind(since)
+        .fetch_one(ex)
+        .await
+}
+
+pub async fn prune_attempts<'e>(ex: impl Executor<'e, Database = Any>, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM call_attempts WHERE at < $1").bind(before).execute(ex).await?.rows_affected())
+}
+
+pub async fn insert_block<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    token: &str,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO caller_blocks (caller_token, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (caller_token) DO UPDATE SET expires_at = excluded.expires_at",
+    )
+    .bind(token)
+    .bind(expires_at)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+pub async fn is_blocked<'e>(ex: impl Executor<'e, Database = Any>, token: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM caller_blocks WHERE caller_token = $1 AND expires_at > $2")
+        .bind(token)
+        .bind(now)
+        .fetch_one(ex)
+        .await?;
+    Ok(n > 0)
+}
+
+#[derive(Debug, Clone)]
+pub struct DeletionRow {
+    pub id: i64,
+    pub kind: String,
+    pub sid: String,
+    pub attempts: i64,
+    pub first_failed_at: Option<i64>,
+}
+
+/// Queues a deletion at the provider (once per SID).
+pub async fn enqueue_deletion<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    kind: &str,
+    sid: &str,
+    not_before: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO provider_deletions (kind, sid, not_before) VALUES ($1, $2, $3) ON CONFLICT (sid) DO NOTHING",
+    )
+    .bind(kind)
+    .bind(sid)
+    .bind(not_before)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+pub async fn due_deletions<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<DeletionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, kind, sid, attempts, first_failed_at FROM provider_deletions \
+         WHERE not_before <= $1 ORDER BY not_before LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DeletionRow {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                sid: r.try_get("sid")?,
+                attempts: r.try_get("attempts")?,
+                first_failed_at: r.try_get("first_failed_at")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn deletion_done<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM provider_deletions WHERE id = $1").bind(id).execute(ex).await?;
+    Ok(())
+}
+
+pub async fn deletion_failed<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    now: i64,
+    retry_at: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE provider_deletions SET attempts = attempts + 1, not_before = $1, \
+         first_failed_at = COALESCE(first_failed_at, $2), last_error = $3 WHERE id = $4",
+    )
+    .bind(retry_at)
+    .bind(now)
+    .bind(error)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Every pending deletion's SID, for tests and the exposure report.
+pub async fn pending_deletions<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT sid FROM provider_deletions ORDER BY id").fetch_all(ex).await
+}

@@ -1,0 +1,203 @@
+//! The provider edge: webhooks (signature check first, parsing, TwiML answers) and
+//! the provider's REST API. Provider specifics stop here; the call logic is in
+//! `calls`.
+
+pub mod provider;
+pub mod signature;
+pub mod twiml;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use secrecy::ExposeSecret;
+
+use crate::AppState;
+use crate::calls;
+use twiml::Twiml;
+
+pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/telephony/voice", post(voice))
+        .route("/telephony/voice/language", post(language))
+        .route("/telephony/voice/wait", post(wait))
+        .route("/telephony/voice/queue-end", post(queue_end))
+        .route("/telephony/voice/volunteer", post(volunteer))
+        .route("/telephony/voice/volunteer/accept", post(accept))
+        .route("/telephony/voice/voicemail", post(voicemail))
+        .route("/telephony/voice/voicemail/choice", post(voicemail_choice))
+        .route("/telephony/voice/voicemail/done", post(voicemail_done))
+        .route("/telephony/recording", post(recording))
+        .route("/telephony/status", post(status))
+}
+
+/// A provider request whose signature checked out, with its parameters. Handlers
+/// that take this cannot run for a forged or unsigned request.
+pub struct Webhook {
+    params: Vec<(String, String)>,
+    /// Parameters of the URL we gave the provider (`call`, `attempt`), covered by
+    /// the signature like the body.
+    query: Vec<(String, String)>,
+}
+
+impl Webhook {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn query_number<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        self.query.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse().ok())
+    }
+
+    /// The call id in our own callback URL; its absence is a malformed request.
+    fn call_id(&self) -> Result<i64, StatusCode> {
+        self.query_number("call").ok_or(StatusCode::BAD_REQUEST)
+    }
+}
+
+/// Why a webhook was turned away: no detail goes back to the sender.
+pub enum Rejected {
+    Forbidden,
+    NotConfigured,
+}
+
+impl IntoResponse for Rejected {
+    fn into_response(self) -> Response {
+        match self {
+            Rejected::Forbidden => (StatusCode::FORBIDDEN, "forbidden\n").into_response(),
+            Rejected::NotConfigured => {
+                (StatusCode::SERVICE_UNAVAILABLE, "telephony is not configured\n").into_response()
+            }
+        }
+    }
+}
+
+impl FromRequest<AppState> for Webhook {
+    type Rejection = Rejected;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (Some(base), Some(token)) = (&state.config.public_url, &state.config.provider_auth_token) else {
+            tracing::error!("a provider webhook arrived but public_url or provider_auth_token is not set");
+            return Err(Rejected::NotConfigured);
+        };
+        let path_and_query = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+        let query: Vec<(String, String)> =
+            serde_urlencoded::from_str(request.uri().query().unwrap_or("")).map_err(|_| Rejected::Forbidden)?;
+        // Signed against the configured public URL, never the Host header.
+        let url = format!("{base}{path_and_query}");
+        let signature = request
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or(Rejected::Forbidden)?;
+        let is_form = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let body = Bytes::from_request(request, state).await.map_err(|_| Rejected::Forbidden)?;
+        let token = token.expose_secret().as_bytes();
+        let (ok, params) = if is_form {
+            let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| Rejected::Forbidden)?;
+            (signature::verify_form(token, &url, &params, &signature), params)
+        } else {
+            (signature::verify_body(token, &url, &body, &signature), Vec::new())
+        };
+        if !ok {
+            tracing::warn!("provider webhook with a bad or missing signature refused");
+            return Err(Rejected::Forbidden);
+        }
+        Ok(Webhook { params, query })
+    }
+}
+
+/// Turns a failure inside call handling into something the caller can still
+/// hear: never a provider error tone.
+fn answer(result: Result<Twiml, calls::CallError>, state: &AppState) -> Response {
+    match result {
+        Ok(twiml) => twiml.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "call handling failed; caller sent to a fallback message");
+            let lang = state.config.default_language();
+            let s = state.config.speech(lang);
+            Twiml::new().say(&s.voice, &s.unavailable).hangup().into_response()
+        }
+    }
+}
+
+async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
+    let sid = hook.get("CallSid").unwrap_or("").to_string();
+    let from = hook.get("From").unwrap_or("");
+    let result = calls::incoming(&state, &sid, from).await;
+    answer(result, &state)
+}
+
+async fn language(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let attempt = hook.query_number("attempt").unwrap_or(1);
+    Ok(answer(calls::choose_language(&state, hook.call_id()?, attempt, hook.get("Digits")).await, &state))
+}
+
+async fn wait(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    Ok(answer(calls::wait(&state, hook.call_id()?).await, &state))
+}
+
+async fn queue_end(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    Ok(answer(calls::queue_end(&state, hook.call_id()?, hook.get("QueueResult")).await, &state))
+}
+
+async fn volunteer(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let sid = hook.get("CallSid").unwrap_or("");
+    Ok(answer(calls::volunteer_answered(&state, hook.call_id()?, sid).await, &state))
+}
+
+async fn accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let sid = hook.get("CallSid").unwrap_or("");
+    Ok(answer(calls::volunteer_pressed(&state, hook.call_id()?, sid, hook.get("Digits")).await, &state))
+}
+
+async fn voicemail(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    Ok(answer(calls::voicemail(&state, hook.call_id()?).await, &state))
+}
+
+async fn voicemail_choice(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let from = hook.get("From").unwrap_or("");
+    Ok(answer(calls::voicemail_choice(&state, hook.call_id()?, hook.get("Digits"), from).await, &state))
+}
+
+async fn voicemail_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    Ok(answer(calls::voicemail_done(&state, hook.call_id()?).await, &state))
+}
+
+async fn recording(State(state): State<AppState>, hook: Webhook) -> StatusCode {
+    let Ok(call_id) = hook.call_id() else { return StatusCode::BAD_REQUEST };
+    let sid = hook.get("RecordingSid").unwrap_or("").to_string();
+    let status = hook.get("RecordingStatus").unwrap_or("completed").to_string();
+    if sid.is_empty() {
+        return StatusCode::BAD_REQUEST;
+    }
+    match calls::recording_ready(&state, call_id, &sid, &status).await {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(e) => {
+            tracing::error!(error = %e, "recording callback failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+async fn status(State(state): State<AppState>, hook: Webhook) -> StatusCode {
+    let sid = hook.get("CallSid").unwrap_or("");
+    let call_status = hook.get("CallStatus").unwrap_or("");
+    match calls::status(&state, sid, call_status).await {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(e) => {
+            tracing::error!(error = %e, "status callback failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}

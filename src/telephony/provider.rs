@@ -1,0 +1,216 @@
+//! The provider's REST API (Twilio's 2010-04-01 paths under the configured base):
+//! place and steer calls, fetch and delete recordings, send and delete messages.
+//! HTTP basic auth with the account SID and auth token.
+//!
+//! Numbers, SIDs and bodies never reach the log from here; errors carry the HTTP
+//! status and the provider's error code only.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::config::Config;
+
+/// What the provider refused, with its own error code when it gave one.
+#[derive(Debug)]
+pub struct ProviderError {
+    /// HTTP status, or 0 when the provider could not be reached.
+    pub status: u16,
+    /// The provider's error code, e.g. 20009 for "still being processed".
+    pub code: Option<i64>,
+    pub message: String,
+}
+
+impl ProviderError {
+    /// The provider refused because the resource is still in use: try later.
+    pub fn is_retryable(&self) -> bool {
+        self.status == 0 || self.status == 429 || self.status >= 500 || self.code == Some(20009)
+    }
+
+    /// The resource is already gone: deleting it again is done, not failed.
+    pub fn is_gone(&self) -> bool {
+        self.status == 404
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.status, self.code) {
+            (0, _) => write!(f, "provider unreachable: {}", self.message),
+            (s, Some(c)) => write!(f, "provider answered {s} (error {c}): {}", self.message),
+            (s, None) => write!(f, "provider answered {s}: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    sid: String,
+}
+
+/// A new outbound call.
+pub struct NewCall<'a> {
+    pub to: &'a str,
+    pub from: &'a str,
+    /// TwiML URL requested when the callee answers.
+    pub url: &'a str,
+    pub status_callback: &'a str,
+    /// Seconds to ring before giving up.
+    pub timeout: u32,
+}
+
+#[derive(Clone)]
+pub struct Provider {
+    http: reqwest::Client,
+    base: String,
+    account_sid: String,
+    auth_token: SecretString,
+}
+
+impl Provider {
+    /// A client for the configured provider, if the account is configured.
+    pub fn from_config(config: &Config) -> Option<Provider> {
+        let account_sid = config.provider_account_sid.clone()?;
+        let auth_token = config.provider_auth_token.clone()?;
+        // ring is the one TLS provider compiled in; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("quietline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .ok()?;
+        Some(Provider { http, base: config.provider_api_base.clone(), account_sid, auth_token })
+    }
+
+    fn url(&self, tail: &str) -> String {
+        format!("{}/2010-04-01/Accounts/{}/{tail}", self.base, self.account_sid)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderError> {
+        let response = request
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+            .send()
+            .await
+            .map_err(|e| ProviderError { status: 0, code: None, message: e.without_url().to_string() })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let body: Option<ErrorBody> = response.json().await.ok();
+        Err(ProviderError {
+            status,
+            code: body.as_ref().and_then(|b| b.code),
+            message: body.and_then(|b| b.message).unwrap_or_else(|| "no message".into()),
+        })
+    }
+
+    /// Places a call; returns its SID.
+    pub async fn create_call(&self, call: &NewCall<'_>) -> Result<String, ProviderError> {
+        let timeout = call.timeout.to_string();
+        let form = [
+            ("To", call.to),
+            ("From", call.from),
+            ("Url", call.url),
+            ("Method", "POST"),
+            ("StatusCallback", call.status_callback),
+            ("StatusCallbackMethod", "POST"),
+            ("Timeout", timeout.as_str()),
+        ];
+        let response = self.send(self.http.post(self.url("Calls.json")).form(&form)).await?;
+        let created: Created = response.json().await.map_err(|e| ProviderError {
+            status: 200,
+            code: None,
+            message: format!("unreadable answer: {e}"),
+        })?;
+        Ok(created.sid)
+    }
+
+    /// Ends a call: `canceled` while it rings, `completed` once answered.
+    pub async fn end_call(&self, sid: &str, answered: bool) -> Result<(), ProviderError> {
+        let status = if answered { "completed" } else { "canceled" };
+        self.send(self.http.post(self.url(&format!("Calls/{sid}.json"))).form(&[("Status", status)])).await?;
+        Ok(())
+    }
+
+    /// Moves a live call to new TwiML.
+    pub async fn redirect_call(&self, sid: &str, url: &str) -> Result<(), ProviderError> {
+        let form = [("Url", url), ("Method", "POST")];
+        self.send(self.http.post(self.url(&format!("Calls/{sid}.json"))).form(&form)).await?;
+        Ok(())
+    }
+
+    /// Downloads a recording's audio (WAV).
+    pub async fn fetch_recording(&self, sid: &str) -> Result<Vec<u8>, ProviderError> {
+        let response = self.send(self.http.get(self.url(&format!("Recordings/{sid}.wav")))).await?;
+        let bytes = response.bytes().await.map_err(|e| ProviderError {
+            status: 200,
+            code: None,
+            message: e.without_url().to_string(),
+        })?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Sends an SMS from the hotline number; returns the message SID.
+    pub async fn send_sms(&self, from: &str, to: &str, body: &str) -> Result<String, ProviderError> {
+        let form = [("From", from), ("To", to), ("Body", body)];
+        let response = self.send(self.http.post(self.url("Messages.json")).form(&form)).await?;
+        let created: Created = response.json().await.map_err(|e| ProviderError {
+            status: 200,
+            code: None,
+            message: format!("unreadable answer: {e}"),
+        })?;
+        Ok(created.sid)
+    }
+
+    /// Deletes a record at the provider. A record already gone counts as deleted.
+    pub async fn delete(&self, kind: RecordKind, sid: &str) -> Result<(), ProviderError> {
+        let path = match kind {
+            RecordKind::Call => format!("Calls/{sid}.json"),
+            RecordKind::Recording => format!("Recordings/{sid}.json"),
+            RecordKind::Message => format!("Messages/{sid}.json"),
+        };
+        match self.send(self.http.delete(self.url(&path))).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_gone() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The kinds of record deleted at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Call,
+    Recording,
+    Message,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Call => "call",
+            RecordKind::Recording => "recording",
+            RecordKind::Message => "message",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RecordKind> {
+        match s {
+            "call" => Some(RecordKind::Call),
+            "recording" => Some(RecordKind::Recording),
+            "message" => Some(RecordKind::Message),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Calls end to end through the provider stand-in: language menu, press-1
+//! acceptance, voicemail boxes that never take a call, tier escalation, voicemail
+//! sealed and deleted at the provider, the scrub queue, forged requests, and two
+//! instances racing for one call.
+
+use std::time::Duration;
+
+use quietline::AppState;
+use quietline::store::calls as calls_db;
+
+use crate::both;
+use crate::support::provider::{self, CallerScript, Person, StandIn};
+use crate::support::{Backend, TestEnv};
+
+struct Line {
+    env: TestEnv,
+    state: AppState,
+    standin: StandIn,
+    url: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// A server on a real listener, its call loop, and the stand-in provider.
+async fn line(backend: Backend, languages: &str) -> Line {
+    let env = TestEnv::new(backend).await;
+    let standin = StandIn::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    standin.set_server(&url);
+    let state = env
+        .state_with(&[
+            ("QUIETLINE_PUBLIC_URL", &url),
+            ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE),
+            ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID),
+            ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN),
+            ("QUIETLINE_PROVIDER_API_BASE", &standin.base),
+            ("QUIETLINE_LANGUAGES", languages),
+        ])
+        .await;
+    let server = tokio::spawn({
+        let state = state.clone();
+        async move {
+            quietline::serve(listener, state, std::future::pending()).await.unwrap();
+        }
+    });
+    let ticker = tokio::spawn(quietline::calls::run(state.clone()));
+    Line { env, state, standin, url, tasks: vec![server, ticker] }
+}
+
+impl Line {
+    async fn volunteer(&self, alias: &str, phone: &str, roles: &str, languages: &str, person: Person) {
+        self.env
+            .cli(&[
+                "volunteer",
+                "add",
+                "--alias",
+                alias,
+                "--phone",
+                phone,
+                "--roles",
+                roles,
+                "--languages",
+                languages,
+                "--zones",
+                "north",
+            ])
+            .await
+            .unwrap();
+        self.env.cli(&["shift", "on", alias]).await.unwrap();
+        self.standin.person(phone, person);
+    }
+
+    /// Waits until the stand-in's call has ended (bounded).
+    async fn until_ended(&self, sid: &str) {
+        for _ in 0..500 {
+            if self.standin.call(sid).is_some_and(|c| c.status == "completed") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("call {sid} did not end; events:\n{}", self.standin.events().join("\n"));
+    }
+
+    async fn until(&self, what: &str, check: impl Fn(&StandIn) -> bool) {
+        for _ in 0..500 {
+            if check(&self.standin) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{what} did not happen; events:\n{}", self.standin.events().join("\n"));
+    }
+
+    async fn call_row(&self, caller_sid: &str) -> calls_db::CallRow {
+        calls_db::get_by_sid(self.state.db.pool(), caller_sid).await.unwrap().expect("call row")
+    }
+
+    async fn alias_of(&self, id: Option<i64>) -> Option<String> {
+        let id = id?;
+        quietline::roster::get_by_id(&self.state.db, id).await.unwrap().map(|v| v.alias.to_string())
+    }
+
+    /// The stand-in leg that rang `phone`, if any.
+    fn leg_to(&self, phone: &str) -> Option<provider::SimCall> {
+        self.standin.calls().into_iter().find(|c| !c.inbound && c.to == phone)
+    }
+}
+
+const CALLER: &str = "+14155550177";
+const CALLER_DIGITS: &str = "4155550177";
+
+both!(menu_then_the_first_to_press_one_is_bridged);
+async fn menu_then_the_first_to_press_one_is_bridged(backend: Backend) {
+    let line = line(backend, "en,es").await;
+    line.volunteer("ana", "+14155550101", "dispatcher", "es", Person::PressesOne { answer_ms: 50, press_ms: 50 }).await;
+    line.volunteer("beto", "+14155550102", "dispatcher", "es,en", Person::PressesOne { answer_ms: 400, press_ms: 50 })
+        .await;
+    line.volunteer("caro", "+14155550103", "dispatcher", "es", Person::VoicemailBox { answer_ms: 20 }).await;
+    line.volunteer("dan", "+14155550104", "dispatcher", "en", Person::PressesOne { answer_ms: 10, press_ms: 10 }).await;
+
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![Some("2")], talk_ms: 200 });
+    line.until_ended(&sid).await;
+    let events = line.standin.events().join("\n");
+
+    // The menu spoke each option in its own language; the caller then heard Spanish.
+    assert!(events.contains("[en-US] For English, press 1."), "{events}");
+    assert!(events.contains("[es-US] Para español, oprima 2."), "{events}");
+    let row = line.call_row(&sid).await;
+    assert_eq!(row.language.as_deref(), Some("es"));
+    assert_eq!(row.state, "ended");
+    assert_eq!(row.outcome.as_deref(), Some("answered"));
+    assert_eq!(line.alias_of(row.answered_by).await.as_deref(), Some("ana"));
+
+    let ana = line.leg_to("+14155550101").unwrap();
+    assert_eq!(line.standin.call(&sid).unwrap().bridged_with.as_deref(), Some(ana.sid.as_str()), "{events}");
+    // Dan speaks only English: never rung for a Spanish call in the first tier.
+    assert!(line.leg_to("+14155550104").is_none(), "{events}");
+    // Caro's voicemail box picked up and never took the call.
+    let caro = line.leg_to("+14155550103").unwrap();
+    assert!(caro.bridged_with.is_none());
+    // Beto did not get the caller either: taken or cancelled.
+    let beto = line.leg_to("+14155550102").unwrap();
+    assert!(beto.bridged_with.is_none(), "{events}");
+    // The volunteer's whisper came in their language and named the caller's.
+    assert!(events.contains(&format!("{} hears [es-US] Llamada de quietline, en español.", ana.sid)), "{events}");
+    // The caller saw the hotline number only on the volunteer side.
+    assert!(line.standin.calls().iter().filter(|c| !c.inbound).all(|c| c.from == provider::HOTLINE));
+    assert!(line.standin.twiml_seen() > 5);
+}
+
+both!(voicemail_boxes_never_take_a_call_and_the_next_tier_rings);
+async fn voicemail_boxes_never_take_a_call_and_the_next_tier_rings(backend: Backend) {
+    let line = line(backend, "en").await;
+    line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::VoicemailBox { answer_ms: 10 }).await;
+    line.volunteer("coord", "+14155550105", "coordinator", "en", Person::PressesOne { answer_ms: 30, press_ms: 30 })
+        .await;
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![], talk_ms: 100 });
+    line.until_ended(&sid).await;
+    let row = line.call_row(&sid).await;
+    assert_eq!(line.alias_of(row.answered_by).await.as_deref(), Some("coord"));
+    assert_eq!(row.tier, 1, "the overflow tier took it");
+    let events = line.standin.events().join("\n");
+    let ana = line.leg_to("+14155550101").unwrap();
+    assert!(events.contains(&format!("{} answered by a voicemail box", ana.sid)), "{events}");
+    assert!(ana.bridged_with.is_none());
+}
+
+both!(an_unanswered_tier_escalates_when_its_time_runs_out);
+async fn an_unanswered_tier_escalates_when_its_time_runs_out(backend: Backend) {
+    let line = line(backend, "en").await;
+    line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::NeverAnswers).await;
+    line.volunteer("coord", "+14155550105", "coordinator", "en", Person::PressesOne { answer_ms: 10, press_ms: 10 })
+        .await;
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![], talk_ms: 100 });
+    line.until("the first tier rings", |s| s.calls().iter().any(|c| c.to == "+14155550101")).await;
+    assert!(line.leg_to("+14155550105").is_none(), "the coordinator waits for the next tier");
+    // 30 seconds pass on the server's clock.
+    line.env.clock.advance(Duration::from_secs(31));
+    line.until_ended(&sid).await;
+    let row = line.call_row(&sid).await;
+    assert_eq!(line.alias_of(row.answered_by).await.as_deref(), Some("coord"));
+    let ana = line.leg_to("+14155550101").unwrap();
+    assert_eq!(ana.status, "canceled", "the unanswered leg stops ringing");
+}
+
+both!(with_nobody_on_shift_the_caller_leaves_a_sealed_voicemail);
+async fn with_nobody_on_shift_the_caller_leaves_a_sealed_voicemail(backend: Backend) {
+    let line = line(backend, "en,es").await;
+    let attorney = age::x25519::Identity::generate();
+    line.env
+        .cli(&[
+            "volunteer",
+            "add",
+            "--alias",
+            "abogada",
+            "--phone",
+            "+14155550109",
+            "--roles",
+            "attorney",
+            "--languages",
+            "es",
+            "--zones",
+            "north",
+            "--age-recipient",
+            &attorney.to_public().to_string(),
+        ])
+        .await
+        .unwrap();
+    // Press 2 (Spanish), then 1 for a call back, then speak.
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![Some("2"), Some("1")], talk_ms: 0 });
+    line.until_ended(&sid).await;
+    line.until("the recording is sealed and deleted", |s| s.deleted().iter().any(|(k, _)| k == "recording")).await;
+    let events = line.standin.events().join("\n");
+    assert!(events.contains("[es-US] En este momento nadie puede contestar."), "{events}");
+    let row = line.call_row(&sid).await;
+    assert_eq!(row.outcome.as_deref(), Some("callback_requested"));
+
+    // The voicemail is sealed to the legal team and opens with the attorney's key.
+    use sqlx::Row;
+    let rows =
+        sqlx::query("SELECT id, class FROM sealed_items ORDER BY id").fetch_all(line.state.db.pool()).await.unwrap();
+    let classes: Vec<String> = rows.iter().map(|r| r.get::<String, _>("class")).collect();
+    assert_eq!(classes, ["callback", "voicemail"]);
+    let voicemail_id: i64 = rows[1].get("id");
+    let ciphertext = quietline::items::ciphertext(&line.state.db, &line.state.vault, voicemail_id).await.unwrap();
+    let ids: Vec<Box<dyn age::Identity + Send + Sync>> = vec![Box::new(attorney)];
+    let audio = quietline::vault::open_as_reader(&ciphertext, &ids).unwrap();
+    assert!(audio.starts_with(b"RIFF-fake-wav-from-"));
+    // The callback number is sealed for the server, and nowhere in clear.
+    let callback_id: i64 = rows[0].get("id");
+    let number = quietline::items::open_for_server(
+        &line.state.db,
+        &line.state.vault,
+        callback_id,
+        quietline::items::ItemClass::Callback,
+    )
+    .await
+    .unwrap();
+    assert_eq!(&number[..], CALLER.as_bytes());
+    if backend == Backend::Sqlite {
+        line.state.db.checkpoint().await.unwrap();
+        for suffix in ["", "-wal"] {
+            let bytes = std::fs::read(format!("{}{suffix}", line.env.sqlite_file().display())).unwrap_or_default();
+            assert!(!bytes.windows(CALLER_DIGITS.len()).any(|w| w == CALLER_DIGITS.as_bytes()));
+        }
+    }
+}
+
+both!(when_every_tier_gives_up_the_held_caller_is_moved_to_voicemail);
+async fn when_every_tier_gives_up_the_held_caller_is_moved_to_voicemail(backend: Backend) {
+    let line = line(backend, "en").await;
+    line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::NeverAnswers).await;
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![None], talk_ms: 0 });
+    line.until("the first tier rings", |s| s.calls().iter().any(|c| c.to == "+14155550101")).await;
+    line.env.clock.advance(Duration::from_secs(31));
+    line.until_ended(&sid).await;
+    let events = line.standin.events().join("\n");
+    assert!(events.contains("Nobody can answer right now"), "{events}");
+    assert!(events.contains(&format!("{sid} leaves a message")), "{events}");
+    assert_eq!(line.call_row(&sid).await.outcome.as_deref(), Some("voicemail"));
+}
+
+both!(forged_and_unsigned_webhooks_change_nothing);
+async fn forged_and_unsigned_webhooks_change_nothing(backend: Backend) {
+    let line = line(backend, "en").await;
+    line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::PressesOne { answer_ms: 10, press_ms: 10 }).await;
+    let url = format!("{}/telephony/voice", line.url);
+    let params: Vec<(String, String)> = vec![
+        ("CallSid".into(), "CA00000000000000000000000000000bad".into()),
+        ("From".into(), CALLER.into()),
+        ("To".into(), provider::HOTLINE.into()),
+    ];
+    assert_eq!(line.standin.raw_webhook(&url, &params, None).await, 403);
+    assert_eq!(line.standin.raw_webhook(&url, &params, Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA=")).await, 403);
+    let wrong_key = quietline::telephony::signature::sign(b"someone-else", &url, &params);
+    assert_eq!(line.standin.raw_webhook(&url, &params, Some(&wrong_key)).await, 403);
+    // Signed for another URL (a replay against another endpoint).
+    let other = quietline::telephony::signature::sign(provider::AUTH_TOKEN.as_bytes(), &format!("{url}/x"), &params);
+    assert_eq!(line.standin.raw_webhook(&url, &params, Some(&other)).await, 403);
+    for path in ["/telephony/status", "/telephony/voice/volunteer/accept?call=1", "/telephony/recording?call=1"] {
+        assert_eq!(line.standin.raw_webhook(&format!("{}{path}", line.url), &params, None).await, 403, "{path}");
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls").fetch_one(line.state.db.pool()).await.unwrap();
+    assert_eq!(n, 0, "nothing recorded");
+    assert!(line.standin.calls().is_empty(), "nobody rung");
+    // The genuine article goes through.
+    let (status, _) = line.standin.webhook(&url, &params).await;
+    assert_eq!(status, 200);
+}
+
+both!(provider_records_are_deleted_with_retries_that_survive_a_restart);
+async fn provider_records_are_deleted_with_retries_that_survive_a_restart(backend: Backend) {
+    let line = line(backend, "en").await;
+    line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::PressesOne { answer_ms: 10, press_ms: 10 }).await;
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![], talk_ms: 50 });
+    line.until_ended(&sid).await;
+    let ana = line.leg_to("+14155550101").unwrap();
+    // From here on the test works the queue itself, without the call loop's ticks.
+    line.tasks[1].abort();
+    // The status callbacks of both legs queue their deletion.
+    let mut pending = Vec::new();
+    for _ in 0..250 {
+        pending = calls_db::pending_deletions(line.state.db.pool()).await.unwrap();
+        if pending.contains(&sid) && pending.contains(&ana.sid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(pending.contains(&sid) && pending.contains(&ana.sid), "{pending:?}");
+
+    // The provider refuses the first attempts ("still being processed").
+    line.standin.refuse_next_deletes(10);
+    line.env.clock.advance(Duration::from_secs(61));
+    assert_eq!(quietline::calls::scrub(&line.state).await, 0);
+    assert_eq!(calls_db::pending_deletions(line.state.db.pool()).await.unwrap().len(), pending.len());
+
+    // A restart: a new state over the same database and data dir picks the queue up.
+    line.standin.refuse_next_deletes(0);
+    let restarted = line
+        .env
+        .state_with(&[
+            ("QUIETLINE_PUBLIC_URL", &line.url),
+            ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE),
+            ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID),
+            ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN),
+            ("QUIETLINE_PROVIDER_API_BASE", &line.standin.base),
+        ])
+        .await;
+    assert_eq!(quietline::calls::scrub(&restarted).await, 0, "backoff: not due yet");
+    line.env.clock.advance(Duration::from_secs(130));
+    assert_eq!(quietline::calls::scrub(&restarted).await, pending.len());
+    assert!(calls_db::pending_deletions(restarted.db.pool()).await.unwrap().is_empty());
+    let deleted: Vec<String> = line.standin.deleted().into_iter().map(|(_, s)| s).collect();
+    assert!(deleted.contains(&sid) && deleted.contains(&ana.sid), "{deleted:?}");
+}
+
+both!(two_instances_never_give_one_call_to_two_volunteers);
+async fn two_instances_never_give_one_call_to_two_volunteers(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    for (alias, phone) in [("ana", "+14155550101"), ("beto", "+14155550102")] {
+        env.cli(&[
+            "volunteer",
+            "add",
+            "--alias",
+            alias,
+            "--phone",
+            phone,
+            "--roles",
+            "dispatcher",
+            "--languages",
+            "en",
+            "--zones",
+            "north",
+        ])
+        .await
+        .unwrap();
+    }
+    let a = env.state().await;
+    let b = env.state().await;
+    let ana = quietline::roster::get(&a.db, "ana").await.unwrap();
+    let beto = quietline::roster::get(&b.db, "beto").await.unwrap();
+    for round in 0..20 {
+        let id = calls_db::insert(a.db.pool(), &format!("CA{round:032}"), None, "menu", 0).await.unwrap();
+        assert!(calls_db::start_ringing(a.db.pool(), id, "en", 0, 10).await.unwrap());
+        let (x, y) = tokio::join!(calls_db::claim(a.db.pool(), id, ana.id), calls_db::claim(b.db.pool(), id, beto.id));
+        assert!(x.unwrap() ^ y.unwrap(), "round {round}: exactly one instance wins the claim");
+        // Escalation is claimed once too.
+        let (x, y) = tokio::join!(
+            calls_db::advance_tier(a.db.pool(), id, 0, 1, 20),
+            calls_db::advance_tier(b.db.pool(), id, 0, 1, 20)
+        );
+        assert!(!x.unwrap() && !y.unwrap(), "a bridged call never escalates");
+    }
+}

@@ -1,0 +1,591 @@
+//! A stand-in for the phone provider. It speaks the REST endpoints the server
+//! uses (create, update and delete calls; fetch and delete recordings; send and
+//! delete messages), signs every webhook it sends the way the provider does, reads
+//! every TwiML answer with a real XML parser against the documented verbs, and
+//! plays scripted people: callers choosing a language, volunteers who press 1,
+//! voicemail boxes that pick up and never press anything, phones nobody answers.
+//!
+//! Time is compressed: rings, pauses and recordings take milliseconds.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use quietline::telephony::signature;
+
+use super::twiml::{self, Node};
+
+pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
+pub const AUTH_TOKEN: &str = "standin-auth-token-0123456789abcdef";
+pub const HOTLINE: &str = "+14155550000";
+
+/// How a volunteer's phone behaves when it rings.
+#[derive(Debug, Clone, Copy)]
+pub enum Person {
+    /// Picks up after the delay and presses 1 after another.
+    PressesOne { answer_ms: u64, press_ms: u64 },
+    /// A voicemail box: picks up and never presses anything.
+    VoicemailBox { answer_ms: u64 },
+    /// Rings until cancelled.
+    NeverAnswers,
+}
+
+/// What a caller does at each prompt: the digits for successive `<Gather>`s
+/// (`None` lets a gather time out).
+#[derive(Debug, Clone, Default)]
+pub struct CallerScript {
+    pub gathers: Vec<Option<&'static str>>,
+    /// How long the caller stays bridged before hanging up.
+    pub talk_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimCall {
+    pub sid: String,
+    pub from: String,
+    pub to: String,
+    pub inbound: bool,
+    pub status: String,
+    pub status_callback: Option<String>,
+    /// The other leg, once bridged.
+    pub bridged_with: Option<String>,
+    /// A REST redirect waiting to be followed.
+    redirect: Option<String>,
+    /// Ended through the REST API.
+    ended_by_api: bool,
+}
+
+#[derive(Default)]
+struct Sim {
+    server: String,
+    calls: HashMap<String, SimCall>,
+    queues: HashMap<String, VecDeque<String>>,
+    people: HashMap<String, Person>,
+    recordings: HashMap<String, Vec<u8>>,
+    messages: Vec<(String, String, String)>,
+    deleted: Vec<(String, String)>,
+    refuse_deletes: u32,
+    events: Vec<String>,
+    counter: u64,
+    twiml_seen: usize,
+}
+
+#[derive(Clone)]
+pub struct StandIn {
+    pub base: String,
+    sim: Arc<Mutex<Sim>>,
+    http: reqwest::Client,
+}
+
+impl StandIn {
+    pub async fn start() -> StandIn {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = Arc::new(Mutex::new(Sim::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let standin = StandIn { base, sim, http: reqwest::Client::new() };
+        let app = Router::new()
+            .route("/2010-04-01/Accounts/{ac}/Calls.json", post(create_call))
+            .route("/2010-04-01/Accounts/{ac}/Calls/{sid}", post(update_call).delete(delete_call))
+            .route("/2010-04-01/Accounts/{ac}/Recordings/{sid}", get(fetch_recording).delete(delete_recording))
+            .route("/2010-04-01/Accounts/{ac}/Messages.json", post(create_message))
+            .route("/2010-04-01/Accounts/{ac}/Messages/{sid}", axum::routing::delete(delete_message))
+            .with_state(standin.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        standin
+    }
+
+    /// Where the server under test listens (its public URL).
+    pub fn set_server(&self, url: &str) {
+        self.sim.lock().unwrap().server = url.trim_end_matches('/').to_string();
+    }
+
+    pub fn person(&self, number: &str, person: Person) {
+        self.sim.lock().unwrap().people.insert(number.to_string(), person);
+    }
+
+    pub fn refuse_next_deletes(&self, n: u32) {
+        self.sim.lock().unwrap().refuse_deletes = n;
+    }
+
+    pub fn calls(&self) -> Vec<SimCall> {
+        self.sim.lock().unwrap().calls.values().cloned().collect()
+    }
+
+    pub fn call(&self, sid: &str) -> Option<SimCall> {
+        self.sim.lock().unwrap().calls.get(sid).cloned()
+    }
+
+    pub fn events(&self) -> Vec<String> {
+        self.sim.lock().unwrap().events.clone()
+    }
+
+    pub fn deleted(&self) -> Vec<(String, String)> {
+        self.sim.lock().unwrap().deleted.clone()
+    }
+
+    pub fn messages(&self) -> Vec<(String, String, String)> {
+        self.sim.lock().unwrap().messages.clone()
+    }
+
+    pub fn twiml_seen(&self) -> usize {
+        self.sim.lock().unwrap().twiml_seen
+    }
+
+    fn event(&self, e: String) {
+        self.sim.lock().unwrap().events.push(e);
+    }
+
+    fn next_sid(&self, prefix: &str) -> String {
+        let mut sim = self.sim.lock().unwrap();
+        sim.counter += 1;
+        format!("{prefix}{:032x}", sim.counter)
+    }
+
+    /// Posts a signed webhook and returns status and body.
+    pub async fn webhook(&self, url: &str, params: &[(String, String)]) -> (u16, String) {
+        let sig = signature::sign(AUTH_TOKEN.as_bytes(), url, params);
+        let response = self
+            .http
+            .post(url)
+            .header("X-Twilio-Signature", sig)
+            .form(params)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("webhook to {url}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    fn base_params(&self, sid: &str) -> Vec<(String, String)> {
+        let call = self.call(sid).expect("known call");
+        let status = if call.status == "ringing" { "ringing".to_string() } else { "in-progress".to_string() };
+        vec![
+            ("AccountSid".into(), ACCOUNT_SID.into()),
+            ("CallSid".into(), sid.into()),
+            ("From".into(), call.from.clone()),
+            ("To".into(), call.to.clone()),
+            ("CallStatus".into(), status),
+            ("Direction".into(), if call.inbound { "inbound".into() } else { "outbound-api".into() }),
+            ("FromCity".into(), "SAN FRANCISCO".into()),
+        ]
+    }
+
+    /// A caller rings the hotline from `from`; the call plays out in the
+    /// background. Returns the caller leg's SID.
+    pub fn place_call(&self, from: &str, script: CallerScript) -> String {
+        let sid = self.next_sid("CA");
+        let server = self.sim.lock().unwrap().server.clone();
+        self.sim.lock().unwrap().calls.insert(
+            sid.clone(),
+            SimCall {
+                sid: sid.clone(),
+                from: from.into(),
+                to: HOTLINE.into(),
+                inbound: true,
+                status: "in-progress".into(),
+                status_callback: Some(format!("{server}/telephony/status")),
+                bridged_with: None,
+                redirect: None,
+                ended_by_api: false,
+            },
+        );
+        let me = self.clone();
+        let call_sid = sid.clone();
+        tokio::spawn(async move {
+            let mut script = script;
+            me.follow(&call_sid, &format!("{server}/telephony/voice"), vec![], &mut script).await;
+            me.finish(&call_sid, "completed").await;
+        });
+        sid
+    }
+
+    /// Sends a signed webhook with the forged or missing signature cases left to
+    /// the caller: here the request carries `signature` as given.
+    pub async fn raw_webhook(&self, url: &str, params: &[(String, String)], signature: Option<&str>) -> u16 {
+        let mut r = self.http.post(url).form(params);
+        if let Some(s) = signature {
+            r = r.header("X-Twilio-Signature", s);
+        }
+        r.send().await.unwrap().status().as_u16()
+    }
+
+    /// Requests `url` for the call and plays the TwiML it answers, following
+    /// actions and redirects until the call hangs up or ends.
+    async fn follow(&self, sid: &str, url: &str, extra: Vec<(String, String)>, script: &mut CallerScript) {
+        let mut next: Option<(String, Vec<(String, String)>)> = Some((url.to_string(), extra));
+        while let Some((url, extra)) = next.take() {
+            if self.ended(sid) {
+                return;
+            }
+            let mut params = self.base_params(sid);
+            params.extend(extra);
+            let (status, body) = self.webhook(&url, &params).await;
+            assert_eq!(status, 200, "{url} answered {status}: {body}");
+            let doc = twiml::parse(&body);
+            twiml::assert_never_silent(&doc, &body);
+            self.sim.lock().unwrap().twiml_seen += 1;
+            next = self.play(sid, &doc, script).await;
+        }
+    }
+
+    fn ended(&self, sid: &str) -> bool {
+        self.call(sid).is_none_or(|c| matches!(c.status.as_str(), "completed" | "canceled" | "no-answer"))
+    }
+
+    /// Plays one document; returns the next request to make, if any.
+    async fn play(&self, sid: &str, doc: &Node, script: &mut CallerScript) -> Option<(String, Vec<(String, String)>)> {
+        for verb in &doc.children {
+            match verb.name.as_str() {
+                "Say" => self.event(format!("{sid} hears [{}] {}", verb.attr("language").unwrap_or(""), verb.text)),
+                "Pause" | "Play" => {}
+                "Gather" => {
+                    for say in &verb.children {
+                        self.event(format!("{sid} hears [{}] {}", say.attr("language").unwrap_or(""), say.text));
+                    }
+                    let digits = if script.gathers.is_empty() { None } else { script.gathers.remove(0) };
+                    if let Some(d) = digits {
+                        self.event(format!("{sid} presses {d}"));
+                        return Some((verb.attr("action").unwrap().to_string(), vec![("Digits".into(), d.into())]));
+                    }
+                    self.event(format!("{sid} presses nothing"));
+                }
+                "Redirect" => return Some((verb.text.clone(), vec![])),
+                "Hangup" => {
+                    self.event(format!("{sid} hangs up"));
+                    return None;
+                }
+                "Enqueue" => return self.wait_in_queue(sid, verb, script).await,
+                "Dial" => {
+                    let queue = verb.children.iter().find(|c| c.name == "Queue").map(|q| q.text.clone());
+                    if let Some(q) = queue {
+                        self.bridge(sid, &q).await;
+                    }
+                }
+                "Record" => return Some(self.record(sid, verb).await),
+                other => panic!("the stand-in does not play <{other}>"),
+            }
+        }
+        None
+    }
+
+    async fn wait_in_queue(
+        &self,
+        sid: &str,
+        verb: &Node,
+        script: &mut CallerScript,
+    ) -> Option<(String, Vec<(String, String)>)> {
+        let name = verb.text.clone();
+        self.sim.lock().unwrap().queues.entry(name.clone()).or_default().push_back(sid.to_string());
+        self.event(format!("{sid} waits in {name}"));
+        let wait_url = verb.attr("waitUrl").unwrap().to_string();
+        let action = verb.attr("action").unwrap().to_string();
+        let mut last_wait = std::time::Instant::now() - Duration::from_secs(1);
+        loop {
+            if self.ended(sid) {
+                return None;
+            }
+            if let Some(url) = self.take_redirect(sid) {
+                self.leave_queue(&name, sid);
+                return Some((url, vec![]));
+            }
+            let bridged = self.call(sid).and_then(|c| c.bridged_with);
+            if let Some(other) = bridged {
+                // Talk, then hang up: the queue's action hears that it was bridged.
+                tokio::time::sleep(Duration::from_millis(script.talk_ms)).await;
+                self.event(format!("{sid} talked with {other}"));
+                self.finish(&other, "completed").await;
+                return Some((action, vec![("QueueResult".into(), "bridged".into())]));
+            }
+            if last_wait.elapsed() > Duration::from_millis(300) {
+                last_wait = std::time::Instant::now();
+                let mut params = self.base_params(sid);
+                params.push(("QueueSid".into(), "QU0".into()));
+                let (status, body) = self.webhook(&wait_url, &params).await;
+                assert_eq!(status, 200, "{body}");
+                let doc = twiml::parse(&body);
+                if doc.children.iter().any(|c| c.name == "Leave") {
+                    self.leave_queue(&name, sid);
+                    return Some((action, vec![("QueueResult".into(), "leave".into())]));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn leave_queue(&self, name: &str, sid: &str) {
+        if let Some(q) = self.sim.lock().unwrap().queues.get_mut(name) {
+            q.retain(|s| s != sid);
+        }
+    }
+
+    fn take_redirect(&self, sid: &str) -> Option<String> {
+        self.sim.lock().unwrap().calls.get_mut(sid).and_then(|c| c.redirect.take())
+    }
+
+    /// A volunteer's `<Dial><Queue>`: connects them to the first caller waiting.
+    async fn bridge(&self, volunteer_sid: &str, queue: &str) {
+        let caller = {
+            let mut sim = self.sim.lock().unwrap();
+            let caller = sim.queues.get_mut(queue).and_then(|q| q.pop_front());
+            if let Some(c) = &caller {
+                sim.calls.get_mut(c).unwrap().bridged_with = Some(volunteer_sid.to_string());
+                sim.calls.get_mut(volunteer_sid).unwrap().bridged_with = Some(c.clone());
+            }
+            caller
+        };
+        match caller {
+            Some(c) => {
+                self.event(format!("{volunteer_sid} bridged with {c}"));
+                // The volunteer stays on until the caller's side ends the talk.
+                while !self.ended(volunteer_sid) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            None => self.event(format!("{volunteer_sid} found nobody in {queue}")),
+        }
+    }
+
+    async fn record(&self, sid: &str, verb: &Node) -> (String, Vec<(String, String)>) {
+        let rsid = self.next_sid("RE");
+        let audio = format!("RIFF-fake-wav-from-{sid}").into_bytes();
+        self.sim.lock().unwrap().recordings.insert(rsid.clone(), audio);
+        self.event(format!("{sid} leaves a message {rsid}"));
+        let url = format!("{}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{rsid}", self.base);
+        let callback = verb.attr("recordingStatusCallback").unwrap().to_string();
+        let params = vec![
+            ("AccountSid".to_string(), ACCOUNT_SID.to_string()),
+            ("CallSid".to_string(), sid.to_string()),
+            ("RecordingSid".to_string(), rsid.clone()),
+            ("RecordingUrl".to_string(), url.clone()),
+            ("RecordingStatus".to_string(), "completed".to_string()),
+            ("RecordingDuration".to_string(), "7".to_string()),
+        ];
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let (status, body) = me.webhook(&callback, &params).await;
+            assert!(status < 300, "recording callback answered {status}: {body}");
+            me.event(format!("recording {rsid} delivered"));
+        });
+        (
+            verb.attr("action").unwrap().to_string(),
+            vec![("RecordingUrl".into(), url), ("RecordingSid".into(), self.next_sid("RE"))],
+        )
+    }
+
+    /// Ends a call and sends its status callback.
+    async fn finish(&self, sid: &str, status: &str) {
+        let callback = {
+            let mut sim = self.sim.lock().unwrap();
+            let Some(call) = sim.calls.get_mut(sid) else { return };
+            if matches!(call.status.as_str(), "completed" | "canceled" | "no-answer") {
+                return;
+            }
+            call.status = status.to_string();
+            call.status_callback.clone()
+        };
+        self.event(format!("{sid} {status}"));
+        if let Some(url) = callback {
+            let mut params = self.base_params(sid);
+            params.retain(|(k, _)| k != "CallStatus");
+            params.push(("CallStatus".into(), status.into()));
+            params.push(("CallDuration".into(), "1".into()));
+            let (code, body) = self.webhook(&url, &params).await;
+            assert!(code < 300, "status callback answered {code}: {body}");
+        }
+    }
+
+    /// An outbound call to a volunteer plays out as their script says.
+    async fn ring_volunteer(&self, sid: String, answer_url: String, timeout: u64) {
+        let to = self.call(&sid).unwrap().to;
+        let person = self.sim.lock().unwrap().people.get(&to).copied().unwrap_or(Person::NeverAnswers);
+        self.event(format!("{sid} rings {to}"));
+        let (answer_ms, press) = match person {
+            Person::PressesOne { answer_ms, press_ms } => (answer_ms, Some(press_ms)),
+            Person::VoicemailBox { answer_ms } => (answer_ms, None),
+            Person::NeverAnswers => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(timeout);
+                while std::time::Instant::now() < deadline {
+                    if self.ended(&sid) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                self.finish(&sid, "no-answer").await;
+                return;
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(answer_ms)).await;
+        if self.ended(&sid) {
+            return;
+        }
+        self.sim.lock().unwrap().calls.get_mut(&sid).unwrap().status = "in-progress".into();
+        self.event(format!("{sid} answered by {}", if press.is_some() { "a person" } else { "a voicemail box" }));
+        let mut script = CallerScript { gathers: Vec::new(), talk_ms: 0 };
+        if let Some(ms) = press {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            script.gathers.push(Some("1"));
+        }
+        self.follow(&sid, &answer_url, vec![], &mut script).await;
+        self.finish(&sid, "completed").await;
+    }
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    use base64::Engine;
+    let expected = base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Basic {expected}"))
+}
+
+fn error(status: StatusCode, code: i64, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "code": code, "message": message, "status": status.as_u16() }))).into_response()
+}
+
+async fn create_call(
+    State(s): State<StandIn>,
+    Path(ac): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) || ac != ACCOUNT_SID {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let (Some(to), Some(from), Some(url)) = (form.get("To"), form.get("From"), form.get("Url")) else {
+        return error(StatusCode::BAD_REQUEST, 21201, "missing parameter");
+    };
+    if quietline::phone::PhoneNumber::parse(to).is_err() {
+        return error(StatusCode::BAD_REQUEST, 21211, "invalid To number");
+    }
+    let sid = s.next_sid("CA");
+    s.sim.lock().unwrap().calls.insert(
+        sid.clone(),
+        SimCall {
+            sid: sid.clone(),
+            from: from.clone(),
+            to: to.clone(),
+            inbound: false,
+            status: "ringing".into(),
+            status_callback: form.get("StatusCallback").cloned(),
+            bridged_with: None,
+            redirect: None,
+            ended_by_api: false,
+        },
+    );
+    let timeout = form.get("Timeout").and_then(|t| t.parse().ok()).unwrap_or(30);
+    let me = s.clone();
+    let (sid2, url) = (sid.clone(), url.clone());
+    tokio::spawn(async move { me.ring_volunteer(sid2, url, timeout).await });
+    (StatusCode::CREATED, Json(serde_json::json!({ "sid": sid, "status": "queued" }))).into_response()
+}
+
+async fn update_call(
+    State(s): State<StandIn>,
+    Path((ac, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) || ac != ACCOUNT_SID {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let sid = file.trim_end_matches(".json").to_string();
+    if s.call(&sid).is_none() {
+        return error(StatusCode::NOT_FOUND, 20404, "not found");
+    }
+    if let Some(status) = form.get("Status") {
+        s.sim.lock().unwrap().calls.get_mut(&sid).unwrap().ended_by_api = true;
+        s.event(format!("{sid} ended by the server ({status})"));
+        let me = s.clone();
+        let status = status.clone();
+        tokio::spawn(async move { me.finish(&sid, &status).await });
+    } else if let Some(url) = form.get("Url") {
+        s.event(format!("{sid} redirected by the server"));
+        s.sim.lock().unwrap().calls.get_mut(&sid).unwrap().redirect = Some(url.clone());
+    }
+    (StatusCode::OK, Json(serde_json::json!({ "sid": file }))).into_response()
+}
+
+async fn delete_call(
+    State(s): State<StandIn>,
+    Path((ac, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    delete_record(&s, &ac, &headers, "call", file.trim_end_matches(".json"))
+}
+
+fn delete_record(s: &StandIn, ac: &str, headers: &HeaderMap, kind: &str, sid: &str) -> Response {
+    if !authorized(headers) || ac != ACCOUNT_SID {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let mut sim = s.sim.lock().unwrap();
+    if kind == "call"
+        && let Some(c) = sim.calls.get(sid)
+        && !matches!(c.status.as_str(), "completed" | "canceled" | "no-answer")
+    {
+        return error(StatusCode::BAD_REQUEST, 20009, "Cannot delete a call that is in progress");
+    }
+    if sim.refuse_deletes > 0 {
+        sim.refuse_deletes -= 1;
+        return error(StatusCode::BAD_REQUEST, 20009, "The resource is still being processed");
+    }
+    sim.deleted.push((kind.to_string(), sid.to_string()));
+    if kind == "recording" {
+        sim.recordings.remove(sid);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn fetch_recording(
+    State(s): State<StandIn>,
+    Path((ac, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&headers) || ac != ACCOUNT_SID {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let sid = file.trim_end_matches(".wav").trim_end_matches(".mp3");
+    match s.sim.lock().unwrap().recordings.get(sid) {
+        Some(audio) => ([("content-type", "audio/x-wav")], audio.clone()).into_response(),
+        None => error(StatusCode::NOT_FOUND, 20404, "not found"),
+    }
+}
+
+async fn delete_recording(
+    State(s): State<StandIn>,
+    Path((ac, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    delete_record(&s, &ac, &headers, "recording", file.trim_end_matches(".json"))
+}
+
+async fn create_message(
+    State(s): State<StandIn>,
+    Path(ac): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) || ac != ACCOUNT_SID {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let sid = s.next_sid("SM");
+    let msg = (
+        form.get("To").cloned().unwrap_or_default(),
+        form.get("From").cloned().unwrap_or_default(),
+        form.get("Body").cloned().unwrap_or_default(),
+    );
+    s.sim.lock().unwrap().messages.push(msg);
+    (StatusCode::CREATED, Json(serde_json::json!({ "sid": sid }))).into_response()
+}
+
+async fn delete_message(
+    State(s): State<StandIn>,
+    Path((ac, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    delete_record(&s, &ac, &headers, "message", file.trim_end_matches(".json"))
+}
