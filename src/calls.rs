@@ -650,3 +650,112 @@ pub async fn run(state: AppState) {
         n += 1;
     }
 }
+
+/// Starts a masked call back: the server rings the volunteer from the hotline
+/// number; when they press 1 the caller is dialled, also from the hotline number.
+/// Returns the volunteer leg's SID.
+pub async fn start_callback(state: &AppState, item: i64, volunteer: &Volunteer) -> Result<String> {
+    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.hotline_number) else {
+        return Err(CallError::Other("the phone provider and hotline_number must be configured".into()));
+    };
+    if state.config.public_url.is_none() {
+        return Err(CallError::Other("public_url must be configured".into()));
+    }
+    // Fail now, not once the volunteer has picked up, if the number is gone.
+    items::open_for_server(&state.db, &state.vault, item, ItemClass::Callback)
+        .await
+        .map_err(|e| CallError::Other(format!("call back #{item}: {e}")))?;
+    let phone = volunteer.phone(&state.vault)?;
+    let new = NewCall {
+        to: phone.as_str(),
+        from: hotline.as_str(),
+        url: &state.public(&format!("/telephony/voice/callback?item={item}&volunteer={}", volunteer.id)),
+        status_callback: &state.public("/telephony/status"),
+        timeout: state.config.ring_timeout.as_secs() as u32,
+    };
+    let sid = provider.create_call(&new).await.map_err(|e| CallError::Other(e.to_string()))?;
+    Ok(sid)
+}
+
+async fn volunteer_speech(state: &AppState, volunteer_id: Option<i64>) -> Result<Speech> {
+    let volunteer = match volunteer_id {
+        Some(id) => roster::get_by_id(&state.db, id).await?,
+        None => None,
+    };
+    let lang = volunteer
+        .as_ref()
+        .and_then(|v| v.languages.iter().find(|l| state.config.languages.contains(l)).cloned())
+        .unwrap_or_else(|| state.config.default_language().clone());
+    Ok(state.speech(&lang))
+}
+
+/// `POST /telephony/voice/callback`: the volunteer picked up a call back.
+pub async fn callback_answered(state: &AppState, item: i64, volunteer_id: Option<i64>) -> Result<Twiml> {
+    let s = volunteer_speech(state, volunteer_id).await?;
+    let mut action = format!("/telephony/voice/callback/accept?item={item}");
+    if let Some(v) = volunteer_id {
+        action.push_str(&format!("&volunteer={v}"));
+    }
+    Ok(Twiml::new()
+        .push(Verb::Gather {
+            action: state.public(&action),
+            num_digits: 1,
+            timeout: ACCEPT_TIMEOUT_SECS,
+            prompts: vec![Verb::Say { language: s.voice.clone(), text: s.callback_whisper.clone() }],
+        })
+        .hangup())
+}
+
+/// `POST /telephony/voice/callback/accept`: 1 dials the caller from the hotline.
+pub async fn callback_accept(
+    state: &AppState,
+    item: i64,
+    volunteer_id: Option<i64>,
+    digits: Option<&str>,
+) -> Result<Twiml> {
+    let s = volunteer_speech(state, volunteer_id).await?;
+    let Some(hotline) = &state.config.hotline_number else {
+        return Ok(Twiml::new().say(&s.voice, &s.unavailable).hangup());
+    };
+    if digits.map(str::trim) != Some("1") {
+        return Ok(Twiml::new().say(&s.voice, &s.goodbye).hangup());
+    }
+    let number = match items::open_for_server(&state.db, &state.vault, item, ItemClass::Callback).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "a call back could not be placed");
+            return Ok(Twiml::new().say(&s.voice, &s.unavailable).hangup());
+        }
+    };
+    let number = String::from_utf8_lossy(&number).to_string();
+    Ok(Twiml::new()
+        .push(Verb::DialNumber {
+            number,
+            caller_id: hotline.as_str().to_string(),
+            timeout: 30,
+            action: state.public(&format!("/telephony/voice/callback/done?item={item}")),
+        })
+        .hangup())
+}
+
+/// `POST /telephony/voice/callback/done`: the call back ended. Both legs are queued
+/// for deletion at the provider, and a connected call back needs no number any more.
+pub async fn callback_done(
+    state: &AppState,
+    item: i64,
+    leg_sid: &str,
+    dialed_sid: Option<&str>,
+    dial_status: Option<&str>,
+) -> Result<Twiml> {
+    let now = state.vault.clock().now();
+    for sid in std::iter::once(leg_sid).chain(dialed_sid) {
+        if !sid.is_empty() {
+            db::enqueue_deletion(state.db.pool(), RecordKind::Call.as_str(), sid, now.0 + 60).await?;
+        }
+    }
+    if dial_status == Some("completed") {
+        crate::store::items::delete(state.db.pool(), item).await?;
+        tracing::info!("call back connected; its number is deleted");
+    }
+    Ok(Twiml::new().hangup())
+}

@@ -78,6 +78,7 @@ pub struct Speech {
     pub menu_option: String,
     pub hold: String,
     pub whisper: String,
+    pub callback_whisper: String,
     pub taken: String,
     pub voicemail: String,
     pub callback_noted: String,
@@ -110,6 +111,7 @@ impl Speech {
                 menu_option: "Para español, oprima {digit}.".into(),
                 hold: "Gracias por llamar. Por favor no cuelgue; estamos buscando a alguien que le atienda.".into(),
                 whisper: "Llamada de quietline, en {language}. Oprima 1 para tomarla.".into(),
+                callback_whisper: "Devolución de llamada de quietline. Oprima 1 para conectar con la persona.".into(),
                 taken: "Otra persona ya tomó esta llamada. Gracias.".into(),
                 voicemail: "En este momento nadie puede contestar. Deje un mensaje después del tono. \
                             Si quiere que le devolvamos la llamada, oprima 1 ahora."
@@ -124,6 +126,7 @@ impl Speech {
                 menu_option: "For English, press {digit}.".into(),
                 hold: "Thank you for calling. Please stay on the line; we are finding someone to talk to you.".into(),
                 whisper: "quietline call, in {language}. Press 1 to take it.".into(),
+                callback_whisper: "quietline call back. Press 1 to connect to the caller.".into(),
                 taken: "Someone else already took this call. Thank you.".into(),
                 voicemail: "Nobody can answer right now. Please leave a message after the tone. \
                             To ask for a call back, press 1 now."
@@ -143,6 +146,7 @@ impl Speech {
             "menu_option" => &mut self.menu_option,
             "hold" => &mut self.hold,
             "whisper" => &mut self.whisper,
+            "callback_whisper" => &mut self.callback_whisper,
             "taken" => &mut self.taken,
             "voicemail" => &mut self.voicemail,
             "callback_noted" => &mut self.callback_noted,

@@ -1,6 +1,8 @@
 //! The command line: one file per group of subcommands. Every command runs on the
 //! configured database directly; they are meant for the server's operator.
 
+mod block;
+mod callback;
 mod open;
 mod server;
 mod token;
@@ -46,6 +48,10 @@ pub enum Command {
     Token(token::TokenCommand),
     /// Decrypt a sealed item with your age identity; plaintext goes to stdout only
     Open(open::OpenArgs),
+    /// Refuse calls from a number for a while (the number is not stored)
+    Block(block::BlockArgs),
+    /// Call a caller back who asked for it, masked behind the hotline number
+    Callback(callback::CallbackArgs),
 }
 
 /// A failure to report to the operator in one line.
@@ -91,5 +97,7 @@ pub async fn run(command: Command, config: Config, out: &mut dyn Write) -> Resul
         Command::Shift(cmd) => volunteer::shift(cmd, config, out).await,
         Command::Token(cmd) => token::run(cmd, config, out).await,
         Command::Open(args) => open::run(args, config, out).await,
+        Command::Block(args) => block::run(args, config, out).await,
+        Command::Callback(args) => callback::run(args, config, out).await,
     }
 }

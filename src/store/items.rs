@@ -115,3 +115,8 @@ pub async fn delete_sole_reader_items<'e>(
 pub async fn count<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM sealed_items").fetch_one(ex).await
 }
+
+/// Deletes one item (its reader entries go with it).
+pub async fn delete<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM sealed_items WHERE id = $1").bind(id).execute(ex).await?.rows_affected() > 0)
+}

@@ -32,6 +32,9 @@ pub fn routes() -> Router<AppState> {
         .route("/telephony/voice/voicemail", post(voicemail))
         .route("/telephony/voice/voicemail/choice", post(voicemail_choice))
         .route("/telephony/voice/voicemail/done", post(voicemail_done))
+        .route("/telephony/voice/callback", post(callback))
+        .route("/telephony/voice/callback/accept", post(callback_accept))
+        .route("/telephony/voice/callback/done", post(callback_done))
         .route("/telephony/recording", post(recording))
         .route("/telephony/status", post(status))
 }
@@ -172,6 +175,27 @@ async fn voicemail_choice(State(state): State<AppState>, hook: Webhook) -> Resul
 
 async fn voicemail_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     Ok(answer(calls::voicemail_done(&state, hook.call_id()?).await, &state))
+}
+
+fn item_id(hook: &Webhook) -> Result<i64, StatusCode> {
+    hook.query_number("item").ok_or(StatusCode::BAD_REQUEST)
+}
+
+async fn callback(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let volunteer = hook.query_number("volunteer");
+    Ok(answer(calls::callback_answered(&state, item_id(&hook)?, volunteer).await, &state))
+}
+
+async fn callback_accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let volunteer = hook.query_number("volunteer");
+    Ok(answer(calls::callback_accept(&state, item_id(&hook)?, volunteer, hook.get("Digits")).await, &state))
+}
+
+async fn callback_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let sid = hook.get("CallSid").unwrap_or("");
+    let result =
+        calls::callback_done(&state, item_id(&hook)?, sid, hook.get("DialCallSid"), hook.get("DialCallStatus")).await;
+    Ok(answer(result, &state))
 }
 
 async fn recording(State(state): State<AppState>, hook: Webhook) -> StatusCode {

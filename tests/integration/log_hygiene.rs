@@ -97,3 +97,83 @@ async fn admin_commands_do_not_print_numbers(backend: Backend) {
         }
     }
 }
+
+both!(a_whole_call_leaves_no_number_in_the_log);
+async fn a_whole_call_leaves_no_number_in_the_log(backend: Backend) {
+    use crate::support::provider::{self, CallerScript, Person, StandIn};
+    let env = TestEnv::new(backend).await;
+    let standin = StandIn::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    standin.set_server(&url);
+    let volunteer = "+14155550166";
+    standin.person(volunteer, Person::PressesOne { answer_ms: 20, press_ms: 20 });
+    let mut env_vars = env.env();
+    env_vars.retain(|(k, _)| k != "QUIETLINE_LISTEN");
+    for (k, v) in [
+        ("QUIETLINE_LISTEN", format!("127.0.0.1:{port}")),
+        ("QUIETLINE_PUBLIC_URL", url.clone()),
+        ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE.to_string()),
+        ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID.to_string()),
+        ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN.to_string()),
+        ("QUIETLINE_PROVIDER_API_BASE", standin.base.clone()),
+        ("QUIETLINE_LANGUAGES", "en,es".to_string()),
+    ] {
+        env_vars.push((k.to_string(), v));
+    }
+    let mut server = crate::support::ServerProcess::spawn(&env_vars, &["serve"]);
+    let add = env.run_binary(
+        &[
+            "volunteer",
+            "add",
+            "--alias",
+            "ana",
+            "--phone",
+            volunteer,
+            "--roles",
+            "dispatcher",
+            "--languages",
+            "es",
+            "--zones",
+            "north",
+        ],
+        &[],
+    );
+    assert!(add.status.success(), "{}", add.stderr);
+    assert!(env.run_binary(&["shift", "on", "ana"], &[]).status.success());
+
+    // One call answered, one left as a voicemail with a call-back request.
+    let answered = standin.place_call(NUMBER, CallerScript { gathers: vec![Some("2")], talk_ms: 50 });
+    wait_for(&standin, &answered).await;
+    assert!(env.run_binary(&["shift", "off", "ana"], &[]).status.success());
+    let voicemail =
+        standin.place_call("+14155550188", CallerScript { gathers: vec![Some("1"), Some("1")], talk_ms: 0 });
+    wait_for(&standin, &voicemail).await;
+    for _ in 0..200 {
+        if standin.events().iter().any(|e| e.starts_with("recording") && e.ends_with("delivered")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let events = standin.events().join("\n");
+    assert!(events.contains("bridged with"), "{events}");
+    assert!(events.contains("leaves a message"), "{events}");
+
+    assert!(server.terminate().success());
+    let log = server.log();
+    assert!(log.contains("route=/telephony/voice"), "{log}");
+    assert!(log.contains("call answered by a volunteer"), "{log}");
+    for canary in [NUMBER, DIGITS, "4155550188", "4155550166", &answered, &voicemail, "SAN FRANCISCO", "RE0000"] {
+        assert!(!log.contains(canary), "log contains {canary:?}:\n{log}");
+    }
+}
+
+async fn wait_for(standin: &crate::support::provider::StandIn, sid: &str) {
+    for _ in 0..500 {
+        if standin.call(sid).is_some_and(|c| c.status == "completed") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("call did not end: {}", standin.events().join("\n"));
+}

@@ -7,6 +7,7 @@ mod support;
 mod binary;
 mod health;
 mod log_hygiene;
+mod peers;
 mod roster;
 mod vault;
 mod voice;

@@ -28,6 +28,18 @@ impl Drop for Line {
     }
 }
 
+/// The settings that point a server at the stand-in.
+fn settings<'a>(url: &'a str, standin: &'a StandIn, languages: &'a str) -> [(&'static str, &'a str); 6] {
+    [
+        ("QUIETLINE_PUBLIC_URL", url),
+        ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE),
+        ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID),
+        ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN),
+        ("QUIETLINE_PROVIDER_API_BASE", &standin.base),
+        ("QUIETLINE_LANGUAGES", languages),
+    ]
+}
+
 /// A server on a real listener, its call loop, and the stand-in provider.
 async fn line(backend: Backend, languages: &str) -> Line {
     let env = TestEnv::new(backend).await;
@@ -35,16 +47,7 @@ async fn line(backend: Backend, languages: &str) -> Line {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     standin.set_server(&url);
-    let state = env
-        .state_with(&[
-            ("QUIETLINE_PUBLIC_URL", &url),
-            ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE),
-            ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID),
-            ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN),
-            ("QUIETLINE_PROVIDER_API_BASE", &standin.base),
-            ("QUIETLINE_LANGUAGES", languages),
-        ])
-        .await;
+    let state = env.state_with(&settings(&url, &standin, languages)).await;
     let server = tokio::spawn({
         let state = state.clone();
         async move {
@@ -324,16 +327,7 @@ async fn provider_records_are_deleted_with_retries_that_survive_a_restart(backen
 
     // A restart: a new state over the same database and data dir picks the queue up.
     line.standin.refuse_next_deletes(0);
-    let restarted = line
-        .env
-        .state_with(&[
-            ("QUIETLINE_PUBLIC_URL", &line.url),
-            ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE),
-            ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID),
-            ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN),
-            ("QUIETLINE_PROVIDER_API_BASE", &line.standin.base),
-        ])
-        .await;
+    let restarted = line.env.state_with(&settings(&line.url, &line.standin, "en")).await;
     assert_eq!(quietline::calls::scrub(&restarted).await, 0, "backoff: not due yet");
     line.env.clock.advance(Duration::from_secs(130));
     assert_eq!(quietline::calls::scrub(&restarted).await, pending.len());
@@ -379,4 +373,80 @@ async fn two_instances_never_give_one_call_to_two_volunteers(backend: Backend) {
         );
         assert!(!x.unwrap() && !y.unwrap(), "a bridged call never escalates");
     }
+}
+
+/// The `/telephony/voice` webhook for a new call from `from`; returns the TwiML.
+async fn ring_in(line: &Line, n: u32, from: &str) -> String {
+    let params: Vec<(String, String)> = vec![
+        ("CallSid".into(), format!("CA{n:032}")),
+        ("From".into(), from.into()),
+        ("To".into(), provider::HOTLINE.into()),
+    ];
+    let (status, body) = line.standin.webhook(&format!("{}/telephony/voice", line.url), &params).await;
+    assert_eq!(status, 200, "{body}");
+    crate::support::twiml::assert_never_silent(&crate::support::twiml::parse(&body), &body);
+    body
+}
+
+both!(floods_and_blocked_callers_hear_a_short_message);
+async fn floods_and_blocked_callers_hear_a_short_message(backend: Backend) {
+    let line = line(backend, "en,es").await;
+    for n in 0..5 {
+        assert!(ring_in(&line, n, CALLER).await.contains("<Gather"), "call {n} reaches the menu");
+    }
+    let sixth = ring_in(&line, 5, CALLER).await;
+    assert!(sixth.contains("We cannot take your call right now") && sixth.contains("<Hangup/>"), "{sixth}");
+    assert!(ring_in(&line, 6, "+14155550199").await.contains("<Gather"), "another caller is not affected");
+    // Anonymous callers are never lumped together under one token.
+    for n in 10..17 {
+        assert!(ring_in(&line, n, "anonymous").await.contains("<Gather"));
+    }
+
+    let out = line.env.cli(&["block", "+1 415 555 0198", "--for", "3d"]).await.unwrap();
+    assert!(out.contains("4 caller-token window(s)") || out.contains("3 caller-token window(s)"), "{out}");
+    let blocked = ring_in(&line, 20, "+14155550198").await;
+    assert!(blocked.contains("We cannot take your call right now"), "{blocked}");
+    // Days later the block is over.
+    line.env.clock.advance(Duration::from_secs(4 * 86_400));
+    assert!(ring_in(&line, 21, "+14155550198").await.contains("<Gather"));
+    let err = line.env.cli(&["block", "555-0198"]).await.unwrap_err();
+    assert!(err.contains("number"), "{err}");
+}
+
+both!(a_dispatcher_calls_back_behind_the_hotline_number);
+async fn a_dispatcher_calls_back_behind_the_hotline_number(backend: Backend) {
+    let line = line(backend, "en").await;
+    // Nobody on shift: the caller asks for a call back and leaves a message.
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![Some("1")], talk_ms: 0 });
+    line.until_ended(&sid).await;
+    let item: i64 = sqlx::query_scalar("SELECT id FROM sealed_items WHERE class = 'callback'")
+        .fetch_one(line.state.db.pool())
+        .await
+        .unwrap();
+    line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::PressesOne { answer_ms: 10, press_ms: 10 }).await;
+    let out = line
+        .env
+        .cli_with(&["callback", &item.to_string(), "--volunteer", "ana"], &settings(&line.url, &line.standin, "en"))
+        .await
+        .unwrap();
+    assert!(out.contains("ringing ana"), "{out}");
+    line.until("the caller is dialled", |s| s.calls().iter().any(|c| c.to == CALLER && !c.inbound)).await;
+    let dialed = line.standin.calls().into_iter().find(|c| c.to == CALLER && !c.inbound).unwrap();
+    assert_eq!(dialed.from, provider::HOTLINE, "the caller sees the hotline number");
+    let ana_leg = line.leg_to("+14155550101").unwrap();
+    assert_eq!(ana_leg.from, provider::HOTLINE, "the volunteer sees the hotline number");
+    // Once connected, the number is not kept.
+    for _ in 0..250 {
+        if quietline::store::items::get(line.state.db.pool(), item).await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(quietline::store::items::get(line.state.db.pool(), item).await.unwrap().is_none());
+    let err = line
+        .env
+        .cli_with(&["callback", &item.to_string(), "--volunteer", "ana"], &settings(&line.url, &line.standin, "en"))
+        .await
+        .unwrap_err();
+    assert!(err.contains("no such item"), "{err}");
 }

@@ -63,8 +63,11 @@ pub struct TestEnv {
     pg: Option<PgDatabase>,
 }
 
-/// 2026-11-23 12:00 UTC: the manual clock's start.
-pub const START: UnixTime = UnixTime(1_795_435_200);
+/// The manual clock starts at the current hour, so that what the CLI does on the
+/// system clock (tokens, blocks) lines up with what the server does on this one.
+fn start_of_this_hour() -> UnixTime {
+    UnixTime(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64).hour()
+}
 
 impl TestEnv {
     pub async fn new(backend: Backend) -> TestEnv {
@@ -73,7 +76,7 @@ impl TestEnv {
             Backend::Sqlite => None,
             Backend::Postgres => Some(PgDatabase::create().await),
         };
-        TestEnv { backend, dir, clock: Clock::manual(START), pg }
+        TestEnv { backend, dir, clock: Clock::manual(start_of_this_hour()), pg }
     }
 
     /// The data dir the server is told to use (not yet created).
@@ -106,11 +109,16 @@ impl TestEnv {
 
     /// Runs a command through the same code path as the binary, returning stdout.
     pub async fn cli(&self, args: &[&str]) -> Result<String, String> {
+        self.cli_with(args, &[]).await
+    }
+
+    /// Like `cli`, with more settings in the environment.
+    pub async fn cli_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<String, String> {
         let mut argv = vec!["quietline"];
         argv.extend_from_slice(args);
         let parsed = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
-        cli::run(parsed.command, self.config(), &mut out).await.map_err(|e| e.to_string())?;
+        cli::run(parsed.command, self.config_with(extra), &mut out).await.map_err(|e| e.to_string())?;
         Ok(String::from_utf8(out).expect("utf-8 output"))
     }
 

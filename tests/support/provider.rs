@@ -266,6 +266,17 @@ impl StandIn {
                     if let Some(q) = queue {
                         self.bridge(sid, &q).await;
                     }
+                    let number = verb.children.iter().find(|c| c.name == "Number").map(|n| n.text.clone());
+                    if let Some(n) = number {
+                        let dialed = self.dial_number(sid, &n, verb.attr("callerId").unwrap_or("")).await;
+                        if let Some(action) = verb.attr("action") {
+                            let params = vec![
+                                ("DialCallSid".to_string(), dialed),
+                                ("DialCallStatus".to_string(), "completed".to_string()),
+                            ];
+                            return Some((action.to_string(), params));
+                        }
+                    }
                 }
                 "Record" => return Some(self.record(sid, verb).await),
                 other => panic!("the stand-in does not play <{other}>"),
@@ -326,6 +337,29 @@ impl StandIn {
 
     fn take_redirect(&self, sid: &str) -> Option<String> {
         self.sim.lock().unwrap().calls.get_mut(sid).and_then(|c| c.redirect.take())
+    }
+
+    /// `<Dial><Number>`: the callee answers at once, talks briefly and hangs up.
+    async fn dial_number(&self, sid: &str, number: &str, caller_id: &str) -> String {
+        let dialed = self.next_sid("CA");
+        self.sim.lock().unwrap().calls.insert(
+            dialed.clone(),
+            SimCall {
+                sid: dialed.clone(),
+                from: caller_id.to_string(),
+                to: number.to_string(),
+                inbound: false,
+                status: "in-progress".into(),
+                status_callback: None,
+                bridged_with: Some(sid.to_string()),
+                redirect: None,
+                ended_by_api: false,
+            },
+        );
+        self.event(format!("{sid} dials {number} showing {caller_id}"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.finish(&dialed, "completed").await;
+        dialed
     }
 
     /// A volunteer's `<Dial><Queue>`: connects them to the first caller waiting.
