@@ -105,24 +105,41 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Tw
         // The provider retried the webhook: answer as for the first time.
         return menu_or_ring(state, existing.id, 1).await;
     }
-    if let Some(token) = &token {
-        let t = token.as_str();
-        let refused = if db::is_blocked(state.db.pool(), t, now.0).await? {
-            true
-        } else {
+    // Reads first, then one short write transaction: one commit per call.
+    let refused = match &token {
+        Some(token) => {
+            let t = token.as_str();
             let since = now.0 - RATE_WINDOW.as_secs() as i64;
-            let recent = db::count_attempts(state.db.pool(), t, since).await?;
-            db::insert_attempt(state.db.pool(), t, now.0).await?;
-            recent >= i64::from(state.config.caller_rate_limit)
-        };
-        if refused {
-            let id = db::insert(state.db.pool(), call_sid, Some(t), "ended", now.hour().0).await?;
-            db::end(state.db.pool(), id, "refused", now.0).await?;
-            tracing::info!("call refused: caller blocked or over the rate limit");
-            return Ok(refuse(state));
+            db::is_blocked(state.db.pool(), t, now.0).await?
+                || db::count_attempts(state.db.pool(), t, since).await? >= i64::from(state.config.caller_rate_limit)
         }
+        None => false,
+    };
+    let token = token.as_ref().map(|t| t.as_str());
+    let mut tx = state.db.pool().begin().await?;
+    if let Some(t) = token {
+        db::insert_attempt(&mut *tx, t, now.0).await?;
     }
-    let id = db::insert(state.db.pool(), call_sid, token.as_ref().map(|t| t.as_str()), "menu", now.hour().0).await?;
+    let first_state = if refused { "ended" } else { "menu" };
+    let inserted = db::insert_new(&mut *tx, call_sid, token, first_state, now.hour().0).await?;
+    if refused && let Some(id) = inserted {
+        db::end(&mut *tx, id, "refused", now.0).await?;
+    }
+    tx.commit().await?;
+    if refused {
+        tracing::info!("call refused: caller blocked or over the rate limit");
+        return Ok(refuse(state));
+    }
+    let id = match inserted {
+        Some(id) => id,
+        // The same webhook arrived twice at once; the other request created the call.
+        None => {
+            db::get_by_sid(state.db.pool(), call_sid)
+                .await?
+                .ok_or_else(|| CallError::Other("a duplicate call vanished".into()))?
+                .id
+        }
+    };
     menu_or_ring(state, id, 1).await
 }
 

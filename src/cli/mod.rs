@@ -5,6 +5,7 @@ mod block;
 mod callback;
 mod open;
 mod server;
+mod simulate;
 mod token;
 mod volunteer;
 
@@ -52,6 +53,9 @@ pub enum Command {
     Block(block::BlockArgs),
     /// Call a caller back who asked for it, masked behind the hotline number
     Callback(callback::CallbackArgs),
+    /// Scripted calls against a running server, to check a deployment or train
+    #[command(subcommand)]
+    Simulate(simulate::SimulateCommand),
 }
 
 /// A failure to report to the operator in one line.
@@ -99,5 +103,6 @@ pub async fn run(command: Command, config: Config, out: &mut dyn Write) -> Resul
         Command::Open(args) => open::run(args, config, out).await,
         Command::Block(args) => block::run(args, config, out).await,
         Command::Callback(args) => callback::run(args, config, out).await,
+        Command::Simulate(cmd) => simulate::run(cmd, config, out).await,
     }
 }

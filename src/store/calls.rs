@@ -46,14 +46,29 @@ pub async fn insert<'e>(
     state: &str,
     created_hour: i64,
 ) -> Result<i64, sqlx::Error> {
+    insert_new(ex, provider_sid, caller_token, state, created_hour)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol("a call with this provider id already exists".into()))
+}
+
+/// Inserts a call unless one with this provider id exists (a webhook the provider
+/// sent twice); returns the new id, or `None` for the duplicate.
+pub async fn insert_new<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    provider_sid: &str,
+    caller_token: Option<&str>,
+    state: &str,
+    created_hour: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO calls (provider_sid, caller_token, state, created_hour) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO calls (provider_sid, caller_token, state, created_hour) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (provider_sid) DO NOTHING RETURNING id",
     )
     .bind(provider_sid)
     .bind(caller_token)
     .bind(state)
     .bind(created_hour)
-    .fetch_one(ex)
+    .fetch_optional(ex)
     .await
 }
 

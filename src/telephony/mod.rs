@@ -3,7 +3,9 @@
 //! `calls`.
 
 pub mod provider;
+pub mod read;
 pub mod signature;
+pub mod simulate;
 pub mod twiml;
 
 use axum::Router;

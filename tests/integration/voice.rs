@@ -81,11 +81,15 @@ impl Line {
         self.standin.person(phone, person);
     }
 
-    /// Waits until the stand-in's call has ended (bounded).
+    /// Waits until the caller's call has ended at the stand-in and, once its
+    /// status callback is through, at the server (bounded).
     async fn until_ended(&self, sid: &str) {
         for _ in 0..500 {
             if self.standin.call(sid).is_some_and(|c| c.status == "completed") {
-                return;
+                let row = calls_db::get_by_sid(self.state.db.pool(), sid).await.unwrap();
+                if row.is_none_or(|r| r.state == "ended") {
+                    return;
+                }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -449,4 +453,83 @@ async fn a_dispatcher_calls_back_behind_the_hotline_number(backend: Backend) {
         .await
         .unwrap_err();
     assert!(err.contains("no such item"), "{err}");
+}
+
+both!(two_servers_on_one_database_ring_each_tier_once_and_bridge_once);
+async fn two_servers_on_one_database_ring_each_tier_once_and_bridge_once(backend: Backend) {
+    let line = line(backend, "en").await;
+    // A second server on the same database, data dir and clock, with its own call loop.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url_b = format!("http://{}", listener.local_addr().unwrap());
+    let b = line.env.state_with(&settings(&url_b, &line.standin, "en")).await;
+    let server_b = tokio::spawn({
+        let b = b.clone();
+        async move { quietline::serve(listener, b, std::future::pending()).await.unwrap() }
+    });
+    let ticker_b = tokio::spawn(quietline::calls::run(b.clone()));
+
+    line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::NeverAnswers).await;
+    line.volunteer("coord", "+14155550105", "coordinator", "en", Person::PressesOne { answer_ms: 30, press_ms: 10 })
+        .await;
+    line.volunteer("over", "+14155550106", "coordinator", "en", Person::PressesOne { answer_ms: 30, press_ms: 10 })
+        .await;
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![], talk_ms: 100 });
+    line.until("the first tier rings", |s| s.calls().iter().any(|c| c.to == "+14155550101")).await;
+    // Both servers' loops see the deadline pass at the same moment.
+    line.env.clock.advance(Duration::from_secs(31));
+    line.until_ended(&sid).await;
+    server_b.abort();
+    ticker_b.abort();
+
+    let legs: Vec<_> = line.standin.calls().into_iter().filter(|c| !c.inbound).collect();
+    for phone in ["+14155550101", "+14155550105", "+14155550106"] {
+        assert_eq!(legs.iter().filter(|c| c.to == phone).count(), 1, "{phone} rung once; legs: {legs:?}");
+    }
+    let bridged: Vec<_> = legs.iter().filter(|c| c.bridged_with.as_deref() == Some(sid.as_str())).collect();
+    assert_eq!(bridged.len(), 1, "exactly one volunteer bridged; events:\n{}", line.standin.events().join("\n"));
+    let row = line.call_row(&sid).await;
+    assert_eq!(row.outcome.as_deref(), Some("answered"));
+}
+
+both!(the_simulator_walks_a_call_and_reports_each_step);
+async fn the_simulator_walks_a_call_and_reports_each_step(backend: Backend) {
+    let line = line(backend, "en,es").await;
+    line.volunteer("ana", "+14155550101", "dispatcher", "es", Person::NeverAnswers).await;
+    let settings = settings(&line.url, &line.standin, "en,es");
+    let out = line
+        .env
+        .cli_with(&["simulate", "call", "--from", "+14155550177", "--digits", "2", "--hold", "2s"], &settings)
+        .await
+        .unwrap();
+    for step in [
+        "→ POST /telephony/voice",
+        "hears [en-US] For English, press 1.",
+        "hears [es-US] Para español, oprima 2.",
+        "presses 2",
+        "holds in queue",
+        "hears [es-US] Gracias por llamar.",
+        "still holding after 2s; hanging up",
+        "call ended",
+    ] {
+        assert!(out.contains(step), "{step:?} missing from:\n{out}");
+    }
+    // Hanging up stops the volunteer's phone from ringing.
+    line.until("ana's leg is cancelled", |s| {
+        s.calls().iter().any(|c| c.to == "+14155550101" && c.status == "canceled")
+    })
+    .await;
+
+    line.env.cli(&["shift", "off", "ana"]).await.unwrap();
+    let out =
+        line.env.cli_with(&["simulate", "call", "--from", "+14155550177", "--digits", "1,-"], &settings).await.unwrap();
+    assert!(out.contains("Nobody can answer right now"), "{out}");
+    assert!(out.contains("would leave a message here"), "{out}");
+    assert!(out.contains("the server hangs up"), "{out}");
+
+    // A wrong token is reported as the server refusing the signature.
+    let mut wrong = settings.to_vec();
+    wrong.retain(|(k, _)| *k != "QUIETLINE_PROVIDER_AUTH_TOKEN");
+    wrong.push(("QUIETLINE_PROVIDER_AUTH_TOKEN", "not-the-token"));
+    let err = line.env.cli_with(&["simulate", "call", "--from", "+14155550177"], &wrong).await.unwrap_err();
+    assert!(err.contains("signature refused"), "{err}");
 }
