@@ -116,7 +116,7 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Tw
         None => false,
     };
     let token = token.as_ref().map(|t| t.as_str());
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin_write().await?;
     if let Some(t) = token {
         db::insert_attempt(&mut *tx, t, now.0).await?;
     }

@@ -616,6 +616,36 @@ mod tests {
     }
 
     #[test]
+    fn spoken_texts_are_built_in_and_overridable_per_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(
+            &file,
+            "languages = [\"en\", \"ht\"]\n[texts.ht]\nvoice = \"fr-FR\"\nhold = \"Tanpri rete sou liy la.\"\n\
+             [texts.en]\ngoodbye = \"Take care.\"\n",
+        )
+        .unwrap();
+        let loaded = Config::load_from(Some(&file), env(&[])).unwrap();
+        let c = &loaded.config;
+        let ht = c.speech(&Language::parse("ht").unwrap());
+        assert_eq!((ht.voice.as_str(), ht.hold.as_str()), ("fr-FR", "Tanpri rete sou liy la."));
+        assert_eq!(ht.goodbye, "Thank you. Goodbye.", "what is not overridden falls back to English");
+        assert_eq!(c.speech(&Language::parse("en").unwrap()).goodbye, "Take care.");
+        assert_eq!(c.speech(&Language::parse("es").unwrap()).voice, "es-US");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+
+        std::fs::write(&file, "[texts.ht]\nholdd = \"x\"\n").unwrap();
+        let err = Config::load_from(Some(&file), env(&[])).err().unwrap();
+        assert!(err.0.contains("texts_ht_holdd") && err.0.contains("unknown text"), "{err}");
+        let warned = load(&[("QUIETLINE_LANGUAGES", "en,so")]).unwrap();
+        assert!(
+            warned.warnings.iter().any(|w| w.contains("language so has no built-in texts")),
+            "{:?}",
+            warned.warnings
+        );
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));

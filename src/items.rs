@@ -125,7 +125,7 @@ pub async fn store(
         Content::Age(_) if recipients.is_empty() => return Err(ItemError::Vault(VaultError::NoReaders)),
         Content::Age(ciphertext) => vault.seal_age(ciphertext, expires_at)?,
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let id = items::insert(&mut *tx, class.as_str(), now.hour().0, expires_at.0, sealed.epoch().0, sealed.as_bytes())
         .await?;
     for reader in &keyed {

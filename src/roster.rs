@@ -267,7 +267,7 @@ fn from_row(row: VolunteerRow) -> Result<Volunteer, RosterError> {
 pub async fn add(db: &Db, vault: &Vault, new: NewVolunteer) -> Result<Volunteer, RosterError> {
     let lookup = vault.server().phone_lookup(new.phone.as_str());
     let phone_sealed = vault.server().seal(new.phone.as_str().as_bytes()).map_err(RosterError::Vault)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     if volunteers::find_by_alias(&mut *tx, new.alias.as_str()).await?.is_some() {
         return Err(RosterError::AliasTaken(new.alias));
     }
@@ -324,7 +324,7 @@ pub async fn find_by_phone(db: &Db, vault: &Vault, phone: &PhoneNumber) -> Resul
 /// Returns how many such items were deleted.
 pub async fn remove(db: &Db, alias: &str) -> Result<u64, RosterError> {
     let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let Some(row) = volunteers::find_by_alias(&mut *tx, alias.as_str()).await? else {
         return Err(RosterError::NotFound(alias.to_string()));
     };
@@ -352,7 +352,7 @@ pub async fn seal_legacy_phones(db: &Db, vault: &Vault) -> Result<usize, RosterE
     if legacy.is_empty() {
         return Ok(0);
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for (id, text) in &legacy {
         let phone = PhoneNumber::parse(text).map_err(|e| RosterError::Corrupt(format!("volunteer {id}: {e}")))?;
         let sealed = vault.server().seal(phone.as_str().as_bytes()).map_err(RosterError::Vault)?;

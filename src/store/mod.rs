@@ -116,6 +116,17 @@ impl Db {
         Ok(after.saturating_sub(before))
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a deferred
+    /// transaction that reads first and writes later fails outright, without
+    /// waiting, when another connection wrote in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Applies migrations up to `version` only: for upgrade tests that need the
     /// schema of an earlier release.
     pub async fn migrate_to(&self, version: i64) -> Result<(), sqlx::migrate::MigrateError> {

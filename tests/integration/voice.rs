@@ -265,6 +265,8 @@ both!(when_every_tier_gives_up_the_held_caller_is_moved_to_voicemail);
 async fn when_every_tier_gives_up_the_held_caller_is_moved_to_voicemail(backend: Backend) {
     let line = line(backend, "en").await;
     line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::NeverAnswers).await;
+    let key = age::x25519::Identity::generate().to_public().to_string();
+    line.env.cli(&["volunteer", "set-key", "ana", &key]).await.unwrap();
     let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![None], talk_ms: 0 });
     line.until("the first tier rings", |s| s.calls().iter().any(|c| c.to == "+14155550101")).await;
     line.env.clock.advance(Duration::from_secs(31));
@@ -273,6 +275,26 @@ async fn when_every_tier_gives_up_the_held_caller_is_moved_to_voicemail(backend:
     assert!(events.contains("Nobody can answer right now"), "{events}");
     assert!(events.contains(&format!("{sid} leaves a message")), "{events}");
     assert_eq!(line.call_row(&sid).await.outcome.as_deref(), Some("voicemail"));
+    // The on-shift dispatcher gets a content-free alert, and its record is deleted too.
+    line.until("the alert is sent", |s| s.messages().iter().any(|(to, _, _)| to == "+14155550101")).await;
+    let (_, from, body) = line.standin.messages().into_iter().find(|(to, _, _)| to == "+14155550101").unwrap();
+    assert_eq!(from, provider::HOTLINE);
+    assert!(body.starts_with("quietline: new voicemail (en) #"), "{body}");
+    assert!(!body.contains(CALLER_DIGITS));
+}
+
+both!(a_caller_who_presses_nothing_hears_the_menu_twice_then_the_first_language);
+async fn a_caller_who_presses_nothing_hears_the_menu_twice_then_the_first_language(backend: Backend) {
+    let line = line(backend, "es,en").await;
+    line.volunteer("ana", "+14155550101", "dispatcher", "es", Person::PressesOne { answer_ms: 10, press_ms: 10 }).await;
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![None, None], talk_ms: 50 });
+    line.until_ended(&sid).await;
+    let events = line.standin.events();
+    let menus = events.iter().filter(|e| e.contains("Para español, oprima 1.")).count();
+    assert_eq!(menus, 2, "{events:?}");
+    let row = line.call_row(&sid).await;
+    assert_eq!(row.language.as_deref(), Some("es"), "the first configured language is the default");
+    assert_eq!(line.alias_of(row.answered_by).await.as_deref(), Some("ana"));
 }
 
 both!(forged_and_unsigned_webhooks_change_nothing);
