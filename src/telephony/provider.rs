@@ -20,6 +20,8 @@ pub struct ProviderError {
     pub status: u16,
     /// The provider's error code, e.g. 20009 for "still being processed".
     pub code: Option<i64>,
+    /// Why the request did not reach the provider, or its own message. Never
+    /// shown for provider answers: it may quote a number.
     pub message: String,
 }
 
@@ -36,11 +38,14 @@ impl ProviderError {
 }
 
 impl fmt::Display for ProviderError {
+    /// Status and error code only: the provider's own messages quote the numbers
+    /// they refuse ("The 'To' number +1… is not valid"), and this goes to the log.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.status, self.code) {
             (0, _) => write!(f, "provider unreachable: {}", self.message),
-            (s, Some(c)) => write!(f, "provider answered {s} (error {c}): {}", self.message),
-            (s, None) => write!(f, "provider answered {s}: {}", self.message),
+            (s, None) if (200..300).contains(&s) => f.write_str("the provider's answer could not be read"),
+            (s, Some(c)) => write!(f, "provider answered {s} (error {c})"),
+            (s, None) => write!(f, "provider answered {s}"),
         }
     }
 }
@@ -212,5 +217,24 @@ impl RecordKind {
             "message" => Some(RecordKind::Message),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_never_repeat_the_providers_message() {
+        let e = ProviderError {
+            status: 400,
+            code: Some(21211),
+            message: "The 'To' number +14155550123 is not a valid phone number.".into(),
+        };
+        assert_eq!(e.to_string(), "provider answered 400 (error 21211)");
+        assert!(!e.is_retryable());
+        let busy = ProviderError { status: 400, code: Some(20009), message: String::new() };
+        assert!(busy.is_retryable());
+        assert!(ProviderError { status: 404, code: None, message: String::new() }.is_gone());
     }
 }
