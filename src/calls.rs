@@ -369,15 +369,7 @@ pub async fn escalate_due(state: &AppState) -> Result<usize> {
 pub async fn volunteer_answered(state: &AppState, call_id: i64, leg_sid: &str) -> Result<Twiml> {
     let call = db::get(state.db.pool(), call_id).await?;
     let leg = db::leg(state.db.pool(), leg_sid).await?;
-    let volunteer = match leg.as_ref().and_then(|l| l.volunteer_id) {
-        Some(id) => roster::get_by_id(&state.db, id).await?,
-        None => None,
-    };
-    let vlang = volunteer
-        .as_ref()
-        .and_then(|v| v.languages.iter().find(|l| state.config.languages.contains(l)).cloned())
-        .unwrap_or_else(|| state.config.default_language().clone());
-    let vs = state.speech(&vlang);
+    let vs = volunteer_speech(state, leg.as_ref().and_then(|l| l.volunteer_id)).await?;
     let (Some(call), Some(_)) = (call, leg) else {
         return Ok(Twiml::new().say(&vs.voice, &vs.taken).hangup());
     };
@@ -406,22 +398,15 @@ pub async fn volunteer_answered(state: &AppState, call_id: i64, leg_sid: &str) -
 /// to press 1 takes the call; everyone else hears that it is taken.
 pub async fn volunteer_pressed(state: &AppState, call_id: i64, leg_sid: &str, digits: Option<&str>) -> Result<Twiml> {
     let leg = db::leg(state.db.pool(), leg_sid).await?;
-    let volunteer = match leg.as_ref().and_then(|l| l.volunteer_id) {
-        Some(id) => roster::get_by_id(&state.db, id).await?,
-        None => None,
-    };
-    let vlang = volunteer
-        .as_ref()
-        .and_then(|v| v.languages.iter().find(|l| state.config.languages.contains(l)).cloned())
-        .unwrap_or_else(|| state.config.default_language().clone());
-    let vs = state.speech(&vlang);
-    let (Some(leg), Some(volunteer)) = (leg, volunteer) else {
+    let volunteer_id = leg.as_ref().and_then(|l| l.volunteer_id);
+    let vs = volunteer_speech(state, volunteer_id).await?;
+    let (Some(leg), Some(volunteer_id)) = (leg, volunteer_id) else {
         return Ok(Twiml::new().say(&vs.voice, &vs.taken).hangup());
     };
     if digits.map(str::trim) != Some("1") || leg.call_id != call_id {
         return Ok(Twiml::new().say(&vs.voice, &vs.goodbye).hangup());
     }
-    if !db::claim(state.db.pool(), call_id, volunteer.id).await? {
+    if !db::claim(state.db.pool(), call_id, volunteer_id).await? {
         return Ok(Twiml::new().say(&vs.voice, &vs.taken).hangup());
     }
     db::set_leg_state(state.db.pool(), leg_sid, "accepted").await?;
@@ -694,6 +679,7 @@ pub async fn start_callback(state: &AppState, item: i64, volunteer: &Volunteer) 
     Ok(sid)
 }
 
+/// What a volunteer hears: the first of their languages the line speaks.
 async fn volunteer_speech(state: &AppState, volunteer_id: Option<i64>) -> Result<Speech> {
     let volunteer = match volunteer_id {
         Some(id) => roster::get_by_id(&state.db, id).await?,

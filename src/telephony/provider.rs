@@ -63,6 +63,16 @@ struct Created {
     sid: String,
 }
 
+/// The SID in the provider's answer to a create.
+async fn created_sid(response: reqwest::Response) -> Result<String, ProviderError> {
+    let created: Created = response.json().await.map_err(|e| ProviderError {
+        status: 200,
+        code: None,
+        message: format!("unreadable answer: {e}"),
+    })?;
+    Ok(created.sid)
+}
+
 /// A new outbound call.
 pub struct NewCall<'a> {
     pub to: &'a str,
@@ -132,13 +142,7 @@ impl Provider {
             ("StatusCallbackMethod", "POST"),
             ("Timeout", timeout.as_str()),
         ];
-        let response = self.send(self.http.post(self.url("Calls.json")).form(&form)).await?;
-        let created: Created = response.json().await.map_err(|e| ProviderError {
-            status: 200,
-            code: None,
-            message: format!("unreadable answer: {e}"),
-        })?;
-        Ok(created.sid)
+        created_sid(self.send(self.http.post(self.url("Calls.json")).form(&form)).await?).await
     }
 
     /// Ends a call: `canceled` while it rings, `completed` once answered.
@@ -169,13 +173,7 @@ impl Provider {
     /// Sends an SMS from the hotline number; returns the message SID.
     pub async fn send_sms(&self, from: &str, to: &str, body: &str) -> Result<String, ProviderError> {
         let form = [("From", from), ("To", to), ("Body", body)];
-        let response = self.send(self.http.post(self.url("Messages.json")).form(&form)).await?;
-        let created: Created = response.json().await.map_err(|e| ProviderError {
-            status: 200,
-            code: None,
-            message: format!("unreadable answer: {e}"),
-        })?;
-        Ok(created.sid)
+        created_sid(self.send(self.http.post(self.url("Messages.json")).form(&form)).await?).await
     }
 
     /// Deletes a record at the provider. A record already gone counts as deleted.

@@ -33,24 +33,7 @@ fn new_reader(dir: &Path, name: &str) -> Reader {
 }
 
 async fn add(env: &TestEnv, alias: &str, phone: &str, roles: &str, key: Option<&str>) {
-    let mut args = vec![
-        "volunteer",
-        "add",
-        "--alias",
-        alias,
-        "--phone",
-        phone,
-        "--roles",
-        roles,
-        "--languages",
-        "en",
-        "--zones",
-        "north",
-    ];
-    if let Some(k) = key {
-        args.extend(["--age-recipient", k]);
-    }
-    env.cli(&args).await.unwrap();
+    env.add_volunteer(alias, phone, roles, "en", key).await;
 }
 
 async fn request(state: &AppState, req: Request<Body>) -> (StatusCode, Vec<u8>) {

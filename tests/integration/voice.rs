@@ -60,23 +60,7 @@ async fn line(backend: Backend, languages: &str) -> Line {
 
 impl Line {
     async fn volunteer(&self, alias: &str, phone: &str, roles: &str, languages: &str, person: Person) {
-        self.env
-            .cli(&[
-                "volunteer",
-                "add",
-                "--alias",
-                alias,
-                "--phone",
-                phone,
-                "--roles",
-                roles,
-                "--languages",
-                languages,
-                "--zones",
-                "north",
-            ])
-            .await
-            .unwrap();
+        self.env.add_volunteer(alias, phone, roles, languages, None).await;
         self.env.cli(&["shift", "on", alias]).await.unwrap();
         self.standin.person(phone, person);
     }
@@ -202,25 +186,8 @@ both!(with_nobody_on_shift_the_caller_leaves_a_sealed_voicemail);
 async fn with_nobody_on_shift_the_caller_leaves_a_sealed_voicemail(backend: Backend) {
     let line = line(backend, "en,es").await;
     let attorney = age::x25519::Identity::generate();
-    line.env
-        .cli(&[
-            "volunteer",
-            "add",
-            "--alias",
-            "abogada",
-            "--phone",
-            "+14155550109",
-            "--roles",
-            "attorney",
-            "--languages",
-            "es",
-            "--zones",
-            "north",
-            "--age-recipient",
-            &attorney.to_public().to_string(),
-        ])
-        .await
-        .unwrap();
+    let key = attorney.to_public().to_string();
+    line.env.add_volunteer("abogada", "+14155550109", "attorney", "es", Some(&key)).await;
     // Press 2 (Spanish), then 1 for a call back, then speak.
     let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![Some("2"), Some("1")], talk_ms: 0 });
     line.until_ended(&sid).await;
@@ -366,22 +333,7 @@ both!(two_instances_never_give_one_call_to_two_volunteers);
 async fn two_instances_never_give_one_call_to_two_volunteers(backend: Backend) {
     let env = TestEnv::new(backend).await;
     for (alias, phone) in [("ana", "+14155550101"), ("beto", "+14155550102")] {
-        env.cli(&[
-            "volunteer",
-            "add",
-            "--alias",
-            alias,
-            "--phone",
-            phone,
-            "--roles",
-            "dispatcher",
-            "--languages",
-            "en",
-            "--zones",
-            "north",
-        ])
-        .await
-        .unwrap();
+        env.add_volunteer(alias, phone, "dispatcher", "en", None).await;
     }
     let a = env.state().await;
     let b = env.state().await;

@@ -122,6 +122,28 @@ impl TestEnv {
         Ok(String::from_utf8(out).expect("utf-8 output"))
     }
 
+    /// Adds a volunteer in zone `north` through the CLI code path.
+    pub async fn add_volunteer(&self, alias: &str, phone: &str, roles: &str, languages: &str, key: Option<&str>) {
+        let mut args = vec![
+            "volunteer",
+            "add",
+            "--alias",
+            alias,
+            "--phone",
+            phone,
+            "--roles",
+            roles,
+            "--languages",
+            languages,
+            "--zones",
+            "north",
+        ];
+        if let Some(k) = key {
+            args.extend(["--age-recipient", k]);
+        }
+        self.cli(&args).await.unwrap_or_else(|e| panic!("adding {alias}: {e}"));
+    }
+
     /// Opens the data dir, database and vault as the server does, on the manual clock.
     pub async fn state(&self) -> AppState {
         self.state_with(&[]).await
