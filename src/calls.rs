@@ -470,7 +470,7 @@ pub async fn voicemail_choice(state: &AppState, call_id: i64, digits: Option<&st
             &state.vault,
             ItemClass::Callback,
             number.as_str().as_bytes(),
-            ItemClass::Callback.max_lifetime(),
+            state.config.retention.callback,
         )
         .await
         {
@@ -522,7 +522,7 @@ pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str
         ItemClass::Voicemail,
         Content::Plaintext(&audio),
         &readers,
-        ItemClass::Voicemail.max_lifetime(),
+        state.config.retention.voicemail,
     )
     .await;
     match stored {
@@ -633,8 +633,9 @@ pub async fn scrub(state: &AppState) -> usize {
     done
 }
 
-/// The call-keeping loop: escalates tiers whose time ran out and works the scrub
-/// queue, every second, until the task is dropped.
+/// The call-keeping loop: escalates tiers whose time ran out every second and works
+/// the scrub queue every five, until the task is dropped. (Old rate-limit attempts
+/// go with the retention sweeper.)
 pub async fn run(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -646,8 +647,6 @@ pub async fn run(state: AppState) {
         }
         if n.is_multiple_of(5) {
             scrub(&state).await;
-            let before = state.vault.clock().now().0 - RATE_WINDOW.as_secs() as i64;
-            let _ = db::prune_attempts(state.db.pool(), before).await;
         }
         n += 1;
     }

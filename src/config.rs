@@ -59,8 +59,47 @@ pub struct Config {
     pub caller_rate_limit: u32,
     /// The longest voicemail recorded.
     pub voicemail_max_length: Duration,
+    /// How long each data class is kept.
+    pub retention: Retention,
     /// Overrides of spoken texts: `(language, key, text)`.
     text_overrides: Vec<(Language, String, String)>,
+}
+
+/// Lifetimes of the data classes of DESIGN.md that exist so far. There is no
+/// "forever": every value is a positive duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// Call records, from the end of the call; then folded into daily counts.
+    pub call: Duration,
+    /// A caller's number kept for a call back.
+    pub callback: Duration,
+    /// Voicemail.
+    pub voicemail: Duration,
+    /// Notes volunteers write (the longest a note may be kept).
+    pub note: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            call: Duration::from_secs(86_400),
+            callback: Duration::from_secs(86_400),
+            voicemail: Duration::from_secs(72 * 3600),
+            note: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl Retention {
+    /// `(setting, lifetime)` for each class, for the report and the warnings.
+    pub fn entries(&self) -> [(&'static str, Duration); 4] {
+        [
+            ("retention_call", self.call),
+            ("retention_callback", self.callback),
+            ("retention_voicemail", self.voicemail),
+            ("retention_note", self.note),
+        ]
+    }
 }
 
 impl fmt::Debug for Config {
@@ -117,6 +156,11 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("ring_parallel", "how many volunteers of a tier ring at once (default 5)"),
     ("caller_rate_limit", "calls from one caller within 10 minutes before the line refuses more (default 5)"),
     ("voicemail_max_length", "the longest voicemail recorded (default 120s)"),
+    ("retention_call", "how long call records are kept after the call, then folded into daily counts (default 24h)"),
+    ("retention_caller_token", "the same as caller_token_window: how long caller tokens link calls (default 24h)"),
+    ("retention_callback", "how long a caller's number is kept for a call back (default 24h)"),
+    ("retention_voicemail", "how long voicemail is kept (default 72h)"),
+    ("retention_note", "the longest a note is kept (default 30d)"),
 ];
 
 /// Where a value came from, for error messages.
@@ -155,6 +199,7 @@ impl Config {
             ring_parallel: 5,
             caller_rate_limit: 5,
             voicemail_max_length: Duration::from_secs(120),
+            retention: Retention::default(),
             text_overrides: Vec::new(),
         }
     }
@@ -212,6 +257,17 @@ impl Config {
                 "public_url is http, not https: provider webhooks will cross the network unencrypted".to_string(),
             );
         }
+        let short: Vec<&str> = config
+            .retention
+            .entries()
+            .into_iter()
+            .chain([("retention_caller_token", config.caller_token_window)])
+            .filter(|(_, d)| d.as_secs() < 3600)
+            .map(|(name, _)| name)
+            .collect();
+        if !short.is_empty() {
+            warnings.push(format!("lifetimes under one hour (for tests and drills only): {}", short.join(", ")));
+        }
         for lang in &config.languages {
             let builtin = matches!(lang.as_str(), "en" | "es");
             if !builtin && !config.text_overrides.iter().any(|(l, _, _)| l == lang) {
@@ -251,14 +307,7 @@ impl Config {
             "shutdown_grace" => parse_duration(value).map(|v| self.shutdown_grace = v),
             "log" => crate::logging::parse_filter(value).map(|_| self.log = value.trim().to_string()),
             "server_key" => non_empty(value).map(|v| self.server_key = Some(SecretString::from(v.to_string()))),
-            "caller_token_window" => parse_duration(value).and_then(|d| {
-                if d > crate::vault::MAX_CALLER_WINDOW {
-                    Err(format!("{value:?} is longer than 7d: caller tokens may link calls for a week at most"))
-                } else {
-                    self.caller_token_window = d;
-                    Ok(())
-                }
-            }),
+            "caller_token_window" => self.apply_caller_window(value),
             "ring_timeout" => parse_duration(value).map(|v| self.ring_timeout = v),
             "ring_parallel" => parse_count(value, 1, 50).map(|v| self.ring_parallel = v as usize),
             "caller_rate_limit" => parse_count(value, 1, 1000).map(|v| self.caller_rate_limit = v),
@@ -270,6 +319,11 @@ impl Config {
                     Ok(())
                 }
             }),
+            "retention_call" => parse_duration(value).map(|d| self.retention.call = d),
+            "retention_caller_token" => self.apply_caller_window(value),
+            "retention_callback" => parse_duration(value).map(|d| self.retention.callback = d),
+            "retention_voicemail" => parse_duration(value).map(|d| self.retention.voicemail = d),
+            "retention_note" => parse_duration(value).map(|d| self.retention.note = d),
             _ if key.starts_with("texts_") => self.set_text(&key["texts_".len()..], value),
             _ => {
                 warnings.push(format!("unknown setting {} ignored", source.name(key)));
@@ -279,6 +333,15 @@ impl Config {
         // The parsers of secret settings (database_url, provider_auth_token) never
         // echo the value, so the reason is safe to show.
         result.map_err(|reason| ConfigError(format!("invalid value for {}: {reason}", source.name(key))))
+    }
+
+    fn apply_caller_window(&mut self, value: &str) -> Result<(), String> {
+        let d = parse_duration(value)?;
+        if d > crate::vault::MAX_CALLER_WINDOW {
+            return Err(format!("{value:?} is longer than 7d: caller tokens may link calls for a week at most"));
+        }
+        self.caller_token_window = d;
+        Ok(())
     }
 
     /// `texts_<language>_<key>`, e.g. `[texts.ht] hold = "…"`.
@@ -643,6 +706,22 @@ mod tests {
             "{:?}",
             warned.warnings
         );
+    }
+
+    #[test]
+    fn lifetimes_are_configurable_never_zero_and_short_ones_warn() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "[retention]\ncall = \"30s\"\nnote = \"7d\"\ncaller_token = \"2d\"\n").unwrap();
+        let loaded = Config::load_from(Some(&file), env(&[])).unwrap();
+        assert_eq!(loaded.config.retention.call, Duration::from_secs(30));
+        assert_eq!(loaded.config.retention.note, Duration::from_secs(7 * 86_400));
+        assert_eq!(loaded.config.caller_token_window, Duration::from_secs(2 * 86_400));
+        assert!(loaded.warnings.iter().any(|w| w.contains("under one hour") && w.contains("retention_call")));
+        let err = load(&[("QUIETLINE_RETENTION_VOICEMAIL", "0h")]).err().unwrap();
+        assert!(err.0.contains("QUIETLINE_RETENTION_VOICEMAIL") && err.0.contains("zero"), "{err}");
+        let err = load(&[("QUIETLINE_RETENTION_NOTE", "forever")]).err().unwrap();
+        assert!(err.0.contains("QUIETLINE_RETENTION_NOTE"), "{err}");
     }
 
     #[test]

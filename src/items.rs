@@ -33,14 +33,7 @@ impl ItemClass {
         }
     }
 
-    /// The longest a volunteer may ask an item of this class to be kept.
-    pub fn max_lifetime(self) -> Duration {
-        match self {
-            ItemClass::Note => Duration::from_secs(30 * 86_400),
-            ItemClass::Voicemail => Duration::from_secs(72 * 3600),
-            ItemClass::Callback => Duration::from_secs(24 * 3600),
-        }
-    }
+    pub const ALL: [ItemClass; 3] = [ItemClass::Note, ItemClass::Voicemail, ItemClass::Callback];
 }
 
 /// Content to store: plaintext the server seals to the readers, or an age file a
@@ -107,12 +100,8 @@ pub async fn store(
     readers: &[&Volunteer],
     lifetime: Duration,
 ) -> Result<StoredItem, ItemError> {
-    if lifetime.is_zero() || lifetime > class.max_lifetime() {
-        return Err(ItemError::Invalid(format!(
-            "a {} is kept at most {} days",
-            class.as_str(),
-            class.max_lifetime().as_secs() / 86_400
-        )));
+    if lifetime.is_zero() {
+        return Err(ItemError::Invalid("a lifetime must be longer than zero".into()));
     }
     let mut keyed: Vec<&Volunteer> = readers.iter().copied().filter(|v| v.age_recipient.is_some()).collect();
     keyed.sort_by_key(|v| v.id);
@@ -146,7 +135,7 @@ pub async fn store_for_server(
     lifetime: Duration,
 ) -> Result<i64, ItemError> {
     let now = vault.clock().now();
-    let expires_at = now.plus(lifetime.min(class.max_lifetime()));
+    let expires_at = now.plus(lifetime);
     let sealed = vault.seal_for_server(plaintext, expires_at)?;
     let id = items::insert(db.pool(), class.as_str(), now.hour().0, expires_at.0, sealed.epoch().0, sealed.as_bytes())
         .await?;

@@ -53,6 +53,13 @@ pub enum Command {
     Block(block::BlockArgs),
     /// Call a caller back who asked for it, masked behind the hotline number
     Callback(callback::CallbackArgs),
+    /// What the network holds right now, class by class: the subpoena question
+    Exposure {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one retention sweep now (the server sweeps every minute by itself)
+    Sweep,
     /// Scripted calls against a running server, to check a deployment or train
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
@@ -88,7 +95,8 @@ cli_error_from!(
     sqlx::migrate::MigrateError,
     sqlx::Error,
     std::io::Error,
-    serde_json::Error
+    serde_json::Error,
+    crate::retention::SweepError
 );
 
 /// Runs one command, writing its report to `out`.
@@ -104,5 +112,7 @@ pub async fn run(command: Command, config: Config, out: &mut dyn Write) -> Resul
         Command::Block(args) => block::run(args, config, out).await,
         Command::Callback(args) => callback::run(args, config, out).await,
         Command::Simulate(cmd) => simulate::run(cmd, config, out).await,
+        Command::Exposure { json } => server::exposure(config, json, out).await,
+        Command::Sweep => server::sweep(config, out).await,
     }
 }

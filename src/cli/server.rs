@@ -82,7 +82,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    let sweeper = tokio::spawn(crate::retention::run_sweeper(state.vault.clone()));
+    let sweeper = tokio::spawn(crate::retention::run_sweeper(state.clone()));
     let calls = tokio::spawn(crate::calls::run(state.clone()));
     let served = crate::serve(listener, state, crate::shutdown_signal()).await;
     sweeper.abort();
@@ -153,4 +153,35 @@ fn config_template() -> String {
         text.push_str(&format!("# {description}\n# {key} = \"\"\n\n"));
     }
     text
+}
+
+pub async fn exposure(config: Config, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let state = open_state(config, Clock::system()).await?;
+    let report = crate::retention::exposure(&state).await;
+    state.db.close().await;
+    let report = report?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(crate::retention::render(&report).as_bytes())?;
+    }
+    Ok(())
+}
+
+pub async fn sweep(config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+    let state = open_state(config, Clock::system()).await?;
+    let report = crate::retention::sweep(&state).await;
+    state.db.close().await;
+    let r = report?;
+    if !r.ran {
+        writeln!(out, "another instance is sweeping right now; nothing done")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "swept: {} call(s) folded into daily counts, {} item(s), {} block(s), {} token(s), {} attempt(s), {} key(s) destroyed",
+        r.calls_folded, r.items, r.blocks, r.tokens, r.attempts, r.keys
+    )?;
+    Ok(())
 }

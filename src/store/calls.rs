@@ -327,10 +327,6 @@ pub async fn count_attempts<'e>(
         .await
 }
 
-pub async fn prune_attempts<'e>(ex: impl Executor<'e, Database = Any>, before: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM call_attempts WHERE at < $1").bind(before).execute(ex).await?.rows_affected())
-}
-
 pub async fn insert_block<'e>(
     ex: impl Executor<'e, Database = Any>,
     token: &str,

@@ -13,6 +13,7 @@ pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
     (1, "roster", include_str!("../../migrations/sqlite/0001_roster.sql")),
     (2, "vault", include_str!("../../migrations/sqlite/0002_vault.sql")),
     (3, "voice", include_str!("../../migrations/sqlite/0003_voice.sql")),
+    (4, "retention", include_str!("../../migrations/sqlite/0004_retention.sql")),
 ];
 
 /// `(version, name, sql)` for PostgreSQL.
@@ -20,6 +21,7 @@ pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (1, "roster", include_str!("../../migrations/postgres/0001_roster.sql")),
     (2, "vault", include_str!("../../migrations/postgres/0002_vault.sql")),
     (3, "voice", include_str!("../../migrations/postgres/0003_voice.sql")),
+    (4, "retention", include_str!("../../migrations/postgres/0004_retention.sql")),
 ];
 
 pub(super) fn migrator(backend: Backend) -> Migrator {

@@ -8,6 +8,7 @@
 pub mod calls;
 pub mod items;
 mod migrations;
+pub mod sweep;
 pub mod tokens;
 pub mod volunteers;
 

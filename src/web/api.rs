@@ -21,7 +21,10 @@ use crate::items::{self, Content, ItemClass};
 use crate::roster::{self, Volunteer};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/items", post(create_item)).route("/api/v1/items/{id}/ciphertext", get(item_ciphertext))
+    Router::new()
+        .route("/api/v1/items", post(create_item))
+        .route("/api/v1/items/{id}/ciphertext", get(item_ciphertext))
+        .route("/api/v1/exposure", get(exposure))
 }
 
 /// The volunteer behind a valid API token.
@@ -85,7 +88,7 @@ async fn create_item(
             ApiError::BadRequest(format!("expected {{\"text\": …}} (line {}, column {})", e.line(), e.column()))
         })?;
         let readers = resolve_readers(&state, &author, json.readers.as_deref()).await?;
-        let lifetime = parse_lifetime(json.lifetime.as_deref(), class)?;
+        let lifetime = parse_lifetime(json.lifetime.as_deref(), state.config.retention.note)?;
         let refs: Vec<&Volunteer> = readers.iter().collect();
         let text = json.text.expose_secret().as_bytes();
         items::store(&state.db, &state.vault, class, Content::Plaintext(text), &refs, lifetime).await?
@@ -93,7 +96,7 @@ async fn create_item(
         let names: Option<Vec<String>> =
             query.readers.as_deref().map(|r| r.split(',').map(|s| s.trim().to_string()).collect());
         let readers = resolve_readers(&state, &author, names.as_deref()).await?;
-        let lifetime = parse_lifetime(query.lifetime.as_deref(), class)?;
+        let lifetime = parse_lifetime(query.lifetime.as_deref(), state.config.retention.note)?;
         let refs: Vec<&Volunteer> = readers.iter().collect();
         items::store(&state.db, &state.vault, class, Content::Age(&body), &refs, lifetime).await?
     } else {
@@ -135,11 +138,16 @@ async fn resolve_readers(
     }
 }
 
-fn parse_lifetime(text: Option<&str>, class: ItemClass) -> Result<Duration, ApiError> {
-    match text {
-        None => Ok(class.max_lifetime()),
-        Some(t) => crate::config::parse_duration(t).map_err(|e| ApiError::BadRequest(format!("lifetime: {e}"))),
+/// A note's lifetime: as asked, at most the configured note lifetime (the default).
+fn parse_lifetime(text: Option<&str>, max: Duration) -> Result<Duration, ApiError> {
+    let lifetime = match text {
+        None => return Ok(max),
+        Some(t) => crate::config::parse_duration(t).map_err(|e| ApiError::BadRequest(format!("lifetime: {e}")))?,
+    };
+    if lifetime > max {
+        return Err(ApiError::BadRequest(format!("lifetime: a note is kept at most {}s here", max.as_secs())));
     }
+    Ok(lifetime)
 }
 
 /// `GET /api/v1/items/{id}/ciphertext`: the age ciphertext, for a reader.
@@ -151,6 +159,17 @@ async fn item_ciphertext(
     let bytes = items::ciphertext_for_reader(&state.db, &state.vault, id, &reader).await?;
     let mut response = bytes.into_response();
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/age"));
+    response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `GET /api/v1/exposure`: the exposure report, for coordinators.
+async fn exposure(State(state): State<AppState>, ApiVolunteer(who): ApiVolunteer) -> Result<Response, ApiError> {
+    if !who.has_role(crate::roster::Role::Coordinator) {
+        return Err(ApiError::Forbidden("the exposure report is for coordinators".into()));
+    }
+    let report = crate::retention::exposure(&state).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut response = Json(report).into_response();
     response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
     Ok(response)
 }

@@ -8,6 +8,7 @@ mod binary;
 mod health;
 mod log_hygiene;
 mod peers;
+mod retention;
 mod roster;
 mod vault;
 mod voice;

@@ -1,0 +1,114 @@
+//! The deletions the retention sweeper makes, one statement each, and the counts
+//! the exposure report reads. Every deletion is by a deadline, so running one
+//! twice, or after an interruption, deletes nothing that should stay.
+
+use sqlx::{Any, Executor, Row};
+
+/// Calls that never got their final status callback are ended as lost after a day.
+pub async fn end_lost_calls<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE calls SET state = 'ended', outcome = COALESCE(outcome, 'lost'), ended_at = $1, \
+         tier_deadline = NULL WHERE state <> 'ended' AND created_hour < $2",
+    )
+    .bind(now)
+    .bind(now - 86_400)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Adds calls that ended before `cutoff` to the daily counts. Run in the same
+/// transaction as [`delete_folded_calls`], so a call is counted exactly once.
+pub async fn fold_calls<'e>(ex: impl Executor<'e, Database = Any>, cutoff: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO daily_counts (day, language, outcome, calls) \
+         SELECT created_hour - (created_hour % 86400), COALESCE(language, ''), COALESCE(outcome, 'unknown'), COUNT(*) \
+         FROM calls WHERE state = 'ended' AND ended_at <= $1 \
+         GROUP BY created_hour - (created_hour % 86400), COALESCE(language, ''), COALESCE(outcome, 'unknown') \
+         ON CONFLICT (day, language, outcome) DO UPDATE SET calls = daily_counts.calls + excluded.calls",
+    )
+    .bind(cutoff)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_folded_calls<'e>(ex: impl Executor<'e, Database = Any>, cutoff: i64) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM calls WHERE state = 'ended' AND ended_at <= $1").bind(cutoff).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_expired_items<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM sealed_items WHERE expires_at <= $1").bind(now).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_expired_blocks<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM caller_blocks WHERE expires_at <= $1").bind(now).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_expired_tokens<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE expires_at <= $1").bind(now).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_old_attempts<'e>(ex: impl Executor<'e, Database = Any>, before: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM call_attempts WHERE at < $1").bind(before).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
+/// Count, oldest time and next expiry of one class, for the exposure report.
+#[derive(Debug, Clone, Default)]
+pub struct ClassCount {
+    pub count: i64,
+    pub oldest: Option<i64>,
+    pub next_expiry: Option<i64>,
+}
+
+fn class_count(row: &sqlx::any::AnyRow) -> Result<ClassCount, sqlx::Error> {
+    Ok(ClassCount { count: row.try_get(0)?, oldest: row.try_get(1)?, next_expiry: row.try_get(2)? })
+}
+
+pub async fn items_of_class<'e>(ex: impl Executor<'e, Database = Any>, class: &str) -> Result<ClassCount, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*), MIN(created_hour), MIN(expires_at) FROM sealed_items WHERE class = $1")
+        .bind(class)
+        .fetch_one(ex)
+        .await?;
+    class_count(&row)
+}
+
+/// Call records: their lifetime runs from the end of the call.
+pub async fn calls<'e>(ex: impl Executor<'e, Database = Any>, lifetime: i64) -> Result<ClassCount, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*), MIN(created_hour), MIN(ended_at) + $1 FROM calls")
+        .bind(lifetime)
+        .fetch_one(ex)
+        .await?;
+    class_count(&row)
+}
+
+pub async fn blocks<'e>(ex: impl Executor<'e, Database = Any>) -> Result<ClassCount, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*), NULL, MIN(expires_at) FROM caller_blocks").fetch_one(ex).await?;
+    Ok(ClassCount { count: row.try_get(0)?, oldest: None, next_expiry: row.try_get(2)? })
+}
+
+pub async fn volunteers<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM volunteers").fetch_one(ex).await
+}
+
+pub async fn daily_count_days<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(DISTINCT day) FROM daily_counts").fetch_one(ex).await
+}
+
+/// Pending provider deletions: how many, and how many have failed for over a day.
+pub async fn pending_deletions<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), COUNT(first_failed_at) - COUNT(CASE WHEN first_failed_at > $1 THEN 1 END) \
+         FROM provider_deletions",
+    )
+    .bind(now - 86_400)
+    .fetch_one(ex)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
