@@ -29,7 +29,9 @@ QUIETLINE_LANGUAGES=en,es QUIETLINE_LOG=warn \
     "$bin" serve &
 pid=$!
 until curl -sf "$url/readyz" >/dev/null; do sleep 0.05; done
-echo "== backend: ${QUIETLINE_DATABASE_URL:+postgres}${QUIETLINE_DATABASE_URL:-sqlite}"
+echo "== backend: $([ -n "${QUIETLINE_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
+# A few seconds of load first: connections, statement caches and the keystore warm up.
+wrk -t2 -c"$connections" -d3s -s scripts/load/voice.lua "$url/telephony/voice" -- "$dir/requests.tsv" >/dev/null
 echo "== trivial handler: GET /healthz ($connections connections, $duration)"
 wrk -t2 -c"$connections" -d"$duration" --latency "$url/healthz" | grep -E "Latency|50%|99%|Requests/sec"
 echo "== incoming-call webhook: POST /telephony/voice ($connections connections, $duration)"

@@ -84,10 +84,19 @@ pub fn parse_filter(input: &str) -> Result<Filter, String> {
 
 /// Installs the global subscriber writing to stderr.
 pub fn init(filter: &str) -> Result<(), String> {
+    init_with_writer(filter, std::io::stderr, std::io::stderr().is_terminal())
+}
+
+/// Installs the global subscriber writing to `writer`: the same formatting and
+/// filter as [`init`], for tests that scan what the server logs.
+pub fn init_with_writer<W>(filter: &str, writer: W, ansi: bool) -> Result<(), String>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = parse_filter(filter)?;
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer)
+        .with_ansi(ansi)
         .fmt_fields(AllowListed)
         .with_filter(filter.targets());
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).map_err(|e| e.to_string())?;

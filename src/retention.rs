@@ -108,6 +108,9 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
     }
     // Keys go last: an item whose row could not be deleted yet is still unreadable.
     report.keys = destroy_keys(&state.vault).await.map_err(SweepError::Vault)?.len();
+    if report.rows() > 0 || report.keys > 0 {
+        tracing::info!(count = report.rows() + report.keys as u64, "sweep removed expired rows and keys");
+    }
     Ok(report)
 }
 
@@ -148,12 +151,8 @@ pub async fn run_sweeper(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match sweep(&state).await {
-            Ok(r) if r.rows() > 0 || r.keys > 0 => {
-                tracing::info!(count = r.rows() + r.keys as u64, "sweep removed expired rows and keys");
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "sweep failed; retrying at the next tick"),
+        if let Err(e) = sweep(&state).await {
+            tracing::warn!(error = %e, "sweep failed; retrying at the next tick");
         }
     }
 }

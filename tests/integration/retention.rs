@@ -30,6 +30,7 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 
 both!(after_every_lifetime_nothing_readable_is_left);
 async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
+    crate::support::captured_log(); // from here on, this binary's log is kept for the scan
     let env = TestEnv::new(backend).await;
     let attorney = age::x25519::Identity::generate();
     let key = attorney.to_public().to_string();
@@ -145,6 +146,12 @@ async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
         assert!(scanned >= 1);
     }
     assert!(files_under(&keystore).is_empty(), "every key has ended");
+    // Nor does the log: the sweep was logged, the canaries were not.
+    let log = crate::support::captured_log();
+    assert!(log.contains("sweep removed expired rows and keys"), "the log is captured: {log}");
+    for canary in [NOTE, AUDIO, CALLER.as_bytes(), CALLER_DIGITS.as_bytes(), CALLBACK_DIGITS.as_bytes()] {
+        assert!(!contains(log.as_bytes(), canary), "the log holds {:?}", String::from_utf8_lossy(canary));
+    }
 
     // 4. The backup cannot be opened by anyone, the reader included.
     let backup_blobs = if backend == Backend::Sqlite {
@@ -215,4 +222,50 @@ async fn one_instance_sweeps_at_a_time_and_a_dead_sweepers_lock_goes(backend: Ba
         }
         assert!(ran, "the lock of a dead sweeper goes with its connection");
     }
+}
+
+both!(the_exposure_report_is_for_coordinators_only);
+async fn the_exposure_report_is_for_coordinators_only(backend: Backend) {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let env = TestEnv::new(backend).await;
+    env.add_volunteer("coord", "+14155550105", "coordinator", "en", None).await;
+    env.add_volunteer("obs", "+14155550106", "observer", "en", None).await;
+    let state = env.state().await;
+    let get = |token: Option<String>| {
+        let state = state.clone();
+        async move {
+            let mut r = Request::get("/api/v1/exposure");
+            if let Some(t) = token {
+                r = r.header("authorization", format!("Bearer {t}"));
+            }
+            let response = quietline::app(state).oneshot(r.body(Body::empty()).unwrap()).await.unwrap();
+            let status = response.status();
+            (status, response.into_body().collect().await.unwrap().to_bytes())
+        }
+    };
+    let token = |alias: &'static str| {
+        let state = state.clone();
+        async move {
+            let v = roster::get(&state.db, alias).await.unwrap();
+            let t =
+                quietline::accounts::create_token(&state.db, &v, Duration::from_secs(3600), state.vault.clock().now())
+                    .await
+                    .unwrap();
+            t.expose_secret().to_string()
+        }
+    };
+    assert_eq!(get(None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(Some(token("obs").await)).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = get(Some(token("coord").await)).await;
+    assert_eq!(status, StatusCode::OK);
+    let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(report["summary"].as_str().unwrap().starts_with("If a subpoena arrived now"));
+    let volunteers = report["classes"].as_array().unwrap().iter().find(|c| c["class"] == "volunteer").unwrap();
+    assert_eq!(volunteers["count"], 2);
+    let text = String::from_utf8_lossy(&body);
+    assert!(!text.contains("coord") && !text.contains("4155550105"), "no identifiers in the report: {text}");
 }

@@ -26,6 +26,34 @@ use quietline::config::Config;
 
 pub const PG_ENV: &str = "QUIETLINE_TEST_DATABASE_URL";
 
+/// Everything the in-process servers of this test binary log, through the same
+/// subscriber and allow-list the binary installs (debug level for quietline).
+/// Installed on first use; tests scan it for what must never be logged.
+pub fn captured_log() -> String {
+    static LOG: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    let buffer = LOG.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        quietline::logging::init_with_writer("debug", move || LogSink(sink.clone()), false)
+            .expect("one global subscriber per test binary");
+        buffer
+    });
+    String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Runs a test body once per backend: `both!(name)` makes `name::sqlite` and
 /// `name::postgres` from `async fn name(backend: Backend)`. The PostgreSQL variant
 /// is `#[ignore]`d so that a plain `cargo test` reports it as skipped rather than
