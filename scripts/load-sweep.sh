@@ -11,20 +11,10 @@
 # whatever they hold. Needs wrk, python3, and sqlite3 or psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$PWD/target/release/quietline
-[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+. scripts/load/common.sh
 items=${ITEMS:-100000}
 connections=${CONNECTIONS:-8}
-dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-port=$((20000 + RANDOM % 20000))
-url="http://127.0.0.1:$port"
-token=load-test-token-0123456789abcdef
-export QUIETLINE_DATA_DIR=$dir/data QUIETLINE_LISTEN=127.0.0.1:$port QUIETLINE_PUBLIC_URL=$url \
-    QUIETLINE_HOTLINE_NUMBER=+14155550000 QUIETLINE_PROVIDER_ACCOUNT_SID=AC00000000000000000000000000000001 \
-    QUIETLINE_PROVIDER_AUTH_TOKEN=$token QUIETLINE_PROVIDER_API_BASE=http://127.0.0.1:9 \
-    QUIETLINE_LANGUAGES=en,es QUIETLINE_LOG=warn
-python3 scripts/load/sign_requests.py "$url/telephony/voice" "$token" 300000 >"$dir/requests.tsv"
+sign_requests 300000
 "$bin" migrate >/dev/null
 
 # They expire a little after the warm-up and idle measurements, so the server's own start-up
@@ -38,11 +28,9 @@ else
         INSERT INTO sealed_items (class, created_hour, expires_at, epoch, sealed)
         SELECT 'note', 0, $expires, 1, randomblob(600) FROM n;"
 fi
-echo "== backend: $([ -n "${QUIETLINE_DATABASE_URL:-}" ] && echo postgres || echo sqlite), $items expired items"
+echo "== backend: $(backend_name), $items expired items"
 
-"$bin" serve 2>"$dir/serve.log" &
-pid=$!
-until curl -sf "$url/readyz" >/dev/null; do sleep 0.05; done
+start_server
 load() { # seconds label
     wrk -t2 -c"$connections" -d"$1s" --latency -s scripts/load/voice.lua "$url/telephony/voice" -- "$dir/requests.tsv" |
         awk -v l="$2" '/Requests\/sec/ {r=$2} / 50%/ {p50=$2} / 99%/ {p99=$2} END {printf "%-8s %10s req/s  p50 %-9s p99 %s\n", l, r, p50, p99}'

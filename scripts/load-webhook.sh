@@ -11,25 +11,12 @@
 # limit, a call row, and the language menu as TwiML.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release/quietline
-[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+. scripts/load/common.sh
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-16}
-dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-port=$((20000 + RANDOM % 20000))
-url="http://127.0.0.1:$port"
-token=load-test-token-0123456789abcdef
-python3 scripts/load/sign_requests.py "$url/telephony/voice" "$token" 200000 >"$dir/requests.tsv"
-
-QUIETLINE_DATA_DIR=$dir/data QUIETLINE_LISTEN=127.0.0.1:$port QUIETLINE_PUBLIC_URL=$url \
-QUIETLINE_HOTLINE_NUMBER=+14155550000 QUIETLINE_PROVIDER_ACCOUNT_SID=AC00000000000000000000000000000001 \
-QUIETLINE_PROVIDER_AUTH_TOKEN=$token QUIETLINE_PROVIDER_API_BASE=http://127.0.0.1:9 \
-QUIETLINE_LANGUAGES=en,es QUIETLINE_LOG=warn \
-    "$bin" serve &
-pid=$!
-until curl -sf "$url/readyz" >/dev/null; do sleep 0.05; done
-echo "== backend: $([ -n "${QUIETLINE_DATABASE_URL:-}" ] && echo postgres || echo sqlite)"
+sign_requests 200000
+start_server
+echo "== backend: $(backend_name)"
 # A few seconds of load first: connections, statement caches and the keystore warm up.
 wrk -t2 -c"$connections" -d3s -s scripts/load/voice.lua "$url/telephony/voice" -- "$dir/requests.tsv" >/dev/null
 echo "== trivial handler: GET /healthz ($connections connections, $duration)"
