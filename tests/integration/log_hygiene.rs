@@ -149,13 +149,12 @@ async fn a_whole_call_leaves_no_number_in_the_log(backend: Backend) {
     let voicemail =
         standin.place_call("+14155550188", CallerScript { gathers: vec![Some("1"), Some("1")], talk_ms: 0 });
     wait_for(&standin, &voicemail).await;
-    for _ in 0..200 {
-        if standin.events().iter().any(|e| e.starts_with("recording") && e.ends_with("delivered")) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let delivered = crate::support::eventually(|| async {
+        standin.events().iter().any(|e| e.starts_with("recording") && e.ends_with("delivered"))
+    })
+    .await;
     let events = standin.events().join("\n");
+    assert!(delivered, "{events}");
     assert!(events.contains("bridged with"), "{events}");
     assert!(events.contains("leaves a message"), "{events}");
 
@@ -169,11 +168,7 @@ async fn a_whole_call_leaves_no_number_in_the_log(backend: Backend) {
 }
 
 async fn wait_for(standin: &crate::support::provider::StandIn, sid: &str) {
-    for _ in 0..500 {
-        if standin.call(sid).is_some_and(|c| c.status == "completed") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("call did not end: {}", standin.events().join("\n"));
+    let ended =
+        crate::support::eventually(|| async { standin.call(sid).is_some_and(|c| c.status == "completed") }).await;
+    assert!(ended, "call did not end: {}", standin.events().join("\n"));
 }

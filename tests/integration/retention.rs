@@ -212,14 +212,7 @@ async fn one_instance_sweeps_at_a_time_and_a_dead_sweepers_lock_goes(backend: Ba
         assert!(!quietline::retention::sweep(&a).await.unwrap().ran);
         // That instance dies: its connection closes, and with it the lock.
         drop(other);
-        let mut ran = false;
-        for _ in 0..100 {
-            if quietline::retention::sweep(&a).await.unwrap().ran {
-                ran = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let ran = crate::support::eventually(|| async { quietline::retention::sweep(&a).await.unwrap().ran }).await;
         assert!(ran, "the lock of a dead sweeper goes with its connection");
     }
 }

@@ -10,7 +10,7 @@ use quietline::store::calls as calls_db;
 
 use crate::both;
 use crate::support::provider::{self, CallerScript, Person, StandIn};
-use crate::support::{Backend, TestEnv};
+use crate::support::{Backend, TestEnv, eventually};
 
 struct Line {
     env: TestEnv,
@@ -68,26 +68,17 @@ impl Line {
     /// Waits until the caller's call has ended at the stand-in and, once its
     /// status callback is through, at the server (bounded).
     async fn until_ended(&self, sid: &str) {
-        for _ in 0..500 {
-            if self.standin.call(sid).is_some_and(|c| c.status == "completed") {
-                let row = calls_db::get_by_sid(self.state.db.pool(), sid).await.unwrap();
-                if row.is_none_or(|r| r.state == "ended") {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("call {sid} did not end; events:\n{}", self.standin.events().join("\n"));
+        let ended = eventually(|| async {
+            self.standin.call(sid).is_some_and(|c| c.status == "completed")
+                && calls_db::get_by_sid(self.state.db.pool(), sid).await.unwrap().is_none_or(|r| r.state == "ended")
+        })
+        .await;
+        assert!(ended, "call {sid} did not end; events:\n{}", self.standin.events().join("\n"));
     }
 
     async fn until(&self, what: &str, check: impl Fn(&StandIn) -> bool) {
-        for _ in 0..500 {
-            if check(&self.standin) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("{what} did not happen; events:\n{}", self.standin.events().join("\n"));
+        let happened = eventually(|| async { check(&self.standin) }).await;
+        assert!(happened, "{what} did not happen; events:\n{}", self.standin.events().join("\n"));
     }
 
     async fn call_row(&self, caller_sid: &str) -> calls_db::CallRow {
@@ -302,15 +293,13 @@ async fn provider_records_are_deleted_with_retries_that_survive_a_restart(backen
     // From here on the test works the queue itself, without the call loop's ticks.
     line.tasks[1].abort();
     // The status callbacks of both legs queue their deletion.
-    let mut pending = Vec::new();
-    for _ in 0..250 {
-        pending = calls_db::pending_deletions(line.state.db.pool()).await.unwrap();
-        if pending.contains(&sid) && pending.contains(&ana.sid) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(pending.contains(&sid) && pending.contains(&ana.sid), "{pending:?}");
+    let both_queued = eventually(|| async {
+        let pending = calls_db::pending_deletions(line.state.db.pool()).await.unwrap();
+        pending.contains(&sid) && pending.contains(&ana.sid)
+    })
+    .await;
+    let pending = calls_db::pending_deletions(line.state.db.pool()).await.unwrap();
+    assert!(both_queued, "{pending:?}");
 
     // The provider refuses the first attempts ("still being processed").
     line.standin.refuse_next_deletes(10);
@@ -414,12 +403,7 @@ async fn a_dispatcher_calls_back_behind_the_hotline_number(backend: Backend) {
     let ana_leg = line.leg_to("+14155550101").unwrap();
     assert_eq!(ana_leg.from, provider::HOTLINE, "the volunteer sees the hotline number");
     // Once connected, the number is not kept.
-    for _ in 0..250 {
-        if quietline::store::items::get(line.state.db.pool(), item).await.unwrap().is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(|| async { quietline::store::items::get(line.state.db.pool(), item).await.unwrap().is_none() }).await;
     assert!(quietline::store::items::get(line.state.db.pool(), item).await.unwrap().is_none());
     let err = line
         .env

@@ -302,6 +302,28 @@ impl Drop for ServerProcess {
     }
 }
 
+/// How long a test waits for something that happens in the background (a call
+/// playing out, a callback arriving): generous, because CI machines are slow when
+/// busy, and a wait that ends early costs nothing.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `check` every 20 ms until it holds or [`PATIENCE`] runs out; returns
+/// whether it held.
+pub async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// A plain HTTP/1.1 request over a fresh TCP connection; returns status and body.
 pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
