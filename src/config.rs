@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::language::{self, Language, SPEECH_KEYS, Speech};
 use crate::phone::PhoneNumber;
@@ -375,11 +375,6 @@ impl Config {
         }
     }
 
-    /// True when the configured database is PostgreSQL.
-    pub fn uses_postgres(&self) -> bool {
-        self.database_url().expose_secret().starts_with("postgres")
-    }
-
     /// The default language: the first configured one.
     pub fn default_language(&self) -> &Language {
         &self.languages[0]
@@ -553,6 +548,7 @@ pub fn sqlite_url(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -577,7 +573,6 @@ mod tests {
         assert_eq!(c.provider_api_base, DEFAULT_PROVIDER_API_BASE);
         assert!(c.database_url().expose_secret().starts_with("sqlite:///"));
         assert!(c.database_url().expose_secret().ends_with("/quietline.db?mode=rwc"));
-        assert!(!c.uses_postgres());
         assert!(loaded.warnings.is_empty());
     }
 

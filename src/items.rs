@@ -179,8 +179,3 @@ pub async fn ciphertext(db: &Db, vault: &Vault, id: i64) -> Result<Vec<u8>, Item
     let sealed = Sealed::from_bytes(row.sealed)?;
     Ok(vault.age_ciphertext(&sealed)?)
 }
-
-/// The aliases of an item's readers.
-pub async fn readers(db: &Db, id: i64) -> Result<Vec<String>, ItemError> {
-    Ok(items::reader_aliases(db.pool(), id).await?)
-}

@@ -79,20 +79,6 @@ pub async fn is_reader<'e>(
     Ok(n > 0)
 }
 
-/// Aliases of an item's readers, sorted.
-pub async fn reader_aliases<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    item_id: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT v.alias FROM sealed_item_readers r JOIN volunteers v ON v.id = r.volunteer_id \
-         WHERE r.item_id = $1 ORDER BY v.alias",
-    )
-    .bind(item_id)
-    .fetch_all(ex)
-    .await
-}
-
 /// Deletes the items whose only reader is this volunteer: once they are gone
 /// nobody could use them.
 pub async fn delete_sole_reader_items<'e>(

@@ -24,11 +24,6 @@ impl CallerToken {
         CallerToken(super::hex(&mac.finalize().into_bytes()))
     }
 
-    /// A token read back from the store.
-    pub fn from_stored(text: String) -> CallerToken {
-        CallerToken(text)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

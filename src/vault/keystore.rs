@@ -112,10 +112,6 @@ impl Keystore {
         Ok(Keystore { dir: dir.to_path_buf(), cache: Mutex::new(HashMap::new()) })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn check_dir(&self) -> Result<(), VaultError> {
         if self.dir.is_dir() { Ok(()) } else { Err(VaultError::KeystoreMissing(self.dir.clone())) }
     }

@@ -41,10 +41,6 @@ impl Sealed {
         &self.0
     }
 
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-
     pub fn epoch(&self) -> EpochId {
         let mut id = [0u8; 8];
         id.copy_from_slice(&self.0[1..9]);
