@@ -106,25 +106,7 @@ async fn bad_input_changes_nothing(backend: Backend) {
         let err = add(&env, alias, phone, roles).await.expect_err(alias);
         assert!(err.contains(expected), "{alias}/{phone}/{roles}: {err:?} should say {expected:?}");
     }
-    let err = env
-        .cli(&[
-            "volunteer",
-            "add",
-            "--alias",
-            "lucia",
-            "--phone",
-            "+14155550199",
-            "--roles",
-            "observer",
-            "--languages",
-            "en",
-            "--zones",
-            "north",
-            "--age-recipient",
-            "age1qqqq",
-        ])
-        .await
-        .unwrap_err();
+    let err = env.try_add_volunteer("lucia", "+14155550199", "observer", "en", Some("age1qqqq")).await.unwrap_err();
     assert!(err.contains("age public key"), "{err}");
 
     let err = env.cli(&["volunteer", "remove", "nobody"]).await.unwrap_err();

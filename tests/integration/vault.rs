@@ -355,23 +355,7 @@ async fn numbers_stored_in_clear_by_an_earlier_version_are_sealed_on_upgrade(bac
     assert_eq!(maria.phone(&state.vault).unwrap().as_str(), "+14155550123");
     assert_no_clear_number(&env, &state, "4155550123").await;
     // A duplicate of the migrated number is still caught.
-    let err = env
-        .cli(&[
-            "volunteer",
-            "add",
-            "--alias",
-            "other",
-            "--phone",
-            "+14155550123",
-            "--roles",
-            "observer",
-            "--languages",
-            "en",
-            "--zones",
-            "north",
-        ])
-        .await
-        .unwrap_err();
+    let err = env.try_add_volunteer("other", "+14155550123", "observer", "en", None).await.unwrap_err();
     assert!(err.contains("already belongs"), "{err}");
 }
 

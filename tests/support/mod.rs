@@ -152,6 +152,20 @@ impl TestEnv {
 
     /// Adds a volunteer in zone `north` through the CLI code path.
     pub async fn add_volunteer(&self, alias: &str, phone: &str, roles: &str, languages: &str, key: Option<&str>) {
+        self.try_add_volunteer(alias, phone, roles, languages, key)
+            .await
+            .unwrap_or_else(|e| panic!("adding {alias}: {e}"));
+    }
+
+    /// Like `add_volunteer`, returning the command's error instead of failing.
+    pub async fn try_add_volunteer(
+        &self,
+        alias: &str,
+        phone: &str,
+        roles: &str,
+        languages: &str,
+        key: Option<&str>,
+    ) -> Result<String, String> {
         let mut args = vec![
             "volunteer",
             "add",
@@ -169,7 +183,7 @@ impl TestEnv {
         if let Some(k) = key {
             args.extend(["--age-recipient", k]);
         }
-        self.cli(&args).await.unwrap_or_else(|e| panic!("adding {alias}: {e}"));
+        self.cli(&args).await
     }
 
     /// Opens the data dir, database and vault as the server does, on the manual clock.
