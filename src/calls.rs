@@ -549,18 +549,7 @@ pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str
 
 /// A content-free SMS to every on-shift dispatcher; failures are logged.
 async fn alert_dispatchers(state: &AppState, text: &str) {
-    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.hotline_number) else { return };
-    let Ok(roster) = roster::list(&state.db).await else { return };
-    let now = state.vault.clock().now();
-    for v in roster.iter().filter(|v| v.on_shift && v.has_role(roster::Role::Dispatcher)) {
-        let Ok(phone) = v.phone(&state.vault) else { continue };
-        match provider.send_sms(hotline.as_str(), phone.as_str(), text).await {
-            Ok(sid) => {
-                let _ = db::enqueue_deletion(state.db.pool(), RecordKind::Message.as_str(), &sid, now.0 + 60).await;
-            }
-            Err(e) => tracing::warn!(error = %e, "an alert SMS failed"),
-        }
-    }
+    crate::sms::to_dispatchers(state, text).await;
 }
 
 /// `POST /telephony/status`: a leg changed state.
@@ -633,9 +622,9 @@ pub async fn scrub(state: &AppState) -> usize {
     done
 }
 
-/// The call-keeping loop: escalates tiers whose time ran out every second and works
-/// the scrub queue every five, until the task is dropped. (Old rate-limit attempts
-/// go with the retention sweeper.)
+/// The call-keeping loop: escalates ring tiers and incident paging whose time ran
+/// out every second and works the scrub queue every five, until the task is
+/// dropped. (Old rate-limit attempts go with the retention sweeper.)
 pub async fn run(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -644,6 +633,9 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         if let Err(e) = escalate_due(&state).await {
             tracing::warn!(error = %e, "escalation pass failed");
+        }
+        if let Err(e) = crate::dispatch::escalate_due(&state).await {
+            tracing::warn!(error = %e, "dispatch escalation pass failed");
         }
         if n.is_multiple_of(5) {
             scrub(&state).await;

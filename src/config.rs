@@ -61,6 +61,18 @@ pub struct Config {
     pub voicemail_max_length: Duration,
     /// How long each data class is kept.
     pub retention: Retention,
+    /// The zones incidents may be in; empty means any zone name.
+    pub zones: Vec<crate::roster::Zone>,
+    /// How many observers an incident wants (the first to accept are assigned).
+    pub dispatch_observers: u32,
+    /// How long paging waits for an accept before widening.
+    pub dispatch_timeout: Duration,
+    /// Whether the incident's location goes out in the paging SMS.
+    pub dispatch_location_by_sms: bool,
+    /// Whether public texts are relayed to dispatchers with their content.
+    pub relay_content: bool,
+    /// Texts from one sender within 10 minutes that are relayed; more are refused.
+    pub text_rate_limit: u32,
     /// Overrides of spoken texts: `(language, key, text)`.
     text_overrides: Vec<(Language, String, String)>,
 }
@@ -75,8 +87,17 @@ pub struct Retention {
     pub callback: Duration,
     /// Voicemail.
     pub voicemail: Duration,
-    /// Notes volunteers write (the longest a note may be kept).
+    /// Notes volunteers write (the longest a note may be kept); field notes from
+    /// their incident's close.
     pub note: Duration,
+    /// Public text intake: from the last text of a thread.
+    pub intake: Duration,
+    /// Public text intake once a dispatcher marked the thread handled.
+    pub intake_handled: Duration,
+    /// Incidents and their details, from the close.
+    pub incident: Duration,
+    /// Audit events.
+    pub audit: Duration,
 }
 
 impl Default for Retention {
@@ -86,18 +107,26 @@ impl Default for Retention {
             callback: Duration::from_secs(86_400),
             voicemail: Duration::from_secs(72 * 3600),
             note: Duration::from_secs(30 * 86_400),
+            intake: Duration::from_secs(72 * 3600),
+            intake_handled: Duration::from_secs(86_400),
+            incident: Duration::from_secs(7 * 86_400),
+            audit: Duration::from_secs(30 * 86_400),
         }
     }
 }
 
 impl Retention {
     /// `(setting, lifetime)` for each class, for the report and the warnings.
-    pub fn entries(&self) -> [(&'static str, Duration); 4] {
+    pub fn entries(&self) -> [(&'static str, Duration); 8] {
         [
             ("retention_call", self.call),
             ("retention_callback", self.callback),
             ("retention_voicemail", self.voicemail),
             ("retention_note", self.note),
+            ("retention_intake", self.intake),
+            ("retention_intake_handled", self.intake_handled),
+            ("retention_incident", self.incident),
+            ("retention_audit", self.audit),
         ]
     }
 }
@@ -160,7 +189,20 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("retention_caller_token", "the same as caller_token_window: how long caller tokens link calls (default 24h)"),
     ("retention_callback", "how long a caller's number is kept for a call back (default 24h)"),
     ("retention_voicemail", "how long voicemail is kept (default 72h)"),
-    ("retention_note", "the longest a note is kept (default 30d)"),
+    ("retention_note", "how long a note is kept; field notes from their incident's close (default 30d)"),
+    ("retention_intake", "how long public text intake is kept after a thread's last text (default 72h)"),
+    ("retention_intake_handled", "how long an intake thread is kept once marked handled (default 24h)"),
+    ("retention_incident", "how long an incident and its details are kept after it closes (default 7d)"),
+    ("retention_audit", "how long audit events are kept (default 30d)"),
+    ("zones", "zones incidents may be in, e.g. north,south (default: any zone name)"),
+    ("dispatch_observers", "how many observers an incident wants; the first to accept go (default 2)"),
+    ("dispatch_timeout", "how long paging waits for an accept before paging every zone, then dispatchers (default 5m)"),
+    ("dispatch_location_by_sms", "whether the paging SMS carries the incident's location (default true)"),
+    (
+        "relay_content",
+        "whether public texts reach dispatchers with their content, or as a content-free alert (default true)",
+    ),
+    ("text_rate_limit", "texts from one sender within 10 minutes that are relayed (default 10)"),
 ];
 
 /// Where a value came from, for error messages.
@@ -200,6 +242,12 @@ impl Config {
             caller_rate_limit: 5,
             voicemail_max_length: Duration::from_secs(120),
             retention: Retention::default(),
+            zones: Vec::new(),
+            dispatch_observers: 2,
+            dispatch_timeout: Duration::from_secs(300),
+            dispatch_location_by_sms: true,
+            relay_content: true,
+            text_rate_limit: 10,
             text_overrides: Vec::new(),
         }
     }
@@ -324,6 +372,16 @@ impl Config {
             "retention_callback" => parse_duration(value).map(|d| self.retention.callback = d),
             "retention_voicemail" => parse_duration(value).map(|d| self.retention.voicemail = d),
             "retention_note" => parse_duration(value).map(|d| self.retention.note = d),
+            "retention_intake" => parse_duration(value).map(|d| self.retention.intake = d),
+            "retention_intake_handled" => parse_duration(value).map(|d| self.retention.intake_handled = d),
+            "retention_incident" => parse_duration(value).map(|d| self.retention.incident = d),
+            "retention_audit" => parse_duration(value).map(|d| self.retention.audit = d),
+            "zones" => parse_zones(value).map(|v| self.zones = v),
+            "dispatch_observers" => parse_count(value, 1, 20).map(|v| self.dispatch_observers = v),
+            "dispatch_timeout" => parse_duration(value).map(|v| self.dispatch_timeout = v),
+            "dispatch_location_by_sms" => parse_bool(value).map(|v| self.dispatch_location_by_sms = v),
+            "relay_content" => parse_bool(value).map(|v| self.relay_content = v),
+            "text_rate_limit" => parse_count(value, 1, 1000).map(|v| self.text_rate_limit = v),
             _ if key.starts_with("texts_") => self.set_text(&key["texts_".len()..], value),
             _ => {
                 warnings.push(format!("unknown setting {} ignored", source.name(key)));
@@ -373,6 +431,16 @@ impl Config {
             Some(url) => url.clone(),
             None => SecretString::from(sqlite_url(&self.data_dir.join("quietline.db"))),
         }
+    }
+
+    /// A zone an incident may be in: a valid name, and one of `zones` when set.
+    pub fn zone(&self, input: &str) -> Result<crate::roster::Zone, String> {
+        let zone = crate::roster::Zone::parse(input)?;
+        if !self.zones.is_empty() && !self.zones.contains(&zone) {
+            let names: Vec<&str> = self.zones.iter().map(|z| z.as_str()).collect();
+            return Err(format!("{input:?} is not one of the zones ({})", names.join(", ")));
+        }
+        Ok(zone)
     }
 
     /// The default language: the first configured one.
@@ -498,6 +566,26 @@ fn parse_base_url(value: &str) -> Result<String, String> {
         return Err(format!("{value:?} is not a base URL such as https://hotline.example.org"));
     }
     Ok(v.to_string())
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(format!("{value:?} is neither true nor false")),
+    }
+}
+
+fn parse_zones(value: &str) -> Result<Vec<crate::roster::Zone>, String> {
+    let mut zones: Vec<crate::roster::Zone> = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let zone = crate::roster::Zone::parse(part)?;
+        if zones.contains(&zone) {
+            return Err(format!("zone {part:?} is listed twice"));
+        }
+        zones.push(zone);
+    }
+    Ok(zones)
 }
 
 fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {

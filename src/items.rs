@@ -10,18 +10,28 @@ use std::time::Duration;
 
 use crate::clock::UnixTime;
 use crate::roster::Volunteer;
+use crate::store::items::Link;
 use crate::store::{Db, items};
 use crate::vault::{AgeRecipient, Sealed, Vault, VaultError};
 
 /// What kind of content an item holds; each class has its own lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemClass {
-    /// A note written by a volunteer.
+    /// A note written by a volunteer; a field note when linked to an incident.
     Note,
     /// A caller's voicemail, for on-shift dispatchers and the legal team.
     Voicemail,
     /// A caller's number, kept for a call back; only the server reads it.
     Callback,
+    /// A text in a public intake thread (from the sender, or a dispatcher's reply).
+    Intake,
+    /// The number of an intake thread's sender, for replies; only the server reads it.
+    IntakeSender,
+    /// An incident's details: where, and what was seen.
+    Incident,
+    /// An incident's location while observers are being paged by SMS; only the
+    /// server reads it, and it goes as soon as paging ends.
+    DispatchLocation,
 }
 
 impl ItemClass {
@@ -30,10 +40,27 @@ impl ItemClass {
             ItemClass::Note => "note",
             ItemClass::Voicemail => "voicemail",
             ItemClass::Callback => "callback",
+            ItemClass::Intake => "intake",
+            ItemClass::IntakeSender => "intake_sender",
+            ItemClass::Incident => "incident",
+            ItemClass::DispatchLocation => "dispatch_location",
         }
     }
 
-    pub const ALL: [ItemClass; 3] = [ItemClass::Note, ItemClass::Voicemail, ItemClass::Callback];
+    pub const ALL: [ItemClass; 7] = [
+        ItemClass::Note,
+        ItemClass::Voicemail,
+        ItemClass::Callback,
+        ItemClass::Intake,
+        ItemClass::IntakeSender,
+        ItemClass::Incident,
+        ItemClass::DispatchLocation,
+    ];
+
+    /// Whether only the server reads this class back (sealed to the server key).
+    pub fn server_readable(self) -> bool {
+        matches!(self, ItemClass::Callback | ItemClass::IntakeSender | ItemClass::DispatchLocation)
+    }
 }
 
 /// Content to store: plaintext the server seals to the readers, or an age file a
@@ -103,12 +130,29 @@ pub async fn store(
     if lifetime.is_zero() {
         return Err(ItemError::Invalid("a lifetime must be longer than zero".into()));
     }
+    let expires_at = vault.clock().now().plus(lifetime);
+    store_linked(db, vault, class, content, readers, expires_at, None).await
+}
+
+/// Like [`store`], with an explicit expiry and the incident or thread the item
+/// belongs to.
+pub async fn store_linked(
+    db: &Db,
+    vault: &Vault,
+    class: ItemClass,
+    content: Content<'_>,
+    readers: &[&Volunteer],
+    expires_at: UnixTime,
+    link: Option<Link>,
+) -> Result<StoredItem, ItemError> {
+    let now = vault.clock().now();
+    if expires_at <= now {
+        return Err(ItemError::Invalid("an item must expire in the future".into()));
+    }
     let mut keyed: Vec<&Volunteer> = readers.iter().copied().filter(|v| v.age_recipient.is_some()).collect();
     keyed.sort_by_key(|v| v.id);
     keyed.dedup_by_key(|v| v.id);
     let recipients: Vec<AgeRecipient> = keyed.iter().filter_map(|v| v.age_recipient.clone()).collect();
-    let now = vault.clock().now();
-    let expires_at = now.plus(lifetime);
     let sealed = match content {
         Content::Plaintext(text) => vault.seal(text, &recipients, expires_at)?,
         Content::Age(_) if recipients.is_empty() => return Err(ItemError::Vault(VaultError::NoReaders)),
@@ -117,6 +161,9 @@ pub async fn store(
     let mut tx = db.begin_write().await?;
     let id = items::insert(&mut *tx, class.as_str(), now.hour().0, expires_at.0, sealed.epoch().0, sealed.as_bytes())
         .await?;
+    if let Some(link) = link {
+        items::link(&mut *tx, id, link).await?;
+    }
     for reader in &keyed {
         items::add_reader(&mut *tx, id, reader.id).await?;
     }
@@ -134,12 +181,46 @@ pub async fn store_for_server(
     plaintext: &[u8],
     lifetime: Duration,
 ) -> Result<i64, ItemError> {
+    let expires_at = vault.clock().now().plus(lifetime);
+    store_for_server_linked(db, vault, class, plaintext, expires_at, None).await
+}
+
+/// Like [`store_for_server`], with an explicit expiry and a link.
+pub async fn store_for_server_linked(
+    db: &Db,
+    vault: &Vault,
+    class: ItemClass,
+    plaintext: &[u8],
+    expires_at: UnixTime,
+    link: Option<Link>,
+) -> Result<i64, ItemError> {
     let now = vault.clock().now();
-    let expires_at = now.plus(lifetime);
     let sealed = vault.seal_for_server(plaintext, expires_at)?;
-    let id = items::insert(db.pool(), class.as_str(), now.hour().0, expires_at.0, sealed.epoch().0, sealed.as_bytes())
+    let mut tx = db.begin_write().await?;
+    let id = items::insert(&mut *tx, class.as_str(), now.hour().0, expires_at.0, sealed.epoch().0, sealed.as_bytes())
         .await?;
+    if let Some(link) = link {
+        items::link(&mut *tx, id, link).await?;
+    }
+    tx.commit().await?;
     Ok(id)
+}
+
+/// Moves an item to a new expiry by resealing it under that hour's epoch key. The
+/// age layer is untouched: the server never reads the content to do this.
+pub async fn reseal(db: &Db, vault: &Vault, id: i64, expires_at: UnixTime) -> Result<(), ItemError> {
+    let row = items::get(db.pool(), id).await?.ok_or(ItemError::NotFound)?;
+    if row.expires_at == expires_at.0 {
+        return Ok(());
+    }
+    if row.expires_at <= vault.clock().now().0 {
+        return Err(ItemError::Expired);
+    }
+    let sealed = vault.reseal(&Sealed::from_bytes(row.sealed)?, expires_at)?;
+    if !items::replace_sealed(db.pool(), id, expires_at.0, sealed.epoch().0, sealed.as_bytes()).await? {
+        return Err(ItemError::NotFound);
+    }
+    Ok(())
 }
 
 /// Opens a server-readable item of `class`.

@@ -84,6 +84,14 @@ pub struct Speech {
     pub callback_noted: String,
     pub goodbye: String,
     pub unavailable: String,
+    /// SMS: the acknowledgement of a public text.
+    pub sms_ack: String,
+    /// SMS: safety guidance sent with the first acknowledgement of a thread.
+    pub sms_safety: String,
+    /// SMS: the answer to HELP from the public.
+    pub sms_help: String,
+    /// SMS: a sender over the text rate limit.
+    pub sms_limit: String,
 }
 
 /// The text keys that can be overridden in the config as `[texts.<language>]`.
@@ -98,6 +106,11 @@ pub const SPEECH_KEYS: &[&str] = &[
     "callback_noted",
     "goodbye",
     "unavailable",
+    "callback_whisper",
+    "sms_ack",
+    "sms_safety",
+    "sms_help",
+    "sms_limit",
 ];
 
 impl Speech {
@@ -119,6 +132,16 @@ impl Speech {
                 callback_noted: "Le devolveremos la llamada. Puede dejar un mensaje después del tono.".into(),
                 goodbye: "Gracias. Adiós.".into(),
                 unavailable: "No podemos atender su llamada en este momento. Por favor intente más tarde.".into(),
+                sms_ack: "Recibimos su mensaje. Una persona voluntaria le responderá desde este número.".into(),
+                sms_safety: "Por su seguridad: no se acerque a los agentes. Anote el lugar, la hora, cuántos \
+                             agentes, uniformes y vehículos. Tiene derecho a guardar silencio. No envíe fotos de caras."
+                    .into(),
+                sms_help: "Línea de quietline: escriba qué pasa y dónde; le responderemos desde este número. \
+                           Responda STOP para no recibir más mensajes. En una emergencia llame al 911."
+                    .into(),
+                sms_limit: "Recibimos muchos mensajes suyos; le responderemos pronto. Para hablar ahora, llame a \
+                            este número."
+                    .into(),
             },
             _ => Speech {
                 voice: if lang.as_str() == "en" { "en-US".into() } else { lang.as_str().to_string() },
@@ -134,6 +157,15 @@ impl Speech {
                 callback_noted: "We will call you back. You can leave a message after the tone.".into(),
                 goodbye: "Thank you. Goodbye.".into(),
                 unavailable: "We cannot take your call right now. Please try again later.".into(),
+                sms_ack: "We received your message. A volunteer will reply from this number.".into(),
+                sms_safety: "Stay safe: do not approach agents. Note the place, time, number of officers, \
+                             uniforms and vehicles. You have the right to remain silent. Do not send photos of faces."
+                    .into(),
+                sms_help: "quietline hotline: text us what is happening and where; we reply from this number. \
+                           Reply STOP to stop messages. In an emergency call 911."
+                    .into(),
+                sms_limit: "We received many messages from you and will reply soon. To talk now, call this number."
+                    .into(),
             },
         }
     }
@@ -152,6 +184,10 @@ impl Speech {
             "callback_noted" => &mut self.callback_noted,
             "goodbye" => &mut self.goodbye,
             "unavailable" => &mut self.unavailable,
+            "sms_ack" => &mut self.sms_ack,
+            "sms_safety" => &mut self.sms_safety,
+            "sms_help" => &mut self.sms_help,
+            "sms_limit" => &mut self.sms_limit,
             _ => return false,
         };
         *slot = value;

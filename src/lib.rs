@@ -4,10 +4,12 @@
 //! build the same server through [`app`] and [`serve`].
 
 pub mod accounts;
+pub mod audit;
 pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod items;
 pub mod language;
 pub mod logging;
@@ -15,6 +17,7 @@ pub mod phone;
 pub mod retention;
 pub mod roster;
 pub mod routing;
+pub mod sms;
 pub mod store;
 pub mod telephony;
 pub mod vault;

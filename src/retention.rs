@@ -47,12 +47,24 @@ pub struct SweepReport {
     pub blocks: u64,
     pub tokens: u64,
     pub attempts: u64,
+    pub incidents: u64,
+    pub threads: u64,
+    pub audit: u64,
+    /// Items of open incidents moved to a later epoch (their lifetime starts at the close).
+    pub kept_alive: usize,
     pub keys: usize,
 }
 
 impl SweepReport {
     fn rows(&self) -> u64 {
-        self.calls_folded + self.items + self.blocks + self.tokens + self.attempts
+        self.calls_folded
+            + self.items
+            + self.blocks
+            + self.tokens
+            + self.attempts
+            + self.incidents
+            + self.threads
+            + self.audit
     }
 }
 
@@ -91,6 +103,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
             return Ok(SweepReport::default());
         }
     }
+    let kept_alive = crate::dispatch::keep_open_items_alive(state).await;
     let result = sweep_rows(&mut conn, state, now).await;
     if backend == Backend::Postgres {
         let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(SWEEP_LOCK).execute(&mut *conn).await;
@@ -98,10 +111,17 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
     drop(conn);
     let mut report = result?;
     report.ran = true;
+    report.kept_alive = match kept_alive {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "keeping open incidents' items alive failed; retried at the next sweep");
+            0
+        }
+    };
     if report.rows() > 0 {
         state.db.checkpoint().await?;
         if backend == Backend::Postgres && report.rows() > VACUUM_AFTER {
-            for table in ["sealed_items", "calls", "call_legs", "call_attempts"] {
+            for table in ["sealed_items", "calls", "call_legs", "call_attempts", "text_attempts", "audit_events"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM {table}"))).execute(state.db.pool()).await?;
             }
         }
@@ -132,7 +152,12 @@ async fn sweep_rows(
     report.items = sweep::delete_expired_items(&mut **conn, now.0).await?;
     report.blocks = sweep::delete_expired_blocks(&mut **conn, now.0).await?;
     report.tokens = sweep::delete_expired_tokens(&mut **conn, now.0).await?;
-    report.attempts = sweep::delete_old_attempts(&mut **conn, now.0 - ATTEMPT_WINDOW_SECS).await?;
+    report.attempts = sweep::delete_old_attempts(&mut **conn, now.0 - ATTEMPT_WINDOW_SECS).await?
+        + sweep::delete_old_text_attempts(&mut **conn, now.0 - ATTEMPT_WINDOW_SECS).await?;
+    report.incidents = sweep::delete_expired_incidents(&mut **conn, now.0).await?;
+    report.threads = sweep::delete_expired_threads(&mut **conn, now.0).await?;
+    let audit_cutoff = now.0 - state.config.retention.audit.as_secs() as i64;
+    report.audit = sweep::delete_old_audit(&mut **conn, audit_cutoff).await?;
     Ok(report)
 }
 
@@ -212,10 +237,16 @@ pub async fn exposure(state: &AppState) -> Result<Exposure, SweepError> {
     });
     for class in ItemClass::ALL {
         let c = sweep::items_of_class(pool, class.as_str()).await?;
+        let readers = "readers only (sealed with age to them)";
+        let server = "server (sealed under the server key)";
         let (readable_by, lifetime) = match class {
-            ItemClass::Note => ("readers only (sealed with age to them)", r.note),
-            ItemClass::Voicemail => ("readers only (sealed with age to them)", r.voicemail),
-            ItemClass::Callback => ("server (sealed under the server key)", r.callback),
+            ItemClass::Note => (readers, format!("{}; field notes from the close", human(r.note))),
+            ItemClass::Voicemail => (readers, human(r.voicemail)),
+            ItemClass::Callback => (server, human(r.callback)),
+            ItemClass::Intake => (readers, format!("{} ({} once handled)", human(r.intake), human(r.intake_handled))),
+            ItemClass::IntakeSender => (server, format!("{}, with its thread", human(r.intake))),
+            ItemClass::Incident => (readers, format!("{} from the close", human(r.incident))),
+            ItemClass::DispatchLocation => (server, "while paging".to_string()),
         };
         classes.push(ClassExposure {
             class: class.as_str(),
@@ -223,9 +254,36 @@ pub async fn exposure(state: &AppState) -> Result<Exposure, SweepError> {
             oldest_age_secs: age(&c),
             next_expiry: c.next_expiry,
             readable_by,
-            lifetime: human(lifetime),
+            lifetime,
         });
     }
+    let incidents = sweep::incidents(pool).await?;
+    classes.push(ClassExposure {
+        class: "incident",
+        count: incidents.count,
+        oldest_age_secs: age(&incidents),
+        next_expiry: incidents.next_expiry,
+        readable_by: "server (zone, kind, status, assigned observers; details are sealed items)",
+        lifetime: format!("{} from the close", human(r.incident)),
+    });
+    let threads = sweep::threads(pool).await?;
+    classes.push(ClassExposure {
+        class: "intake thread",
+        count: threads.count,
+        oldest_age_secs: age(&threads),
+        next_expiry: threads.next_expiry,
+        readable_by: "server (language, state, caller token; texts are sealed items)",
+        lifetime: human(r.intake),
+    });
+    let audit = sweep::audit(pool, r.audit.as_secs() as i64).await?;
+    classes.push(ClassExposure {
+        class: "audit event",
+        count: audit.count,
+        oldest_age_secs: age(&audit),
+        next_expiry: audit.next_expiry,
+        readable_by: "coordinators (actor, action, object id, hour; no content)",
+        lifetime: human(r.audit),
+    });
     let blocks = sweep::blocks(pool).await?;
     classes.push(ClassExposure {
         class: "caller block",
@@ -255,11 +313,16 @@ pub async fn exposure(state: &AppState) -> Result<Exposure, SweepError> {
     let keys = state.vault.keystore().live().map_err(SweepError::Vault)?;
     let epochs = keys.iter().filter(|k| matches!(k, KeyName::Epoch(_))).count();
     let content: i64 = classes.iter().filter(|c| c.readable_by.starts_with("readers only")).map(|c| c.count).sum();
-    let server: i64 = classes.iter().filter(|c| c.class == "call" || c.class == "callback").map(|c| c.count).sum();
+    let server: i64 = classes
+        .iter()
+        .filter(|c| matches!(c.class, "call" | "callback" | "intake_sender" | "dispatch_location"))
+        .map(|c| c.count)
+        .sum();
     let summary = format!(
         "If a subpoena arrived now, we could hand over: {content} sealed item(s) that only their readers can open \
-         (none after their lifetime), {server} call record(s) and call-back number(s) the server can read, \
-         the roster, and aggregate daily counts. No caller numbers, no IP addresses, no content in clear."
+         (none after their lifetime), {server} call record(s), call-back and reply number(s) and paging \
+         location(s) the server can read, the zone, kind and status of incidents, the roster, an audit trail \
+         without content, and aggregate daily counts. No caller numbers, no IP addresses, no content in clear."
     );
     Ok(Exposure {
         generated_at: now.0,

@@ -3,6 +3,7 @@
 
 mod block;
 mod callback;
+mod field;
 mod open;
 mod server;
 mod simulate;
@@ -53,6 +54,17 @@ pub enum Command {
     Block(block::BlockArgs),
     /// Call a caller back who asked for it, masked behind the hotline number
     Callback(callback::CallbackArgs),
+    /// Incidents: open, page observers, verify, close
+    #[command(subcommand)]
+    Incident(field::IncidentCommand),
+    /// Text threads from the public
+    #[command(subcommand)]
+    Intake(field::IntakeCommand),
+    /// Recent audit events (who did what, to the hour; no content)
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
     /// What the network holds right now, class by class: the subpoena question
     Exposure {
         #[arg(long)]
@@ -114,5 +126,8 @@ pub async fn run(command: Command, config: Config, out: &mut dyn Write) -> Resul
         Command::Simulate(cmd) => simulate::run(cmd, config, out).await,
         Command::Exposure { json } => server::exposure(config, json, out).await,
         Command::Sweep => server::sweep(config, out).await,
+        Command::Incident(cmd) => field::incident(cmd, config, out).await,
+        Command::Intake(cmd) => field::intake_cmd(cmd, config, out).await,
+        Command::Audit { limit } => field::audit(limit, config, out).await,
     }
 }

@@ -106,3 +106,95 @@ pub async fn count<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sql
 pub async fn delete<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("DELETE FROM sealed_items WHERE id = $1").bind(id).execute(ex).await?.rows_affected() > 0)
 }
+
+/// What an item belongs to: an incident (its details and field notes) or an
+/// intake thread (its texts and the sender's sealed number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Incident(i64),
+    Thread(i64),
+}
+
+pub async fn link<'e>(ex: impl Executor<'e, Database = Any>, id: i64, link: Link) -> Result<(), sqlx::Error> {
+    let sql = match link {
+        Link::Incident(_) => "UPDATE sealed_items SET incident_id = $1 WHERE id = $2",
+        Link::Thread(_) => "UPDATE sealed_items SET thread_id = $1 WHERE id = $2",
+    };
+    let (Link::Incident(parent) | Link::Thread(parent)) = link;
+    sqlx::query(sql).bind(parent).bind(id).execute(ex).await?;
+    Ok(())
+}
+
+/// An item's place in time, without its content.
+#[derive(Debug, Clone)]
+pub struct ItemMeta {
+    pub id: i64,
+    pub class: String,
+    pub created_hour: i64,
+    pub expires_at: i64,
+}
+
+fn meta_from_row(r: &AnyRow) -> Result<ItemMeta, sqlx::Error> {
+    Ok(ItemMeta { id: r.try_get(0)?, class: r.try_get(1)?, created_hour: r.try_get(2)?, expires_at: r.try_get(3)? })
+}
+
+/// The items linked to an incident or a thread, oldest first.
+pub async fn linked<'e>(ex: impl Executor<'e, Database = Any>, link: Link) -> Result<Vec<ItemMeta>, sqlx::Error> {
+    let sql = match link {
+        Link::Incident(_) => {
+            "SELECT id, class, created_hour, expires_at FROM sealed_items WHERE incident_id = $1 ORDER BY id"
+        }
+        Link::Thread(_) => {
+            "SELECT id, class, created_hour, expires_at FROM sealed_items WHERE thread_id = $1 ORDER BY id"
+        }
+    };
+    let (Link::Incident(parent) | Link::Thread(parent)) = link;
+    sqlx::query(sql).bind(parent).fetch_all(ex).await?.iter().map(meta_from_row).collect()
+}
+
+/// Items of incidents still open whose expiry comes before `before`: their
+/// lifetime only starts when the incident closes, so they are kept alive.
+pub async fn of_open_incidents_expiring<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    before: i64,
+) -> Result<Vec<ItemMeta>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT s.id, s.class, s.created_hour, s.expires_at FROM sealed_items s \
+         JOIN incidents i ON i.id = s.incident_id \
+         WHERE i.status IN {} AND s.expires_at < $1 ORDER BY s.id",
+        super::field::OPEN_STATUSES
+    )))
+    .bind(before)
+    .fetch_all(ex)
+    .await?
+    .iter()
+    .map(meta_from_row)
+    .collect()
+}
+
+/// Replaces an item's sealed bytes and expiry (the content was resealed under
+/// another epoch). False when the item is gone.
+pub async fn replace_sealed<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    expires_at: i64,
+    epoch: i64,
+    sealed: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE sealed_items SET expires_at = $1, epoch = $2, sealed = $3 WHERE id = $4")
+        .bind(expires_at)
+        .bind(epoch)
+        .bind(sealed)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The volunteer ids that may fetch an item.
+pub async fn readers<'e>(ex: impl Executor<'e, Database = Any>, item_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT volunteer_id FROM sealed_item_readers WHERE item_id = $1 ORDER BY volunteer_id")
+        .bind(item_id)
+        .fetch_all(ex)
+        .await
+}

@@ -14,6 +14,7 @@ pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
     (2, "vault", include_str!("../../migrations/sqlite/0002_vault.sql")),
     (3, "voice", include_str!("../../migrations/sqlite/0003_voice.sql")),
     (4, "retention", include_str!("../../migrations/sqlite/0004_retention.sql")),
+    (5, "field", include_str!("../../migrations/sqlite/0005_field.sql")),
 ];
 
 /// `(version, name, sql)` for PostgreSQL.
@@ -22,6 +23,7 @@ pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (2, "vault", include_str!("../../migrations/postgres/0002_vault.sql")),
     (3, "voice", include_str!("../../migrations/postgres/0003_voice.sql")),
     (4, "retention", include_str!("../../migrations/postgres/0004_retention.sql")),
+    (5, "field", include_str!("../../migrations/postgres/0005_field.sql")),
 ];
 
 pub(super) fn migrator(backend: Backend) -> Migrator {

@@ -6,6 +6,7 @@
 //! pragmas below) differ between the two.
 
 pub mod calls;
+pub mod field;
 pub mod items;
 mod migrations;
 pub mod sweep;

@@ -59,6 +59,30 @@ pub async fn delete_old_attempts<'e>(ex: impl Executor<'e, Database = Any>, befo
     Ok(done.rows_affected())
 }
 
+pub async fn delete_old_text_attempts<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    before: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM text_attempts WHERE at < $1").bind(before).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
+/// Closed incidents past their lifetime (their dispatch entries go with them).
+pub async fn delete_expired_incidents<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM incidents WHERE expires_at <= $1").bind(now).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_expired_threads<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM intake_threads WHERE expires_at <= $1").bind(now).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_old_audit<'e>(ex: impl Executor<'e, Database = Any>, before: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM audit_events WHERE at_hour < $1").bind(before).execute(ex).await?;
+    Ok(done.rows_affected())
+}
+
 /// Count, oldest time and next expiry of one class, for the exposure report.
 #[derive(Debug, Clone, Default)]
 pub struct ClassCount {
@@ -111,4 +135,24 @@ pub async fn pending_deletions<'e>(ex: impl Executor<'e, Database = Any>, now: i
     .fetch_one(ex)
     .await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// Incidents: open ones have no expiry yet.
+pub async fn incidents<'e>(ex: impl Executor<'e, Database = Any>) -> Result<ClassCount, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*), MIN(created_hour), MIN(expires_at) FROM incidents").fetch_one(ex).await?;
+    class_count(&row)
+}
+
+pub async fn threads<'e>(ex: impl Executor<'e, Database = Any>) -> Result<ClassCount, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT COUNT(*), MIN(created_hour), MIN(expires_at) FROM intake_threads").fetch_one(ex).await?;
+    class_count(&row)
+}
+
+pub async fn audit<'e>(ex: impl Executor<'e, Database = Any>, lifetime: i64) -> Result<ClassCount, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*), MIN(at_hour), MIN(at_hour) + $1 FROM audit_events")
+        .bind(lifetime)
+        .fetch_one(ex)
+        .await?;
+    class_count(&row)
 }

@@ -39,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/telephony/voice/callback/done", post(callback_done))
         .route("/telephony/recording", post(recording))
         .route("/telephony/status", post(status))
+        .route("/telephony/sms", post(sms))
+        .route("/telephony/sms/status", post(sms_status))
 }
 
 /// A provider request whose signature checked out, with its parameters. Handlers
@@ -226,4 +228,32 @@ async fn status(State(state): State<AppState>, hook: Webhook) -> StatusCode {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     }
+}
+
+async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
+    let count: usize = hook.get("NumMedia").and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+    // The attachment ids are the last segments of their URLs; nothing is fetched.
+    let media = (0..count.min(10))
+        .filter_map(|i| hook.get(&format!("MediaUrl{i}")))
+        .filter_map(|url| url.rsplit('/').next().map(str::to_string))
+        .collect();
+    let inbound = crate::sms::Inbound {
+        sid: hook.get("MessageSid").unwrap_or(""),
+        from: hook.get("From").unwrap_or(""),
+        body: hook.get("Body").unwrap_or(""),
+        media,
+    };
+    match crate::sms::incoming(&state, inbound).await {
+        Ok(twiml) => twiml.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a text could not be handled");
+            crate::sms::answer(&state, "quietline could not handle that text just now. Please try again.")
+                .into_response()
+        }
+    }
+}
+
+async fn sms_status(State(state): State<AppState>, hook: Webhook) -> StatusCode {
+    crate::sms::status(&state, hook.get("MessageSid").unwrap_or("")).await;
+    StatusCode::NO_CONTENT
 }

@@ -182,6 +182,11 @@ impl Provider {
             RecordKind::Call => format!("Calls/{sid}.json"),
             RecordKind::Recording => format!("Recordings/{sid}.json"),
             RecordKind::Message => format!("Messages/{sid}.json"),
+            // `SM…/ME…`: one attachment of a message.
+            RecordKind::Media => match sid.split_once('/') {
+                Some((message, media)) => format!("Messages/{message}/Media/{media}.json"),
+                None => return Err(ProviderError { status: 400, code: None, message: "bad media id".into() }),
+            },
         };
         match self.send(self.http.delete(self.url(&path))).await {
             Ok(_) => Ok(()),
@@ -197,6 +202,7 @@ pub enum RecordKind {
     Call,
     Recording,
     Message,
+    Media,
 }
 
 impl RecordKind {
@@ -205,6 +211,7 @@ impl RecordKind {
             RecordKind::Call => "call",
             RecordKind::Recording => "recording",
             RecordKind::Message => "message",
+            RecordKind::Media => "media",
         }
     }
 
@@ -213,6 +220,7 @@ impl RecordKind {
             "call" => Some(RecordKind::Call),
             "recording" => Some(RecordKind::Recording),
             "message" => Some(RecordKind::Message),
+            "media" => Some(RecordKind::Media),
             _ => None,
         }
     }

@@ -50,8 +50,10 @@ pub enum Verb {
     Redirect {
         url: String,
     },
+    /// A text back to the sender; `action` hears the new message's id and status.
     Message {
         text: String,
+        action: String,
     },
     Hangup,
 }
@@ -130,7 +132,11 @@ fn render_verb(verb: &Verb, out: &mut String) {
             escape(recording_status_callback)
         )),
         Verb::Redirect { url } => out.push_str(&format!(r#"<Redirect method="POST">{}</Redirect>"#, escape(url))),
-        Verb::Message { text } => out.push_str(&format!("<Message>{}</Message>", escape(text))),
+        Verb::Message { text, action } => out.push_str(&format!(
+            r#"<Message action="{}" method="POST">{}</Message>"#,
+            escape(action),
+            escape(text)
+        )),
         Verb::Hangup => out.push_str("<Hangup/>"),
     }
 }

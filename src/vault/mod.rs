@@ -183,6 +183,14 @@ impl Vault {
         self.seal_epoch(age_ciphertext, expires_at)
     }
 
+    /// Moves sealed content under the epoch key of a new expiry, without reading
+    /// it: the age layer stays as it is. For lifetimes that start late (a note's
+    /// runs from its incident's close) or are cut short (an intake marked handled).
+    pub fn reseal(&self, sealed: &Sealed, expires_at: UnixTime) -> Result<Sealed, VaultError> {
+        let ciphertext = self.age_ciphertext(sealed)?;
+        self.seal_epoch(&ciphertext, expires_at)
+    }
+
     fn seal_epoch(&self, age_ciphertext: &[u8], expires_at: UnixTime) -> Result<Sealed, VaultError> {
         let epoch = EpochId::for_expiry(expires_at);
         let key = self.keystore.get_or_create(KeyName::Epoch(epoch), self.clock.now())?;

@@ -1,0 +1,38 @@
+//! The audit trail: who changed what, to the hour, without content. Coordinators
+//! read it; the retention sweeper deletes events after `retention_audit`.
+
+use crate::AppState;
+use crate::roster::Volunteer;
+use crate::store::field;
+
+/// Who acted.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Volunteer(&'a Volunteer),
+    /// The operator, on the server's command line.
+    Operator,
+    /// The server itself (escalations, the sweeper).
+    System,
+    /// Someone outside the roster (public intake); never identified further.
+    Public,
+}
+
+impl Actor<'_> {
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Volunteer(v) => v.alias.to_string(),
+            Actor::Operator => "operator".into(),
+            Actor::System => "system".into(),
+            Actor::Public => "public".into(),
+        }
+    }
+}
+
+/// Records one event. A failure is logged, never fatal: the change it describes
+/// has already happened and must not be undone for want of its record.
+pub async fn record(state: &AppState, actor: Actor<'_>, action: &str, object_kind: &str, object_id: Option<i64>) {
+    let hour = state.vault.clock().now().hour().0;
+    if let Err(e) = field::insert_audit(state.db.pool(), hour, &actor.name(), action, object_kind, object_id).await {
+        tracing::warn!(error = %e, "an audit event could not be recorded");
+    }
+}

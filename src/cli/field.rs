@@ -1,0 +1,217 @@
+//! `incident`, `intake` and `audit`: field operations from the server's command
+//! line. Incident details are read from a file or stdin, never from the command
+//! line, where shell history and the process list would keep them.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use zeroize::Zeroizing;
+
+use super::CliError;
+use super::server::open_state;
+use crate::audit::Actor;
+use crate::clock::{Clock, UnixTime};
+use crate::config::Config;
+use crate::dispatch::{self, Kind, NewReport};
+use crate::sms::intake;
+use crate::store::field;
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCommand {
+    /// Open an incident and page on-shift observers in its zone
+    New(NewArgs),
+    /// Incidents not yet deleted: zone, kind, status, observers, notes
+    List,
+    /// One incident: observers and their state, notes and when they expire
+    Show { id: i64 },
+    /// Mark a reported incident as verified
+    Verify { id: i64 },
+    /// Close an incident; its lifetime and its notes' lifetime start now
+    Close { id: i64 },
+    /// Close an incident as a false alarm
+    FalseAlarm { id: i64 },
+}
+
+#[derive(Args, Debug)]
+pub struct NewArgs {
+    #[arg(long)]
+    pub zone: String,
+    /// sighting, detention, checkpoint or other
+    #[arg(long, default_value = "sighting")]
+    pub kind: String,
+    /// Where the details come from: the first line is the location (it may go to
+    /// observers by SMS), the rest what was seen (sealed only). `-` is stdin.
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub details: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IntakeCommand {
+    /// Text threads from the public that have not expired: number, language, state
+    List,
+    /// Mark a thread handled: it expires after retention_intake_handled
+    Handled { id: i64 },
+}
+
+fn read_details(path: &PathBuf) -> Result<Zeroizing<String>, CliError> {
+    let mut text = Zeroizing::new(String::new());
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text).map_err(|e| CliError(format!("reading details from stdin: {e}")))?;
+    } else {
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .map_err(|e| CliError(format!("--details {}: {e}", path.display())))?;
+    }
+    Ok(text)
+}
+
+pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+    // Check what can be checked before touching the database.
+    let new = match &cmd {
+        IncidentCommand::New(args) => {
+            let zone = config.zone(&args.zone).map_err(|e| CliError(format!("--zone: {e}")))?;
+            let kind = Kind::parse(&args.kind).map_err(|e| CliError(format!("--kind: {e}")))?;
+            let details = read_details(&args.details)?;
+            if details.trim().is_empty() {
+                return Err(CliError("the details are empty: the first line must say where".into()));
+            }
+            Some((zone, kind, details))
+        }
+        _ => None,
+    };
+    let state = open_state(config, Clock::system()).await?;
+    let result = async {
+        match cmd {
+            IncidentCommand::New(_) => {
+                let (zone, kind, details) = new.expect("parsed above");
+                let (location, description) = details.trim().split_once('\n').unwrap_or((details.trim(), ""));
+                let report = NewReport { zone, kind, location, description };
+                let opened =
+                    dispatch::open(&state, report, Actor::Operator).await.map_err(|e| CliError(e.to_string()))?;
+                writeln!(out, "opened #{}; {} observer(s) paged", opened.id, opened.paged)?;
+                match opened.details_item {
+                    Some(item) => writeln!(out, "details sealed as item {item}")?,
+                    None => writeln!(out, "details not kept: nobody on shift or in the legal team has a key")?,
+                }
+            }
+            IncidentCommand::List => {
+                let incidents = field::list_incidents(state.db.pool()).await?;
+                if incidents.is_empty() {
+                    writeln!(out, "no incidents")?;
+                }
+                for i in incidents {
+                    let s = dispatch::summary(&state, i.id).await.map_err(|e| CliError(e.to_string()))?;
+                    writeln!(
+                        out,
+                        "#{:<5} {:<12} {:<10} {:<11} observers {}/{}  notes {}",
+                        i.id, i.zone, i.kind, i.status, i.assigned, i.needed, s.notes
+                    )?;
+                }
+            }
+            IncidentCommand::Show { id } => {
+                let s = dispatch::summary(&state, id).await.map_err(|e| CliError(e.to_string()))?;
+                let i = &s.incident;
+                writeln!(out, "#{} {} {} {}", i.id, i.zone, i.kind, i.status)?;
+                writeln!(out, "opened in the hour of {}", UnixTime(i.created_hour).display_utc())?;
+                if let Some(t) = i.expires_at {
+                    writeln!(out, "deleted {}", UnixTime(t).display_utc())?;
+                }
+                writeln!(out, "observers wanted {}, assigned {}", i.needed, i.assigned)?;
+                for (alias, st) in &s.observers {
+                    writeln!(out, "  {alias:<20} {st}")?;
+                }
+                match (s.notes, s.first_note_expiry, i.closed_at) {
+                    (0, _, _) => writeln!(out, "no notes")?,
+                    (n, Some(t), Some(_)) => {
+                        writeln!(out, "{n} note(s); the first is deleted {}", UnixTime(t).display_utc())?
+                    }
+                    (n, _, _) => writeln!(out, "{n} note(s); deleted after the incident closes")?,
+                }
+            }
+            IncidentCommand::Verify { id } => {
+                dispatch::verify(&state, id, Actor::Operator).await.map_err(|e| CliError(e.to_string()))?;
+                writeln!(out, "#{id} verified")?;
+            }
+            IncidentCommand::Close { id } | IncidentCommand::FalseAlarm { id } => {
+                let false_alarm = matches!(cmd, IncidentCommand::FalseAlarm { .. });
+                let until = dispatch::close(&state, id, false_alarm, Actor::Operator)
+                    .await
+                    .map_err(|e| CliError(e.to_string()))?;
+                let what = if false_alarm { "marked a false alarm" } else { "closed" };
+                writeln!(
+                    out,
+                    "#{id} {what}; it is deleted {}, its notes after {}",
+                    until.display_utc(),
+                    human_days(state.config.retention.note)
+                )?;
+            }
+        }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    state.db.close().await;
+    result
+}
+
+fn human_days(d: std::time::Duration) -> String {
+    let days = d.as_secs() / 86_400;
+    if days > 0 { format!("{days} days") } else { format!("{} hours", d.as_secs() / 3600) }
+}
+
+pub async fn intake_cmd(cmd: IntakeCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+    let state = open_state(config, Clock::system()).await?;
+    let result = async {
+        match cmd {
+            IntakeCommand::List => {
+                let now = state.vault.clock().now();
+                let threads = field::list_threads(state.db.pool(), now.0).await?;
+                if threads.is_empty() {
+                    writeln!(out, "no text threads")?;
+                }
+                for t in threads {
+                    let items = crate::store::items::linked(state.db.pool(), crate::store::items::Link::Thread(t.id))
+                        .await?
+                        .into_iter()
+                        .filter(|i| i.class == "intake")
+                        .map(|i| i.id.to_string())
+                        .collect::<Vec<_>>();
+                    writeln!(
+                        out,
+                        "#{:<5} {:<3} {:<10} deleted {}  texts (items): {}",
+                        t.id,
+                        t.language,
+                        t.state,
+                        UnixTime(t.expires_at).display_utc(),
+                        items.join(" ")
+                    )?;
+                }
+            }
+            IntakeCommand::Handled { id } => {
+                let until = intake::handled(&state, id, Actor::Operator).await.map_err(|e| CliError(e.to_string()))?;
+                writeln!(out, "#{id} handled; it is deleted {}", until.display_utc())?;
+            }
+        }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    state.db.close().await;
+    result
+}
+
+pub async fn audit(limit: i64, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+    let state = open_state(config, Clock::system()).await?;
+    let result = async {
+        for e in field::recent_audit(state.db.pool(), limit).await? {
+            let object = match e.object_id {
+                Some(id) => format!("{} #{id}", e.object_kind),
+                None => e.object_kind.clone(),
+            };
+            writeln!(out, "{}  {:<20} {:<22} {object}", UnixTime(e.at_hour).display_utc(), e.actor, e.action)?;
+        }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    state.db.close().await;
+    result
+}

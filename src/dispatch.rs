@@ -1,0 +1,556 @@
+//! Incidents and the legal observers sent to them: opening, paging, accepts,
+//! escalation, field notes, closing.
+//!
+//! The server reads an incident's zone, kind and status, and who is assigned. Its
+//! details (where, what was seen) are sealed to the dispatchers on shift, the legal
+//! team and whoever opened it. When `dispatch_location_by_sms` is on, the location
+//! is also kept server-readable while observers are being paged, because paging
+//! texts carry it; that copy goes as soon as the slots are filled or the incident
+//! ends.
+//!
+//! Lifetimes start at the close: an incident's row and details `retention_incident`
+//! after it, its field notes `retention_note` after it. Until then the sweeper
+//! keeps their epoch ahead of time (see [`keep_open_items_alive`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::AppState;
+use crate::audit::{self, Actor};
+use crate::clock::UnixTime;
+use crate::items::{self, Content, ItemClass, ItemError};
+use crate::roster::{self, Role, Volunteer, Zone};
+use crate::sms;
+use crate::store::field::{self, IncidentRow, NewIncident};
+use crate::store::items::{self as item_db, Link};
+
+/// What kind of activity an incident reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sighting,
+    Detention,
+    Checkpoint,
+    Other,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Sighting, Kind::Detention, Kind::Checkpoint, Kind::Other];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sighting => "sighting",
+            Kind::Detention => "detention",
+            Kind::Checkpoint => "checkpoint",
+            Kind::Other => "other",
+        }
+    }
+
+    pub fn parse(input: &str) -> std::result::Result<Kind, String> {
+        let word = input.trim().to_ascii_lowercase();
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == word)
+            .ok_or_else(|| format!("unknown kind {input:?} (kinds: sighting, detention, checkpoint, other)"))
+    }
+}
+
+/// Paging tiers, as stored in `incidents.page_tier`.
+const TIER_ZONE: i64 = 0;
+const TIER_ALL_ZONES: i64 = 1;
+const TIER_DISPATCHERS: i64 = 2;
+
+/// The longest location text a paging SMS carries.
+const LOCATION_SMS_CHARS: usize = 300;
+/// Items of open incidents are kept at least this far ahead of their expiry.
+const KEEP_ALIVE: Duration = Duration::from_secs(2 * 86_400);
+
+#[derive(Debug)]
+pub enum DispatchError {
+    Invalid(String),
+    NotFound(i64),
+    /// The incident has ended (closed or a false alarm).
+    Ended(i64),
+    NotAllowed(String),
+    /// Nobody who should read it has registered a key: nothing was kept.
+    NoReaders,
+    Item(ItemError),
+    Store(sqlx::Error),
+    Roster(roster::RosterError),
+}
+
+impl fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DispatchError::Invalid(why) => f.write_str(why),
+            DispatchError::NotFound(id) => write!(f, "there is no incident #{id}"),
+            DispatchError::Ended(id) => write!(f, "incident #{id} has ended"),
+            DispatchError::NotAllowed(why) => f.write_str(why),
+            DispatchError::NoReaders => {
+                f.write_str("nobody who should read it has registered an age key, so it was not kept")
+            }
+            DispatchError::Item(e) => write!(f, "{e}"),
+            DispatchError::Store(e) => write!(f, "database error: {e}"),
+            DispatchError::Roster(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for DispatchError {}
+
+impl From<sqlx::Error> for DispatchError {
+    fn from(e: sqlx::Error) -> Self {
+        DispatchError::Store(e)
+    }
+}
+
+impl From<roster::RosterError> for DispatchError {
+    fn from(e: roster::RosterError) -> Self {
+        DispatchError::Roster(e)
+    }
+}
+
+impl From<ItemError> for DispatchError {
+    fn from(e: ItemError) -> Self {
+        match e {
+            ItemError::Vault(crate::vault::VaultError::NoReaders) => DispatchError::NoReaders,
+            other => DispatchError::Item(other),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, DispatchError>;
+
+pub fn is_open(status: &str) -> bool {
+    matches!(status, "reported" | "verified" | "dispatched")
+}
+
+/// A new incident, validated.
+pub struct NewReport<'a> {
+    pub zone: Zone,
+    pub kind: Kind,
+    /// Where: goes to observers in the paging text when that is allowed.
+    pub location: &'a str,
+    /// What was seen; sealed with the location, never texted.
+    pub description: &'a str,
+}
+
+pub struct Opened {
+    pub id: i64,
+    /// How many observers were paged.
+    pub paged: usize,
+    /// The sealed details, when someone could be given them.
+    pub details_item: Option<i64>,
+}
+
+/// Opens an incident: seals its details, and pages on-shift observers in its zone
+/// (or, when there are none, every zone, then the dispatchers).
+pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Result<Opened> {
+    if report.location.trim().is_empty() {
+        return Err(DispatchError::Invalid("the location is empty".into()));
+    }
+    let now = state.vault.clock().now();
+    let opener = match by {
+        Actor::Volunteer(v) => Some(v),
+        _ => None,
+    };
+    let new = NewIncident {
+        zone: report.zone.as_str(),
+        kind: report.kind.as_str(),
+        needed: i64::from(state.config.dispatch_observers),
+        opened_by: opener.map(|v| v.id),
+        created_hour: now.hour().0,
+        page_deadline: now.plus(state.config.dispatch_timeout).0,
+    };
+    let id = field::insert_incident(state.db.pool(), &new).await?;
+    audit::record(state, by, "incident.open", "incident", Some(id)).await;
+
+    let roster = roster::list(&state.db).await?;
+    let mut readers = roster::on_shift_dispatchers(&roster);
+    readers.extend(roster::legal_team(&roster));
+    readers.extend(opener);
+    let details = zeroize::Zeroizing::new(format!("{}\n{}", report.location.trim(), report.description.trim()));
+    let expires = now.plus(state.config.retention.incident);
+    let details_item = match items::store_linked(
+        &state.db,
+        &state.vault,
+        ItemClass::Incident,
+        Content::Plaintext(details.as_bytes()),
+        &readers,
+        expires,
+        Some(Link::Incident(id)),
+    )
+    .await
+    {
+        Ok(item) => Some(item.id),
+        Err(ItemError::Vault(crate::vault::VaultError::NoReaders)) => {
+            tracing::warn!("an incident's details were not kept: nobody on shift or in the legal team has a key");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if state.config.dispatch_location_by_sms {
+        // Kept only while paging may need it: paging ends within two timeouts.
+        let until = now.plus(state.config.dispatch_timeout * 2 + Duration::from_secs(3600));
+        let location: String = report.location.trim().chars().take(LOCATION_SMS_CHARS).collect();
+        let location = zeroize::Zeroizing::new(location);
+        items::store_for_server_linked(
+            &state.db,
+            &state.vault,
+            ItemClass::DispatchLocation,
+            location.as_bytes(),
+            until,
+            Some(Link::Incident(id)),
+        )
+        .await?;
+    }
+    let incident = field::get_incident(state.db.pool(), id).await?.ok_or(DispatchError::NotFound(id))?;
+    let paged = page(state, &incident, &roster, TIER_ZONE, opener).await?;
+    if paged == 0 {
+        escalate(state, id, TIER_ZONE).await?;
+    }
+    Ok(Opened { id, paged, details_item })
+}
+
+/// The location kept for paging, if it is still there.
+async fn dispatch_location(state: &AppState, id: i64) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let linked = item_db::linked(state.db.pool(), Link::Incident(id)).await.ok()?;
+    let item = linked.iter().find(|i| i.class == ItemClass::DispatchLocation.as_str())?;
+    items::open_for_server(&state.db, &state.vault, item.id, ItemClass::DispatchLocation).await.ok()
+}
+
+async fn drop_dispatch_location(state: &AppState, id: i64) {
+    let Ok(linked) = item_db::linked(state.db.pool(), Link::Incident(id)).await else { return };
+    for item in linked.iter().filter(|i| i.class == ItemClass::DispatchLocation.as_str()) {
+        if let Err(e) = item_db::delete(state.db.pool(), item.id).await {
+            tracing::warn!(error = %e, "a paging location could not be deleted; it expires with its epoch");
+        }
+    }
+}
+
+/// Pages the on-shift observers of `tier` who have not been paged for this
+/// incident yet. Returns how many were paged.
+async fn page(
+    state: &AppState,
+    incident: &IncidentRow,
+    roster: &[Volunteer],
+    tier: i64,
+    skip: Option<&Volunteer>,
+) -> Result<usize> {
+    let zone = Zone::parse(&incident.zone).map_err(DispatchError::Invalid)?;
+    let observers: Vec<&Volunteer> = roster
+        .iter()
+        .filter(|v| v.on_shift && v.has_role(Role::Observer))
+        .filter(|v| tier != TIER_ZONE || v.zones.contains(&zone))
+        .filter(|v| skip.is_none_or(|s| s.id != v.id))
+        .collect();
+    let location =
+        if state.config.dispatch_location_by_sms { dispatch_location(state, incident.id).await } else { None };
+    let id = incident.id;
+    let text = match &location {
+        Some(loc) => zeroize::Zeroizing::new(format!(
+            "quietline #{id} {} ({}): {}. Reply Y {id} to go, N {id} if you cannot.",
+            incident.zone,
+            incident.kind,
+            String::from_utf8_lossy(loc)
+        )),
+        None => zeroize::Zeroizing::new(format!(
+            "quietline #{id} {} ({}). Sign in for the location: {}. Reply Y {id} to go, N {id} if you cannot.",
+            incident.zone,
+            incident.kind,
+            state.public(&format!("/console/incidents/{id}"))
+        )),
+    };
+    let mut paged = 0;
+    for v in observers {
+        if !field::add_paged(state.db.pool(), id, v.id).await? {
+            continue;
+        }
+        if sms::send_to(state, v, &text).await {
+            paged += 1;
+        }
+    }
+    if paged > 0 {
+        audit::record(state, Actor::System, "dispatch.page", "incident", Some(id)).await;
+    }
+    Ok(paged)
+}
+
+/// No accept by the deadline: page every zone, then alert the dispatchers. Only
+/// one instance wins each step.
+pub async fn escalate(state: &AppState, id: i64, from: i64) -> Result<()> {
+    let now = state.vault.clock().now();
+    let Some(incident) = field::get_incident(state.db.pool(), id).await? else { return Ok(()) };
+    if !is_open(&incident.status) || incident.assigned > 0 || incident.page_tier != from {
+        return Ok(());
+    }
+    match from {
+        TIER_ZONE => {
+            let deadline = now.plus(state.config.dispatch_timeout).0;
+            if !field::advance_page(state.db.pool(), id, TIER_ZONE, TIER_ALL_ZONES, Some(deadline)).await? {
+                return Ok(());
+            }
+            audit::record(state, Actor::System, "dispatch.escalate", "incident", Some(id)).await;
+            let roster = roster::list(&state.db).await?;
+            let paged = page(state, &incident, &roster, TIER_ALL_ZONES, None).await?;
+            if paged == 0 {
+                Box::pin(escalate(state, id, TIER_ALL_ZONES)).await?;
+            }
+        }
+        TIER_ALL_ZONES => {
+            if !field::advance_page(state.db.pool(), id, TIER_ALL_ZONES, TIER_DISPATCHERS, None).await? {
+                return Ok(());
+            }
+            audit::record(state, Actor::System, "dispatch.unanswered", "incident", Some(id)).await;
+            let paged = field::dispatches_of(state.db.pool(), id).await?.len();
+            sms::to_dispatchers(
+                state,
+                &format!(
+                    "quietline #{id} {}: no observer has accepted ({paged} paged). Call observers directly.",
+                    incident.zone
+                ),
+            )
+            .await;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Incidents whose paging deadline passed without an accept: escalate each.
+pub async fn escalate_due(state: &AppState) -> Result<usize> {
+    let now = state.vault.clock().now();
+    let due = field::due_pages(state.db.pool(), now.0).await?;
+    for (id, tier) in &due {
+        escalate(state, *id, *tier).await?;
+    }
+    Ok(due.len())
+}
+
+/// What came of a `Y`.
+pub enum Accepted {
+    /// Assigned: `n` of `needed`.
+    Assigned { n: i64, needed: i64 },
+    /// Every slot was already taken.
+    Covered,
+    /// Already assigned before this.
+    Already,
+}
+
+async fn incident(state: &AppState, id: i64) -> Result<IncidentRow> {
+    field::get_incident(state.db.pool(), id).await?.ok_or(DispatchError::NotFound(id))
+}
+
+fn require_observer(v: &Volunteer) -> Result<()> {
+    if v.has_role(Role::Observer) {
+        Ok(())
+    } else {
+        Err(DispatchError::NotAllowed("only observers take dispatches".into()))
+    }
+}
+
+/// An observer accepts: the first `needed` are assigned, in one transaction per
+/// accept so no slot is handed out twice, on any number of instances.
+pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted> {
+    require_observer(v)?;
+    let incident = incident(state, id).await?;
+    if !is_open(&incident.status) {
+        return Err(DispatchError::Ended(id));
+    }
+    let current = field::dispatch_state(state.db.pool(), id, v.id).await?;
+    if matches!(current.as_deref(), Some("accepted" | "on_scene")) {
+        return Ok(Accepted::Already);
+    }
+    let mut tx = state.db.begin_write().await?;
+    let taken = field::take_slot(&mut *tx, id).await?;
+    let dispatch_state = if taken.is_some() { "accepted" } else { "covered" };
+    field::set_dispatch(&mut *tx, id, v.id, dispatch_state).await?;
+    tx.commit().await?;
+    let Some(n) = taken else {
+        audit::record(state, Actor::Volunteer(v), "dispatch.covered", "incident", Some(id)).await;
+        return Ok(Accepted::Covered);
+    };
+    audit::record(state, Actor::Volunteer(v), "dispatch.accept", "incident", Some(id)).await;
+    if n >= incident.needed {
+        drop_dispatch_location(state, id).await;
+    }
+    sms::to_dispatchers(state, &format!("quietline #{id}: {} is going ({n} of {}).", v.alias, incident.needed)).await;
+    Ok(Accepted::Assigned { n, needed: incident.needed })
+}
+
+/// An observer declines (or withdraws after accepting, giving the slot back).
+pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
+    require_observer(v)?;
+    let incident = incident(state, id).await?;
+    if !is_open(&incident.status) {
+        return Err(DispatchError::Ended(id));
+    }
+    let current = field::dispatch_state(state.db.pool(), id, v.id).await?;
+    let mut tx = state.db.begin_write().await?;
+    if matches!(current.as_deref(), Some("accepted" | "on_scene")) {
+        field::release_slot(&mut *tx, id).await?;
+    }
+    field::set_dispatch(&mut *tx, id, v.id, "declined").await?;
+    tx.commit().await?;
+    audit::record(state, Actor::Volunteer(v), "dispatch.decline", "incident", Some(id)).await;
+    if matches!(current.as_deref(), Some("accepted" | "on_scene")) {
+        sms::to_dispatchers(state, &format!("quietline #{id}: {} withdrew and cannot go.", v.alias)).await;
+    }
+    Ok(())
+}
+
+/// `AT` and `DONE`: an assigned observer arrives or leaves.
+pub async fn arrive_or_leave(state: &AppState, id: i64, v: &Volunteer, arrived: bool) -> Result<()> {
+    require_observer(v)?;
+    incident(state, id).await?;
+    let current = field::dispatch_state(state.db.pool(), id, v.id).await?;
+    let allowed = if arrived { ["accepted"].as_slice() } else { ["accepted", "on_scene"].as_slice() };
+    if !current.as_deref().is_some_and(|s| allowed.contains(&s)) {
+        return Err(DispatchError::NotAllowed(format!("you are not assigned to #{id}")));
+    }
+    let (state_name, action) = if arrived { ("on_scene", "dispatch.on_scene") } else { ("done", "dispatch.done") };
+    field::set_dispatch(state.db.pool(), id, v.id, state_name).await?;
+    audit::record(state, Actor::Volunteer(v), action, "incident", Some(id)).await;
+    Ok(())
+}
+
+/// `verified`: someone confirmed the report.
+pub async fn verify(state: &AppState, id: i64, by: Actor<'_>) -> Result<()> {
+    let incident = incident(state, id).await?;
+    if !field::verify(state.db.pool(), id).await? {
+        return Err(DispatchError::Invalid(format!("#{id} is {}, not reported", incident.status)));
+    }
+    audit::record(state, by, "incident.verify", "incident", Some(id)).await;
+    Ok(())
+}
+
+/// Ends an incident (`closed`, or `false_alarm`): paging stops, the paging copy of
+/// the location goes, and the lifetimes of the incident and its notes start.
+pub async fn close(state: &AppState, id: i64, false_alarm: bool, by: Actor<'_>) -> Result<UnixTime> {
+    let now = state.vault.clock().now();
+    incident(state, id).await?;
+    let expires = now.plus(state.config.retention.incident);
+    let status = if false_alarm { "false_alarm" } else { "closed" };
+    if !field::close(state.db.pool(), id, status, now.0, expires.0).await? {
+        return Err(DispatchError::Ended(id));
+    }
+    audit::record(state, by, if false_alarm { "incident.false_alarm" } else { "incident.close" }, "incident", Some(id))
+        .await;
+    drop_dispatch_location(state, id).await;
+    for item in item_db::linked(state.db.pool(), Link::Incident(id)).await? {
+        let until = match item.class.as_str() {
+            "note" => now.plus(state.config.retention.note),
+            _ => expires,
+        };
+        if let Err(e) = items::reseal(&state.db, &state.vault, item.id, until).await {
+            tracing::warn!(error = %e, "an item of a closed incident could not be moved to its lifetime");
+        }
+    }
+    let roster = roster::list(&state.db).await?;
+    for (volunteer_id, s) in field::dispatches_of(state.db.pool(), id).await? {
+        if matches!(s.as_str(), "accepted" | "on_scene")
+            && let Some(v) = roster.iter().find(|v| v.id == volunteer_id)
+        {
+            sms::send_to(state, v, &format!("quietline #{id} is {}. Thank you.", status.replace('_', " "))).await;
+        }
+    }
+    Ok(expires)
+}
+
+/// When a field note will be deleted.
+pub enum NoteExpiry {
+    /// `retention_note` after its incident closes.
+    AfterClose(Duration),
+    At(UnixTime),
+}
+
+pub struct NoteSaved {
+    pub id: i64,
+    pub expiry: NoteExpiry,
+    /// False when the author has no key: only the legal team can read it.
+    pub author_reads: bool,
+}
+
+/// A field note on an incident, sealed at once to its author and the legal team.
+/// Assigned observers, dispatchers, coordinators and attorneys may write one.
+pub async fn add_note(state: &AppState, id: i64, author: &Volunteer, text: &[u8]) -> Result<NoteSaved> {
+    let incident = incident(state, id).await?;
+    let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| author.has_role(*r));
+    if !staff {
+        let current = field::dispatch_state(state.db.pool(), id, author.id).await?;
+        if !matches!(current.as_deref(), Some("accepted" | "on_scene" | "done")) {
+            return Err(DispatchError::NotAllowed(format!("you are not assigned to #{id}")));
+        }
+    }
+    let now = state.vault.clock().now();
+    let note_life = state.config.retention.note;
+    let (expires, expiry) = match incident.closed_at {
+        Some(closed) => (UnixTime(closed).plus(note_life), NoteExpiry::At(UnixTime(closed).plus(note_life))),
+        None => (now.plus(note_life), NoteExpiry::AfterClose(note_life)),
+    };
+    if expires <= now {
+        return Err(DispatchError::Ended(id));
+    }
+    let roster = roster::list(&state.db).await?;
+    let mut readers = roster::legal_team(&roster);
+    readers.push(author);
+    let stored = items::store_linked(
+        &state.db,
+        &state.vault,
+        ItemClass::Note,
+        Content::Plaintext(text),
+        &readers,
+        expires,
+        Some(Link::Incident(id)),
+    )
+    .await?;
+    audit::record(state, Actor::Volunteer(author), "note.add", "incident", Some(id)).await;
+    Ok(NoteSaved { id: stored.id, expiry, author_reads: author.age_recipient.is_some() })
+}
+
+/// Keeps the details and notes of incidents still open from expiring: their
+/// lifetimes start at the close. Run by the sweeper; returns how many moved.
+pub async fn keep_open_items_alive(state: &AppState) -> Result<usize> {
+    let now = state.vault.clock().now();
+    let due = item_db::of_open_incidents_expiring(state.db.pool(), now.plus(KEEP_ALIVE / 2).0).await?;
+    let mut moved = 0;
+    for item in due {
+        let lifetime = match item.class.as_str() {
+            "note" => state.config.retention.note,
+            "incident" => state.config.retention.incident,
+            // The paging copy of a location is never kept alive.
+            _ => continue,
+        };
+        let until = now.plus(lifetime.max(KEEP_ALIVE));
+        match items::reseal(&state.db, &state.vault, item.id, until).await {
+            Ok(()) => moved += 1,
+            Err(e) => tracing::warn!(error = %e, "an open incident's item could not be kept alive"),
+        }
+    }
+    Ok(moved)
+}
+
+/// An incident as the server sees it: no details.
+pub struct Summary {
+    pub incident: IncidentRow,
+    /// `(alias, state)` of everyone paged or assigned.
+    pub observers: Vec<(String, String)>,
+    pub notes: usize,
+    /// When the first note expires, if any.
+    pub first_note_expiry: Option<i64>,
+}
+
+pub async fn summary(state: &AppState, id: i64) -> Result<Summary> {
+    let incident = incident(state, id).await?;
+    let roster = roster::list(&state.db).await?;
+    let observers = field::dispatches_of(state.db.pool(), id)
+        .await?
+        .into_iter()
+        .map(|(vid, s)| {
+            let alias = roster.iter().find(|v| v.id == vid).map(|v| v.alias.to_string()).unwrap_or_default();
+            (alias, s)
+        })
+        .collect();
+    let notes: Vec<_> =
+        item_db::linked(state.db.pool(), Link::Incident(id)).await?.into_iter().filter(|i| i.class == "note").collect();
+    Ok(Summary { incident, observers, first_note_expiry: notes.iter().map(|n| n.expires_at).min(), notes: notes.len() })
+}
