@@ -476,7 +476,7 @@ pub async fn voicemail_choice(state: &AppState, call_id: i64, digits: Option<&st
         {
             Ok(item) => {
                 db::set_outcome(state.db.pool(), call_id, "callback_requested").await?;
-                alert_dispatchers(state, &format!("quietline: call back requested ({}) #{item}", lang)).await;
+                crate::sms::to_dispatchers(state, &format!("quietline: call back requested ({}) #{item}", lang)).await;
                 twiml = twiml.say(&s.voice, &s.callback_noted);
             }
             Err(e) => tracing::error!(error = %e, "a callback number could not be sealed"),
@@ -532,11 +532,11 @@ pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str
             {
                 db::set_outcome(state.db.pool(), call_id, "voicemail").await?;
             }
-            alert_dispatchers(state, &format!("quietline: new voicemail ({lang}) #{}", item.id)).await;
+            crate::sms::to_dispatchers(state, &format!("quietline: new voicemail ({lang}) #{}", item.id)).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "a voicemail could not be kept: no reader has an age key");
-            alert_dispatchers(
+            crate::sms::to_dispatchers(
                 state,
                 "quietline: a voicemail arrived but nobody on shift or in the legal team has a key",
             )
@@ -545,11 +545,6 @@ pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str
     }
     scrub(state).await;
     Ok(())
-}
-
-/// A content-free SMS to every on-shift dispatcher; failures are logged.
-async fn alert_dispatchers(state: &AppState, text: &str) {
-    crate::sms::to_dispatchers(state, text).await;
 }
 
 /// `POST /telephony/status`: a leg changed state.

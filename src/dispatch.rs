@@ -136,7 +136,8 @@ pub struct NewReport<'a> {
 
 pub struct Opened {
     pub id: i64,
-    /// How many observers were paged.
+    /// How many observers were paged (in the zone, or in every zone when the
+    /// zone had nobody on shift).
     pub paged: usize,
     /// The sealed details, when someone could be given them.
     pub details_item: Option<i64>,
@@ -173,7 +174,7 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
     let details_item = match items::store_linked(
         &state.db,
         &state.vault,
-        ItemClass::Incident,
+        ItemClass::IncidentDetails,
         Content::Plaintext(details.as_bytes()),
         &readers,
         expires,
@@ -204,10 +205,11 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
         .await?;
     }
     let incident = field::get_incident(state.db.pool(), id).await?.ok_or(DispatchError::NotFound(id))?;
-    let paged = page(state, &incident, &roster, TIER_ZONE, opener).await?;
-    if paged == 0 {
+    if page(state, &incident, &roster, TIER_ZONE, opener).await? == 0 {
+        // Nobody in the zone: every zone at once, then the dispatchers.
         escalate(state, id, TIER_ZONE).await?;
     }
+    let paged = field::dispatches_of(state.db.pool(), id).await?.len();
     Ok(Opened { id, paged, details_item })
 }
 
@@ -301,15 +303,18 @@ pub async fn escalate(state: &AppState, id: i64, from: i64) -> Result<()> {
                 return Ok(());
             }
             audit::record(state, Actor::System, "dispatch.unanswered", "incident", Some(id)).await;
+            // Paging is over: the server has no more use for the location.
+            drop_dispatch_location(state, id).await;
             let paged = field::dispatches_of(state.db.pool(), id).await?.len();
-            sms::to_dispatchers(
-                state,
-                &format!(
+            let text = if paged == 0 {
+                format!("quietline #{id} {}: no observer is on shift to page. Call observers directly.", incident.zone)
+            } else {
+                format!(
                     "quietline #{id} {}: no observer has accepted ({paged} paged). Call observers directly.",
                     incident.zone
-                ),
-            )
-            .await;
+                )
+            };
+            sms::to_dispatchers(state, &text).await;
         }
         _ => {}
     }
@@ -437,8 +442,8 @@ pub async fn close(state: &AppState, id: i64, false_alarm: bool, by: Actor<'_>) 
         .await;
     drop_dispatch_location(state, id).await;
     for item in item_db::linked(state.db.pool(), Link::Incident(id)).await? {
-        let until = match item.class.as_str() {
-            "note" => now.plus(state.config.retention.note),
+        let until = match ItemClass::parse(&item.class) {
+            Some(ItemClass::Note) => now.plus(state.config.retention.note),
             _ => expires,
         };
         if let Err(e) = items::reseal(&state.db, &state.vault, item.id, until).await {
@@ -514,9 +519,9 @@ pub async fn keep_open_items_alive(state: &AppState) -> Result<usize> {
     let due = item_db::of_open_incidents_expiring(state.db.pool(), now.plus(KEEP_ALIVE / 2).0).await?;
     let mut moved = 0;
     for item in due {
-        let lifetime = match item.class.as_str() {
-            "note" => state.config.retention.note,
-            "incident" => state.config.retention.incident,
+        let lifetime = match ItemClass::parse(&item.class) {
+            Some(ItemClass::Note) => state.config.retention.note,
+            Some(ItemClass::IncidentDetails) => state.config.retention.incident,
             // The paging copy of a location is never kept alive.
             _ => continue,
         };
@@ -550,7 +555,10 @@ pub async fn summary(state: &AppState, id: i64) -> Result<Summary> {
             (alias, s)
         })
         .collect();
-    let notes: Vec<_> =
-        item_db::linked(state.db.pool(), Link::Incident(id)).await?.into_iter().filter(|i| i.class == "note").collect();
+    let notes: Vec<_> = item_db::linked(state.db.pool(), Link::Incident(id))
+        .await?
+        .into_iter()
+        .filter(|i| i.class == ItemClass::Note.as_str())
+        .collect();
     Ok(Summary { incident, observers, first_note_expiry: notes.iter().map(|n| n.expires_at).min(), notes: notes.len() })
 }

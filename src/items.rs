@@ -28,7 +28,7 @@ pub enum ItemClass {
     /// The number of an intake thread's sender, for replies; only the server reads it.
     IntakeSender,
     /// An incident's details: where, and what was seen.
-    Incident,
+    IncidentDetails,
     /// An incident's location while observers are being paged by SMS; only the
     /// server reads it, and it goes as soon as paging ends.
     DispatchLocation,
@@ -42,7 +42,7 @@ impl ItemClass {
             ItemClass::Callback => "callback",
             ItemClass::Intake => "intake",
             ItemClass::IntakeSender => "intake_sender",
-            ItemClass::Incident => "incident",
+            ItemClass::IncidentDetails => "incident_details",
             ItemClass::DispatchLocation => "dispatch_location",
         }
     }
@@ -53,9 +53,13 @@ impl ItemClass {
         ItemClass::Callback,
         ItemClass::Intake,
         ItemClass::IntakeSender,
-        ItemClass::Incident,
+        ItemClass::IncidentDetails,
         ItemClass::DispatchLocation,
     ];
+
+    pub fn parse(name: &str) -> Option<ItemClass> {
+        ItemClass::ALL.into_iter().find(|c| c.as_str() == name)
+    }
 
     /// Whether only the server reads this class back (sealed to the server key).
     pub fn server_readable(self) -> bool {

@@ -245,7 +245,7 @@ pub async fn exposure(state: &AppState) -> Result<Exposure, SweepError> {
             ItemClass::Callback => (server, human(r.callback)),
             ItemClass::Intake => (readers, format!("{} ({} once handled)", human(r.intake), human(r.intake_handled))),
             ItemClass::IntakeSender => (server, format!("{}, with its thread", human(r.intake))),
-            ItemClass::Incident => (readers, format!("{} from the close", human(r.incident))),
+            ItemClass::IncidentDetails => (readers, format!("{} from the close", human(r.incident))),
             ItemClass::DispatchLocation => (server, "while paging".to_string()),
         };
         classes.push(ClassExposure {
@@ -339,7 +339,7 @@ pub async fn exposure(state: &AppState) -> Result<Exposure, SweepError> {
 pub fn render(e: &Exposure) -> String {
     let mut out = format!("{}\n\n", e.summary);
     out.push_str(&format!(
-        "{:<14} {:>6}  {:<12} {:<22} {:<13} READABLE BY\n",
+        "{:<17} {:>6}  {:<12} {:<22} {:<32} READABLE BY\n",
         "CLASS", "COUNT", "OLDEST", "NEXT EXPIRES", "LIFETIME"
     ));
     for c in &e.classes {
@@ -347,10 +347,10 @@ pub fn render(e: &Exposure) -> String {
             .oldest_age_secs
             .map(|s| human(Duration::from_secs((s / 3600 * 3600).max(0) as u64)))
             .unwrap_or_else(|| "-".into());
-        let oldest = if oldest == "0s" { "<1h".to_string() } else { oldest };
+        let oldest = if c.oldest_age_secs.is_some_and(|s| s < 3600) { "<1h".to_string() } else { oldest };
         let next = c.next_expiry.map(|t| UnixTime(t).display_utc()).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<14} {:>6}  {:<12} {:<22} {:<13} {}\n",
+            "{:<17} {:>6}  {:<12} {:<22} {:<32} {}\n",
             c.class, c.count, oldest, next, c.lifetime, c.readable_by
         ));
     }

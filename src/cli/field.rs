@@ -89,7 +89,10 @@ pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write)
                 let report = NewReport { zone, kind, location, description };
                 let opened =
                     dispatch::open(&state, report, Actor::Operator).await.map_err(|e| CliError(e.to_string()))?;
-                writeln!(out, "opened #{}; {} observer(s) paged", opened.id, opened.paged)?;
+                match opened.paged {
+                    0 => writeln!(out, "opened #{}; no observer is on shift: the dispatchers were alerted", opened.id)?,
+                    n => writeln!(out, "opened #{}; {n} observer(s) paged", opened.id)?,
+                }
                 match opened.details_item {
                     Some(item) => writeln!(out, "details sealed as item {item}")?,
                     None => writeln!(out, "details not kept: nobody on shift or in the legal team has a key")?,
@@ -173,7 +176,7 @@ pub async fn intake_cmd(cmd: IntakeCommand, config: Config, out: &mut dyn Write)
                     let items = crate::store::items::linked(state.db.pool(), crate::store::items::Link::Thread(t.id))
                         .await?
                         .into_iter()
-                        .filter(|i| i.class == "intake")
+                        .filter(|i| i.class == crate::items::ItemClass::Intake.as_str())
                         .map(|i| i.id.to_string())
                         .collect::<Vec<_>>();
                     writeln!(

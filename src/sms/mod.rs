@@ -298,7 +298,10 @@ async fn new_incident(state: &AppState, v: &Volunteer, zone: &str, text: &str) -
     let report = NewReport { zone, kind, location, description: "" };
     match dispatch::open(state, report, Actor::Volunteer(v)).await {
         Ok(opened) => {
-            let mut reply = format!("Opened #{}; {} observer(s) paged.", opened.id, opened.paged);
+            let mut reply = match opened.paged {
+                0 => format!("Opened #{}; no observer is on shift: dispatchers alerted.", opened.id),
+                n => format!("Opened #{}; {n} observer(s) paged.", opened.id),
+            };
             if opened.details_item.is_none() {
                 reply.push_str(" Its details were not kept: nobody has a key registered.");
             }

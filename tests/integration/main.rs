@@ -5,6 +5,7 @@
 mod support;
 
 mod binary;
+mod field;
 mod health;
 mod log_hygiene;
 mod peers;

@@ -1,13 +1,16 @@
 //! Retention, proven on the raw files: canary content in every class that can
-//! hold content, a backup copy, the clock moved past every lifetime, one sweep,
+//! hold content (notes, voicemail, call-back numbers, public texts and their
+//! senders, incident locations, field notes), a backup copy, the clock moved past every lifetime, one sweep,
 //! then a byte scan of the database files and the keystore.
 
 use std::path::Path;
 use std::time::Duration;
 
 use age::secrecy::ExposeSecret;
+use quietline::audit::Actor;
+use quietline::dispatch::{self, Kind, NewReport};
 use quietline::items::{self, Content, ItemClass};
-use quietline::roster;
+use quietline::roster::{self, Zone};
 use quietline::vault::{Sealed, VaultError};
 
 use crate::both;
@@ -19,6 +22,11 @@ const CALLER: &str = "+14155550142";
 const CALLER_DIGITS: &str = "4155550142";
 const CALLBACK: &str = "+14155550143";
 const CALLBACK_DIGITS: &str = "4155550143";
+const INTAKE: &[u8] = b"CANARY-INTAKE they took my father Jose at the bus stop";
+const SENDER: &str = "+14155550144";
+const SENDER_DIGITS: &str = "4155550144";
+const LOCATION: &str = "CANARY-LOCATION 1200 Mission St, back door";
+const FIELD_NOTE: &[u8] = b"CANARY-FIELD-NOTE plates 7ABC123, badge 4471";
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
@@ -65,6 +73,15 @@ async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
     quietline::calls::incoming(&state, "CA0000000000000000000000000000c0de", CALLER).await.unwrap();
     quietline::calls::status(&state, "CA0000000000000000000000000000c0de", "completed").await.unwrap();
     env.cli(&["block", CALLER, "--for", "2d"]).await.unwrap();
+    // A public text, and an incident with details and a field note, closed.
+    let sender = quietline::phone::PhoneNumber::parse(SENDER).unwrap();
+    let text = std::str::from_utf8(INTAKE).unwrap();
+    quietline::sms::intake::incoming(&state, &sender, text, false).await.unwrap();
+    let report =
+        NewReport { zone: Zone::parse("north").unwrap(), kind: Kind::Detention, location: LOCATION, description: "" };
+    let incident = dispatch::open(&state, report, Actor::Operator).await.unwrap();
+    dispatch::add_note(&state, incident.id, &reader, FIELD_NOTE).await.unwrap();
+    dispatch::close(&state, incident.id, false, Actor::Operator).await.unwrap();
     let token = quietline::accounts::create_token(
         &state.db,
         &reader,
@@ -82,13 +99,15 @@ async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
         .iter()
         .map(|r| r.get("sealed"))
         .collect();
-    assert_eq!(blobs.len(), 3);
+    // Note, voicemail, callback, intake text and sender, incident details, field
+    // note (the paging copy of the location went at the close).
+    assert_eq!(blobs.len(), 7);
     let keystore = env.data_dir().join("keystore");
     let keys: Vec<Vec<u8>> = files_under(&keystore).iter().map(|p| std::fs::read(p).unwrap()[4..36].to_vec()).collect();
     assert!(keys.len() >= 4, "epoch keys for three expiries and a caller window: {}", keys.len());
     let before = quietline::retention::exposure(&state).await.unwrap();
     assert!(
-        before.summary.starts_with("If a subpoena arrived now, we could hand over: 2 sealed item(s)"),
+        before.summary.starts_with("If a subpoena arrived now, we could hand over: 5 sealed item(s)"),
         "{}",
         before.summary
     );
@@ -107,7 +126,9 @@ async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
     env.clock.advance(Duration::from_secs(31 * 86_400 + 2 * 3600));
     let report = quietline::retention::sweep(&state).await.unwrap();
     assert!(report.ran);
-    assert_eq!((report.items, report.calls_folded), (3, 1), "{report:?}");
+    assert_eq!((report.items, report.calls_folded), (7, 1), "{report:?}");
+    assert_eq!((report.incidents, report.threads), (1, 1), "{report:?}");
+    assert!(report.audit > 0, "{report:?}");
     assert!(report.keys >= keys.len(), "{report:?}");
     assert_eq!(report.tokens, 1);
     // A second sweep finds nothing left to do.
@@ -132,6 +153,10 @@ async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
                 CALLER_DIGITS.as_bytes(),
                 CALLBACK.as_bytes(),
                 CALLBACK_DIGITS.as_bytes(),
+                INTAKE,
+                SENDER_DIGITS.as_bytes(),
+                LOCATION.as_bytes(),
+                FIELD_NOTE,
                 token.expose_secret().as_bytes(),
             ] {
                 assert!(!contains(&bytes, canary), "{name} holds {:?}", String::from_utf8_lossy(canary));
@@ -149,7 +174,17 @@ async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
     // Nor does the log: the sweep was logged, the canaries were not.
     let log = crate::support::captured_log();
     assert!(log.contains("sweep removed expired rows and keys"), "the log is captured: {log}");
-    for canary in [NOTE, AUDIO, CALLER.as_bytes(), CALLER_DIGITS.as_bytes(), CALLBACK_DIGITS.as_bytes()] {
+    for canary in [
+        NOTE,
+        AUDIO,
+        CALLER.as_bytes(),
+        CALLER_DIGITS.as_bytes(),
+        CALLBACK_DIGITS.as_bytes(),
+        INTAKE,
+        SENDER_DIGITS.as_bytes(),
+        LOCATION.as_bytes(),
+        FIELD_NOTE,
+    ] {
         assert!(!contains(log.as_bytes(), canary), "the log holds {:?}", String::from_utf8_lossy(canary));
     }
 
@@ -170,7 +205,7 @@ async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
     } else {
         blobs.clone()
     };
-    assert_eq!(backup_blobs.len(), 3);
+    assert_eq!(backup_blobs.len(), 7);
     for blob in backup_blobs {
         let sealed = Sealed::from_bytes(blob).unwrap();
         assert!(matches!(state.vault.age_ciphertext(&sealed), Err(VaultError::Expired)));
@@ -225,7 +260,7 @@ async fn the_exposure_report_is_for_coordinators_only(backend: Backend) {
     use tower::ServiceExt;
 
     let env = TestEnv::new(backend).await;
-    env.add_volunteer("coord", "+14155550105", "coordinator", "en", None).await;
+    env.add_volunteer("ximena", "+14155550105", "coordinator", "en", None).await;
     env.add_volunteer("obs", "+14155550106", "observer", "en", None).await;
     let state = env.state().await;
     let get = |token: Option<String>| {
@@ -253,12 +288,12 @@ async fn the_exposure_report_is_for_coordinators_only(backend: Backend) {
     };
     assert_eq!(get(None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(get(Some(token("obs").await)).await.0, StatusCode::FORBIDDEN);
-    let (status, body) = get(Some(token("coord").await)).await;
+    let (status, body) = get(Some(token("ximena").await)).await;
     assert_eq!(status, StatusCode::OK);
     let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(report["summary"].as_str().unwrap().starts_with("If a subpoena arrived now"));
     let volunteers = report["classes"].as_array().unwrap().iter().find(|c| c["class"] == "volunteer").unwrap();
     assert_eq!(volunteers["count"], 2);
     let text = String::from_utf8_lossy(&body);
-    assert!(!text.contains("coord") && !text.contains("4155550105"), "no identifiers in the report: {text}");
+    assert!(!text.contains("ximena") && !text.contains("4155550105"), "no identifiers in the report: {text}");
 }

@@ -2,7 +2,7 @@
 //! opened with `quietline open`; the reference age CLI as an independent peer;
 //! epoch destruction against a backup; numbers sealed at rest; bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,20 +17,7 @@ use quietline::vault::VaultError;
 use tower::ServiceExt;
 
 use crate::both;
-use crate::support::{Backend, TestEnv};
-
-/// A reader's key pair: the identity file on disk and the public key.
-struct Reader {
-    file: PathBuf,
-    public: String,
-}
-
-fn new_reader(dir: &Path, name: &str) -> Reader {
-    let identity = age::x25519::Identity::generate();
-    let file = dir.join(format!("{name}.key"));
-    std::fs::write(&file, format!("{}\n", identity.to_string().expose_secret())).unwrap();
-    Reader { file, public: identity.to_public().to_string() }
-}
+use crate::support::{Backend, TestEnv, new_reader};
 
 async fn add(env: &TestEnv, alias: &str, phone: &str, roles: &str, key: Option<&str>) {
     env.add_volunteer(alias, phone, roles, "en", key).await;

@@ -5,96 +5,12 @@
 
 use std::time::Duration;
 
-use quietline::AppState;
 use quietline::store::calls as calls_db;
 
 use crate::both;
-use crate::support::provider::{self, CallerScript, Person, StandIn};
+use crate::support::line::{Line, line, settings};
+use crate::support::provider::{self, CallerScript, Person};
 use crate::support::{Backend, TestEnv, eventually};
-
-struct Line {
-    env: TestEnv,
-    state: AppState,
-    standin: StandIn,
-    url: String,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Line {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-/// The settings that point a server at the stand-in.
-fn settings<'a>(url: &'a str, standin: &'a StandIn, languages: &'a str) -> [(&'static str, &'a str); 6] {
-    [
-        ("QUIETLINE_PUBLIC_URL", url),
-        ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE),
-        ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID),
-        ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN),
-        ("QUIETLINE_PROVIDER_API_BASE", &standin.base),
-        ("QUIETLINE_LANGUAGES", languages),
-    ]
-}
-
-/// A server on a real listener, its call loop, and the stand-in provider.
-async fn line(backend: Backend, languages: &str) -> Line {
-    let env = TestEnv::new(backend).await;
-    let standin = StandIn::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    standin.set_server(&url);
-    let state = env.state_with(&settings(&url, &standin, languages)).await;
-    let server = tokio::spawn({
-        let state = state.clone();
-        async move {
-            quietline::serve(listener, state, std::future::pending()).await.unwrap();
-        }
-    });
-    let ticker = tokio::spawn(quietline::calls::run(state.clone()));
-    Line { env, state, standin, url, tasks: vec![server, ticker] }
-}
-
-impl Line {
-    async fn volunteer(&self, alias: &str, phone: &str, roles: &str, languages: &str, person: Person) {
-        self.env.add_volunteer(alias, phone, roles, languages, None).await;
-        self.env.cli(&["shift", "on", alias]).await.unwrap();
-        self.standin.person(phone, person);
-    }
-
-    /// Waits until the caller's call has ended at the stand-in and, once its
-    /// status callback is through, at the server (bounded).
-    async fn until_ended(&self, sid: &str) {
-        let ended = eventually(|| async {
-            self.standin.call(sid).is_some_and(|c| c.status == "completed")
-                && calls_db::get_by_sid(self.state.db.pool(), sid).await.unwrap().is_none_or(|r| r.state == "ended")
-        })
-        .await;
-        assert!(ended, "call {sid} did not end; events:\n{}", self.standin.events().join("\n"));
-    }
-
-    async fn until(&self, what: &str, check: impl Fn(&StandIn) -> bool) {
-        let happened = eventually(|| async { check(&self.standin) }).await;
-        assert!(happened, "{what} did not happen; events:\n{}", self.standin.events().join("\n"));
-    }
-
-    async fn call_row(&self, caller_sid: &str) -> calls_db::CallRow {
-        calls_db::get_by_sid(self.state.db.pool(), caller_sid).await.unwrap().expect("call row")
-    }
-
-    async fn alias_of(&self, id: Option<i64>) -> Option<String> {
-        let id = id?;
-        quietline::roster::get_by_id(&self.state.db, id).await.unwrap().map(|v| v.alias.to_string())
-    }
-
-    /// The stand-in leg that rang `phone`, if any.
-    fn leg_to(&self, phone: &str) -> Option<provider::SimCall> {
-        self.standin.calls().into_iter().find(|c| !c.inbound && c.to == phone)
-    }
-}
 
 const CALLER: &str = "+14155550177";
 const CALLER_DIGITS: &str = "4155550177";

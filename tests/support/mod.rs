@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod line;
 pub mod provider;
 pub mod twiml;
 
@@ -23,6 +24,20 @@ use quietline::AppState;
 use quietline::cli::{self, Cli};
 use quietline::clock::{Clock, UnixTime};
 use quietline::config::Config;
+
+/// A reader's key pair: the identity file on disk and the public key.
+pub struct Reader {
+    pub file: std::path::PathBuf,
+    pub public: String,
+}
+
+pub fn new_reader(dir: &std::path::Path, name: &str) -> Reader {
+    use secrecy::ExposeSecret;
+    let identity = age::x25519::Identity::generate();
+    let file = dir.join(format!("{name}.key"));
+    std::fs::write(&file, format!("{}\n", identity.to_string().expose_secret())).unwrap();
+    Reader { file, public: identity.to_public().to_string() }
+}
 
 pub const PG_ENV: &str = "QUIETLINE_TEST_DATABASE_URL";
 

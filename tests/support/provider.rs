@@ -4,6 +4,8 @@
 //! every TwiML answer with a real XML parser against the documented verbs, and
 //! plays scripted people: callers choosing a language, volunteers who press 1,
 //! voicemail boxes that pick up and never press anything, phones nobody answers.
+//! Texts arrive as signed SMS webhooks; `<Message>` replies and REST sends become
+//! message records, whose deletion the tests check.
 //!
 //! Time is compressed: rings, pauses and recordings take milliseconds.
 
@@ -60,6 +62,16 @@ pub struct SimCall {
     ended_by_api: bool,
 }
 
+/// A message record at the provider: inbound texts, TwiML replies and REST sends.
+#[derive(Debug, Clone)]
+pub struct SimMessage {
+    pub sid: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub inbound: bool,
+}
+
 #[derive(Default)]
 struct Sim {
     server: String,
@@ -67,7 +79,7 @@ struct Sim {
     queues: HashMap<String, VecDeque<String>>,
     people: HashMap<String, Person>,
     recordings: HashMap<String, Vec<u8>>,
-    messages: Vec<(String, String, String)>,
+    messages: Vec<SimMessage>,
     deleted: Vec<(String, String)>,
     refuse_deletes: u32,
     events: Vec<String>,
@@ -95,6 +107,7 @@ impl StandIn {
             .route("/2010-04-01/Accounts/{ac}/Recordings/{sid}", get(fetch_recording).delete(delete_recording))
             .route("/2010-04-01/Accounts/{ac}/Messages.json", post(create_message))
             .route("/2010-04-01/Accounts/{ac}/Messages/{sid}", axum::routing::delete(delete_message))
+            .route("/2010-04-01/Accounts/{ac}/Messages/{sid}/Media/{me}", axum::routing::delete(delete_media))
             .with_state(standin.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         standin
@@ -129,8 +142,83 @@ impl StandIn {
         self.sim.lock().unwrap().deleted.clone()
     }
 
+    /// Messages the server sent through the REST API: `(to, from, body)`.
     pub fn messages(&self) -> Vec<(String, String, String)> {
+        self.records().into_iter().filter(|m| !m.inbound).map(|m| (m.to, m.from, m.body)).collect()
+    }
+
+    /// Texts sent to `number` so far, from the hotline (REST sends and replies).
+    pub fn texts_to(&self, number: &str) -> Vec<String> {
+        self.records().into_iter().filter(|m| !m.inbound && m.to == number).map(|m| m.body).collect()
+    }
+
+    /// Every message record, inbound and outbound.
+    pub fn records(&self) -> Vec<SimMessage> {
         self.sim.lock().unwrap().messages.clone()
+    }
+
+    fn record_message(&self, from: &str, to: &str, body: &str, inbound: bool) -> String {
+        let sid = self.next_sid("SM");
+        let m = SimMessage { sid: sid.clone(), from: from.into(), to: to.into(), body: body.into(), inbound };
+        self.sim.lock().unwrap().messages.push(m);
+        sid
+    }
+
+    /// Someone texts the hotline from `from`. Returns the texts the server answered
+    /// with (as `<Message>`s), each of which becomes a message record to the
+    /// sender whose status is reported to the message's action URL.
+    pub async fn text(&self, from: &str, body: &str) -> Vec<String> {
+        let (status, xml) = self.text_with_media(from, body, 0).await;
+        assert_eq!(status, 200, "the SMS webhook answered {status}: {xml}");
+        self.play_replies(from, &xml).await
+    }
+
+    /// Like `text`, with `media` attachments, returning the raw answer.
+    pub async fn text_with_media(&self, from: &str, body: &str, media: usize) -> (u16, String) {
+        let sid = self.record_message(from, HOTLINE, body, true);
+        let server = self.sim.lock().unwrap().server.clone();
+        let mut params = vec![
+            ("AccountSid".to_string(), ACCOUNT_SID.to_string()),
+            ("MessageSid".to_string(), sid.clone()),
+            ("SmsSid".to_string(), sid.clone()),
+            ("From".to_string(), from.to_string()),
+            ("To".to_string(), HOTLINE.to_string()),
+            ("Body".to_string(), body.to_string()),
+            ("NumMedia".to_string(), media.to_string()),
+            ("FromCity".to_string(), "SAN FRANCISCO".to_string()),
+        ];
+        for i in 0..media {
+            let me = self.next_sid("ME");
+            params.push((
+                format!("MediaUrl{i}"),
+                format!("{}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/{me}", self.base),
+            ));
+            params.push((format!("MediaContentType{i}"), "image/jpeg".to_string()));
+        }
+        self.webhook(&format!("{server}/telephony/sms"), &params).await
+    }
+
+    /// Plays a messaging answer: each `<Message>` is sent to the sender and its
+    /// status reported to its action URL. Returns the texts.
+    pub async fn play_replies(&self, to: &str, xml: &str) -> Vec<String> {
+        let doc = twiml::parse(xml);
+        let mut texts = Vec::new();
+        for verb in &doc.children {
+            assert_eq!(verb.name, "Message", "a messaging answer holds only <Message>s: {xml}");
+            let sid = self.record_message(HOTLINE, to, &verb.text, false);
+            texts.push(verb.text.clone());
+            let action = verb.attr("action").expect("every reply asks for its status");
+            let params = vec![
+                ("AccountSid".to_string(), ACCOUNT_SID.to_string()),
+                ("MessageSid".to_string(), sid),
+                ("MessageStatus".to_string(), "sent".to_string()),
+                ("From".to_string(), HOTLINE.to_string()),
+                ("To".to_string(), to.to_string()),
+            ];
+            let (status, body) = self.webhook(action, &params).await;
+            assert!(status < 300, "message status callback answered {status}: {body}");
+        }
+        texts
     }
 
     pub fn twiml_seen(&self) -> usize {
@@ -606,13 +694,16 @@ async fn create_message(
     if !authorized(&headers) || ac != ACCOUNT_SID {
         return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
-    let sid = s.next_sid("SM");
-    let msg = (
-        form.get("To").cloned().unwrap_or_default(),
-        form.get("From").cloned().unwrap_or_default(),
-        form.get("Body").cloned().unwrap_or_default(),
-    );
-    s.sim.lock().unwrap().messages.push(msg);
+    let (Some(to), Some(from), Some(body)) = (form.get("To"), form.get("From"), form.get("Body")) else {
+        return error(StatusCode::BAD_REQUEST, 21604, "missing parameter");
+    };
+    if quietline::phone::PhoneNumber::parse(to).is_err() {
+        return error(StatusCode::BAD_REQUEST, 21211, "invalid To number");
+    }
+    if body.chars().count() > 1600 {
+        return error(StatusCode::BAD_REQUEST, 21617, "The concatenated message body exceeds the 1600 character limit");
+    }
+    let sid = s.record_message(from, to, body, false);
     (StatusCode::CREATED, Json(serde_json::json!({ "sid": sid }))).into_response()
 }
 
@@ -622,4 +713,12 @@ async fn delete_message(
     headers: HeaderMap,
 ) -> Response {
     delete_record(&s, &ac, &headers, "message", file.trim_end_matches(".json"))
+}
+
+async fn delete_media(
+    State(s): State<StandIn>,
+    Path((ac, sid, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    delete_record(&s, &ac, &headers, "media", &format!("{sid}/{}", file.trim_end_matches(".json")))
 }
