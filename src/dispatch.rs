@@ -194,7 +194,7 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
         let until = now.plus(state.config.dispatch_timeout * 2 + Duration::from_secs(3600));
         let location: String = report.location.trim().chars().take(LOCATION_SMS_CHARS).collect();
         let location = zeroize::Zeroizing::new(location);
-        items::store_for_server_linked(
+        let kept = items::store_for_server_linked(
             &state.db,
             &state.vault,
             ItemClass::DispatchLocation,
@@ -202,7 +202,11 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
             until,
             Some(Link::Incident(id)),
         )
-        .await?;
+        .await;
+        if let Err(e) = kept {
+            // Paging still goes out, with a link to sign in instead of the location.
+            tracing::warn!(error = %e, "an incident's location could not be kept for paging");
+        }
     }
     let incident = field::get_incident(state.db.pool(), id).await?.ok_or(DispatchError::NotFound(id))?;
     if page(state, &incident, &roster, TIER_ZONE, opener).await? == 0 {
@@ -337,7 +341,7 @@ pub enum Accepted {
     Assigned { n: i64, needed: i64 },
     /// Every slot was already taken.
     Covered,
-    /// Already assigned before this.
+    /// Already assigned (or already been and left).
     Already,
 }
 
@@ -361,14 +365,14 @@ pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted
     if !is_open(&incident.status) {
         return Err(DispatchError::Ended(id));
     }
-    let current = field::dispatch_state(state.db.pool(), id, v.id).await?;
-    if matches!(current.as_deref(), Some("accepted" | "on_scene")) {
+    let mut tx = state.db.begin_write().await?;
+    if !field::claim_acceptance(&mut *tx, id, v.id).await? {
         return Ok(Accepted::Already);
     }
-    let mut tx = state.db.begin_write().await?;
     let taken = field::take_slot(&mut *tx, id).await?;
-    let dispatch_state = if taken.is_some() { "accepted" } else { "covered" };
-    field::set_dispatch(&mut *tx, id, v.id, dispatch_state).await?;
+    if taken.is_none() {
+        field::set_dispatch(&mut *tx, id, v.id, "covered").await?;
+    }
     tx.commit().await?;
     let Some(n) = taken else {
         audit::record(state, Actor::Volunteer(v), "dispatch.covered", "incident", Some(id)).await;

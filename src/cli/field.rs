@@ -38,7 +38,7 @@ pub struct NewArgs {
     #[arg(long)]
     pub zone: String,
     /// sighting, detention, checkpoint or other
-    #[arg(long, default_value = "sighting")]
+    #[arg(long, default_value = "other")]
     pub kind: String,
     /// Where the details come from: the first line is the location (it may go to
     /// observers by SMS), the rest what was seen (sealed only). `-` is stdin.

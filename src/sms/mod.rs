@@ -203,7 +203,7 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
                 "You are going to #{id} ({n} of {needed}). Text AT {id} on scene, DONE {id} when you leave, \
                  NOTE {id} <text> for notes."
             ),
-            Ok(Accepted::Already) => format!("You are already assigned to #{id}."),
+            Ok(Accepted::Already) => format!("You are already on #{id}."),
             Ok(Accepted::Covered) => format!("#{id} is covered, thank you."),
             Err(e) => refusal(e)?,
         },

@@ -231,6 +231,26 @@ pub async fn set_dispatch<'e>(
     Ok(())
 }
 
+/// Marks a volunteer as accepting an incident, unless they already are (or have
+/// been and left): false then. Taken before a slot, in the same transaction, so a
+/// `Y` sent twice at once cannot take two slots.
+pub async fn claim_acceptance<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    incident_id: i64,
+    volunteer_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<String> = sqlx::query_scalar(
+        "INSERT INTO dispatches (incident_id, volunteer_id, state) VALUES ($1, $2, 'accepted') \
+         ON CONFLICT (incident_id, volunteer_id) DO UPDATE SET state = 'accepted' \
+         WHERE dispatches.state NOT IN ('accepted', 'on_scene', 'done') RETURNING state",
+    )
+    .bind(incident_id)
+    .bind(volunteer_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.is_some())
+}
+
 pub async fn dispatch_state<'e>(
     ex: impl Executor<'e, Database = Any>,
     incident_id: i64,

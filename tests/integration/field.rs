@@ -259,6 +259,83 @@ async fn without_relay_dispatchers_get_a_content_free_alert_to_open(backend: Bac
     assert_eq!(open_as(&line, &ana_key, item).await.unwrap(), INTAKE_TEXT);
 }
 
+both!(without_the_location_by_sms_observers_get_a_link_and_the_server_keeps_no_copy);
+async fn without_the_location_by_sms_observers_get_a_link_and_the_server_keeps_no_copy(backend: Backend) {
+    let line = line_with(backend, "en", &[("QUIETLINE_DISPATCH_LOCATION_BY_SMS", "false")]).await;
+    let key = reader(&line, "dani");
+    member(&line, "dani", "+14155550100", "dispatcher", "north", Some(&key), true).await;
+    member(&line, "o1", "+14155550111", "observer", "north", None, true).await;
+    let reply = line.standin.text("+14155550100", "NEW north detention 1200 Mission St, back door").await;
+    assert_eq!(reply, ["Opened #1; 1 observer(s) paged."]);
+    let page = text_to(&line, "+14155550111", "quietline #1 north (detention)").await;
+    assert!(page.contains(&format!("{}/console/incidents/1", line.url)) && !page.contains("Mission"), "{page}");
+    let linked = quietline::store::items::linked(line.state.db.pool(), quietline::store::items::Link::Incident(1))
+        .await
+        .unwrap();
+    let classes: Vec<&str> = linked.iter().map(|i| i.class.as_str()).collect();
+    assert_eq!(classes, ["incident_details"], "only the sealed details are kept");
+    let details = open_as(&line, &key, linked[0].id).await.unwrap();
+    assert!(details.starts_with("1200 Mission St, back door"), "{details}");
+}
+
+both!(two_instances_hand_out_each_dispatch_slot_once);
+async fn two_instances_hand_out_each_dispatch_slot_once(backend: Backend) {
+    let env = crate::support::TestEnv::new(backend).await;
+    let phones: Vec<String> = (0..6).map(|i| format!("+1415555012{i}")).collect();
+    for (i, phone) in phones.iter().enumerate() {
+        env.add_volunteer(&format!("o{i}"), phone, "observer", "en", None).await;
+    }
+    let a = env.state().await;
+    let b = env.state().await;
+    let observers = quietline::roster::list(&a.db).await.unwrap();
+    for round in 0..5 {
+        let report = quietline::dispatch::NewReport {
+            zone: quietline::roster::Zone::parse("north").unwrap(),
+            kind: quietline::dispatch::Kind::Sighting,
+            location: "somewhere",
+            description: "",
+        };
+        let id = quietline::dispatch::open(&a, report, quietline::audit::Actor::Operator).await.unwrap().id;
+        let mut tasks = Vec::new();
+        for (i, v) in observers.iter().enumerate() {
+            let state = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let v = v.clone();
+            tasks.push(tokio::spawn(async move { quietline::dispatch::accept(&state, id, &v).await.unwrap() }));
+        }
+        let mut assigned = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), quietline::dispatch::Accepted::Assigned { .. }) {
+                assigned += 1;
+            }
+        }
+        assert_eq!(assigned, 2, "round {round}: exactly dispatch_observers are assigned");
+        let row = field::get_incident(a.db.pool(), id).await.unwrap().unwrap();
+        assert_eq!(row.assigned, 2);
+        let states = field::dispatches_of(a.db.pool(), id).await.unwrap();
+        assert_eq!(states.iter().filter(|(_, s)| s == "accepted").count(), 2);
+        assert_eq!(states.iter().filter(|(_, s)| s == "covered").count(), 4);
+    }
+    // A paging step is taken by one instance only.
+    let id = field::insert_incident(
+        a.db.pool(),
+        &field::NewIncident {
+            zone: "north",
+            kind: "other",
+            needed: 1,
+            opened_by: None,
+            created_hour: 0,
+            page_deadline: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let (x, y) = tokio::join!(
+        field::advance_page(a.db.pool(), id, 0, 1, Some(5)),
+        field::advance_page(b.db.pool(), id, 0, 1, Some(5))
+    );
+    assert!(x.unwrap() ^ y.unwrap(), "exactly one instance escalates");
+}
+
 both!(an_incident_pages_its_zone_assigns_the_first_k_escalates_and_keeps_notes_sealed);
 async fn an_incident_pages_its_zone_assigns_the_first_k_escalates_and_keeps_notes_sealed(backend: Backend) {
     captured_log();
