@@ -111,14 +111,15 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Tw
             let t = token.as_str();
             let since = now.0 - RATE_WINDOW.as_secs() as i64;
             db::is_blocked(state.db.pool(), t, now.0).await?
-                || db::count_attempts(state.db.pool(), t, since).await? >= i64::from(state.config.caller_rate_limit)
+                || db::count_attempts(state.db.pool(), db::Attempts::Calls, t, since).await?
+                    >= i64::from(state.config.caller_rate_limit)
         }
         None => false,
     };
     let token = token.as_ref().map(|t| t.as_str());
     let mut tx = state.db.begin_write().await?;
     if let Some(t) = token {
-        db::insert_attempt(&mut *tx, t, now.0).await?;
+        db::insert_attempt(&mut *tx, db::Attempts::Calls, t, now.0).await?;
     }
     let first_state = if refused { "ended" } else { "menu" };
     let inserted = db::insert_new(&mut *tx, call_sid, token, first_state, now.hour().0).await?;

@@ -23,6 +23,7 @@ use sqlx::Connection;
 use crate::AppState;
 use crate::clock::UnixTime;
 use crate::items::ItemClass;
+use crate::store::calls::Attempts;
 use crate::store::{Backend, sweep};
 use crate::vault::{KeyName, Vault, VaultError};
 
@@ -152,8 +153,9 @@ async fn sweep_rows(
     report.items = sweep::delete_expired_items(&mut **conn, now.0).await?;
     report.blocks = sweep::delete_expired_blocks(&mut **conn, now.0).await?;
     report.tokens = sweep::delete_expired_tokens(&mut **conn, now.0).await?;
-    report.attempts = sweep::delete_old_attempts(&mut **conn, now.0 - ATTEMPT_WINDOW_SECS).await?
-        + sweep::delete_old_text_attempts(&mut **conn, now.0 - ATTEMPT_WINDOW_SECS).await?;
+    for kind in [Attempts::Calls, Attempts::Texts] {
+        report.attempts += sweep::delete_old_attempts(&mut **conn, kind, now.0 - ATTEMPT_WINDOW_SECS).await?;
+    }
     report.incidents = sweep::delete_expired_incidents(&mut **conn, now.0).await?;
     report.threads = sweep::delete_expired_threads(&mut **conn, now.0).await?;
     let audit_cutoff = now.0 - state.config.retention.audit.as_secs() as i64;
@@ -257,33 +259,37 @@ pub async fn exposure(state: &AppState) -> Result<Exposure, SweepError> {
             lifetime,
         });
     }
-    let incidents = sweep::incidents(pool).await?;
-    classes.push(ClassExposure {
-        class: "incident",
-        count: incidents.count,
-        oldest_age_secs: age(&incidents),
-        next_expiry: incidents.next_expiry,
-        readable_by: "server (zone, kind, status, assigned observers; details are sealed items)",
-        lifetime: format!("{} from the close", human(r.incident)),
-    });
-    let threads = sweep::threads(pool).await?;
-    classes.push(ClassExposure {
-        class: "intake thread",
-        count: threads.count,
-        oldest_age_secs: age(&threads),
-        next_expiry: threads.next_expiry,
-        readable_by: "server (language, state, caller token; texts are sealed items)",
-        lifetime: human(r.intake),
-    });
-    let audit = sweep::audit(pool, r.audit.as_secs() as i64).await?;
-    classes.push(ClassExposure {
-        class: "audit event",
-        count: audit.count,
-        oldest_age_secs: age(&audit),
-        next_expiry: audit.next_expiry,
-        readable_by: "coordinators (actor, action, object id, hour; no content)",
-        lifetime: human(r.audit),
-    });
+    let rows = [
+        (
+            "incident",
+            sweep::incidents(pool).await?,
+            "server (zone, kind, status, assigned observers; details are sealed items)",
+            format!("{} from the close", human(r.incident)),
+        ),
+        (
+            "intake thread",
+            sweep::threads(pool).await?,
+            "server (language, state, caller token; texts are sealed items)",
+            human(r.intake),
+        ),
+        (
+            "audit event",
+            sweep::audit(pool, r.audit.as_secs() as i64).await?,
+            "coordinators (actor, action, object id, hour; no content)",
+            human(r.audit),
+        ),
+    ];
+    for (class, c, readable_by, lifetime) in rows {
+        let oldest_age_secs = age(&c);
+        classes.push(ClassExposure {
+            class,
+            count: c.count,
+            oldest_age_secs,
+            next_expiry: c.next_expiry,
+            readable_by,
+            lifetime,
+        });
+    }
     let blocks = sweep::blocks(pool).await?;
     classes.push(ClassExposure {
         class: "caller block",

@@ -18,8 +18,9 @@ use crate::items::{self, Content, ItemClass, ItemError};
 use crate::language::Language;
 use crate::phone::PhoneNumber;
 use crate::roster::{self, Volunteer};
+use crate::store::calls::{self as call_db, Attempts};
+use crate::store::field;
 use crate::store::items::{self as item_db, Link};
-use crate::store::{calls as call_db, field};
 use crate::telephony::twiml::Twiml;
 
 /// The window of the text rate limit.
@@ -92,8 +93,8 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
         return Ok(Twiml::new());
     }
     let since = now.0 - RATE_WINDOW.as_secs() as i64;
-    let recent = field::count_text_attempts(state.db.pool(), token, since).await?;
-    field::insert_text_attempt(state.db.pool(), token, now.0).await?;
+    let recent = call_db::count_attempts(state.db.pool(), Attempts::Texts, token, since).await?;
+    call_db::insert_attempt(state.db.pool(), Attempts::Texts, token, now.0).await?;
     let limit = i64::from(state.config.text_rate_limit);
     if recent >= limit {
         tracing::info!("a text over the rate limit was dropped");
@@ -126,20 +127,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
         }
     };
 
-    let roster = roster::list(&state.db).await?;
-    let mut readers = roster::on_shift_dispatchers(&roster);
-    readers.extend(roster::legal_team(&roster));
-    let stored = items::store_linked(
-        &state.db,
-        &state.vault,
-        ItemClass::Intake,
-        Content::Plaintext(body.as_bytes()),
-        &readers,
-        expires,
-        Some(Link::Thread(thread_id)),
-    )
-    .await;
-    let item = match stored {
+    let item = match keep(state, thread_id, body, None, expires).await {
         Ok(item) => Some(item.id),
         Err(ItemError::Vault(crate::vault::VaultError::NoReaders)) => {
             tracing::warn!("a public text was not kept: nobody on shift or in the legal team has a key");
@@ -168,6 +156,35 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
         tracing::warn!("a public text reached no dispatcher: nobody is on shift");
     }
     Ok(if is_new { answer(state, &format!("{}\n{}", speech.sms_ack, speech.sms_safety)) } else { Twiml::new() })
+}
+
+/// Seals a text into a thread, for the on-shift dispatchers, the legal team and
+/// `also` (the dispatcher who wrote a reply).
+async fn keep(
+    state: &AppState,
+    thread_id: i64,
+    text: &str,
+    also: Option<&Volunteer>,
+    expires: UnixTime,
+) -> std::result::Result<items::StoredItem, ItemError> {
+    let roster = roster::list(&state.db).await.map_err(|e| match e {
+        roster::RosterError::Store(e) => ItemError::Store(e),
+        other => ItemError::Invalid(other.to_string()),
+    })?;
+    let mut readers = roster::on_shift_dispatchers(&roster);
+    readers.extend(roster::legal_team(&roster));
+    readers.extend(also);
+    let link = Some(Link::Thread(thread_id));
+    items::store_linked(
+        &state.db,
+        &state.vault,
+        ItemClass::Intake,
+        Content::Plaintext(text.as_bytes()),
+        &readers,
+        expires,
+        link,
+    )
+    .await
 }
 
 /// A thread goes on: it and the sender's number now expire at `expires`.
@@ -228,21 +245,7 @@ pub async fn reply(
     audit::record(state, Actor::Volunteer(by), "intake.reply", "intake", Some(thread_id)).await;
     let expires = now.plus(state.config.retention.intake);
     extend(state, thread_id, &thread.language, &thread.state, expires).await.map_err(ReplyError::Failed)?;
-    let roster = roster::list(&state.db).await.map_err(|e| ReplyError::Failed(e.into()))?;
-    let mut readers = roster::on_shift_dispatchers(&roster);
-    readers.extend(roster::legal_team(&roster));
-    readers.push(by);
-    let kept = items::store_linked(
-        &state.db,
-        &state.vault,
-        ItemClass::Intake,
-        Content::Plaintext(text.as_bytes()),
-        &readers,
-        expires,
-        Some(Link::Thread(thread_id)),
-    )
-    .await;
-    if let Err(e) = kept {
+    if let Err(e) = keep(state, thread_id, text, Some(by), expires).await {
         tracing::warn!(error = %e, "a reply was sent but could not be kept in its thread");
     }
     Ok(())

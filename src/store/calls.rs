@@ -302,12 +302,30 @@ pub async fn busy_volunteers<'e>(ex: impl Executor<'e, Database = Any>) -> Resul
     .await
 }
 
+/// Rate-limit attempts: calls and texts are counted apart, so texting does not
+/// use up someone's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempts {
+    Calls,
+    Texts,
+}
+
+impl Attempts {
+    pub fn table(self) -> &'static str {
+        match self {
+            Attempts::Calls => "call_attempts",
+            Attempts::Texts => "text_attempts",
+        }
+    }
+}
+
 pub async fn insert_attempt<'e>(
     ex: impl Executor<'e, Database = Any>,
+    kind: Attempts,
     token: &str,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO call_attempts (caller_token, at) VALUES ($1, $2)")
+    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO {} (caller_token, at) VALUES ($1, $2)", kind.table())))
         .bind(token)
         .bind(at)
         .execute(ex)
@@ -317,14 +335,18 @@ pub async fn insert_attempt<'e>(
 
 pub async fn count_attempts<'e>(
     ex: impl Executor<'e, Database = Any>,
+    kind: Attempts,
     token: &str,
     since: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM call_attempts WHERE caller_token = $1 AND at >= $2")
-        .bind(token)
-        .bind(since)
-        .fetch_one(ex)
-        .await
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {} WHERE caller_token = $1 AND at >= $2",
+        kind.table()
+    )))
+    .bind(token)
+    .bind(since)
+    .fetch_one(ex)
+    .await
 }
 
 pub async fn insert_block<'e>(

@@ -1,5 +1,5 @@
-//! Queries on incidents, the observers dispatched to them, public intake threads,
-//! text rate-limit attempts and the audit trail.
+//! Queries on incidents, the observers dispatched to them, public intake threads
+//! and the audit trail.
 //!
 //! Like the call queries, the transitions that must happen once across instances
 //! (taking a dispatch slot, stepping up the paging, closing) are conditional
@@ -390,31 +390,6 @@ pub async fn set_token_threads_state<'e>(
             .execute(ex)
             .await?;
     Ok(done.rows_affected())
-}
-
-pub async fn insert_text_attempt<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    caller_token: &str,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO text_attempts (caller_token, at) VALUES ($1, $2)")
-        .bind(caller_token)
-        .bind(at)
-        .execute(ex)
-        .await?;
-    Ok(())
-}
-
-pub async fn count_text_attempts<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    caller_token: &str,
-    since: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM text_attempts WHERE caller_token = $1 AND at >= $2")
-        .bind(caller_token)
-        .bind(since)
-        .fetch_one(ex)
-        .await
 }
 
 pub async fn insert_audit<'e>(

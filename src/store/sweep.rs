@@ -54,16 +54,15 @@ pub async fn delete_expired_tokens<'e>(ex: impl Executor<'e, Database = Any>, no
     Ok(done.rows_affected())
 }
 
-pub async fn delete_old_attempts<'e>(ex: impl Executor<'e, Database = Any>, before: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM call_attempts WHERE at < $1").bind(before).execute(ex).await?;
-    Ok(done.rows_affected())
-}
-
-pub async fn delete_old_text_attempts<'e>(
+pub async fn delete_old_attempts<'e>(
     ex: impl Executor<'e, Database = Any>,
+    kind: super::calls::Attempts,
     before: i64,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM text_attempts WHERE at < $1").bind(before).execute(ex).await?;
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {} WHERE at < $1", kind.table())))
+        .bind(before)
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected())
 }
 
