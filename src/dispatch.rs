@@ -379,9 +379,8 @@ pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted
         return Ok(Accepted::Covered);
     };
     audit::record(state, Actor::Volunteer(v), "dispatch.accept", "incident", Some(id)).await;
-    if n >= incident.needed {
-        drop_dispatch_location(state, id).await;
-    }
+    // Paging stopped with this accept: those paged already have the location.
+    drop_dispatch_location(state, id).await;
     sms::to_dispatchers(state, &format!("quietline #{id}: {} is going ({n} of {}).", v.alias, incident.needed)).await;
     Ok(Accepted::Assigned { n, needed: incident.needed })
 }
@@ -393,15 +392,19 @@ pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
     if !is_open(&incident.status) {
         return Err(DispatchError::Ended(id));
     }
-    let current = field::dispatch_state(state.db.pool(), id, v.id).await?;
+    // The dispatch row first, then the incident's, as in `accept`: one lock
+    // order, and a slot given back only by the one decline that withdrew.
     let mut tx = state.db.begin_write().await?;
-    if matches!(current.as_deref(), Some("accepted" | "on_scene")) {
+    let withdrew = field::move_dispatch(&mut *tx, id, v.id, &["accepted", "on_scene"], "declined").await?;
+    if withdrew {
         field::release_slot(&mut *tx, id).await?;
+    } else if !field::move_dispatch(&mut *tx, id, v.id, &["paged", "covered", "declined"], "declined").await? {
+        field::add_paged(&mut *tx, id, v.id).await?;
+        field::move_dispatch(&mut *tx, id, v.id, &["paged"], "declined").await?;
     }
-    field::set_dispatch(&mut *tx, id, v.id, "declined").await?;
     tx.commit().await?;
     audit::record(state, Actor::Volunteer(v), "dispatch.decline", "incident", Some(id)).await;
-    if matches!(current.as_deref(), Some("accepted" | "on_scene")) {
+    if withdrew {
         sms::to_dispatchers(state, &format!("quietline #{id}: {} withdrew and cannot go.", v.alias)).await;
     }
     Ok(())
@@ -411,13 +414,11 @@ pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
 pub async fn arrive_or_leave(state: &AppState, id: i64, v: &Volunteer, arrived: bool) -> Result<()> {
     require_observer(v)?;
     incident(state, id).await?;
-    let current = field::dispatch_state(state.db.pool(), id, v.id).await?;
     let allowed = if arrived { ["accepted"].as_slice() } else { ["accepted", "on_scene"].as_slice() };
-    if !current.as_deref().is_some_and(|s| allowed.contains(&s)) {
+    let (state_name, action) = if arrived { ("on_scene", "dispatch.on_scene") } else { ("done", "dispatch.done") };
+    if !field::move_dispatch(state.db.pool(), id, v.id, allowed, state_name).await? {
         return Err(DispatchError::NotAllowed(format!("you are not assigned to #{id}")));
     }
-    let (state_name, action) = if arrived { ("on_scene", "dispatch.on_scene") } else { ("done", "dispatch.done") };
-    field::set_dispatch(state.db.pool(), id, v.id, state_name).await?;
     audit::record(state, Actor::Volunteer(v), action, "incident", Some(id)).await;
     Ok(())
 }
@@ -463,6 +464,24 @@ pub async fn close(state: &AppState, id: i64, false_alarm: bool, by: Actor<'_>) 
         }
     }
     Ok(expires)
+}
+
+/// Closes incidents left open longer than `incident_auto_close`: nothing is kept
+/// just because nobody closed it. Run by the sweeper; returns how many.
+pub async fn close_forgotten(state: &AppState) -> Result<usize> {
+    let now = state.vault.clock().now();
+    let before = now.0 - state.config.incident_auto_close.as_secs() as i64;
+    let forgotten = field::open_before(state.db.pool(), before).await?;
+    let mut closed = 0;
+    for id in forgotten {
+        match close(state, id, false, Actor::System).await {
+            Ok(_) => closed += 1,
+            // Closed meanwhile, by someone or another instance.
+            Err(DispatchError::Ended(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(closed)
 }
 
 /// When a field note will be deleted.

@@ -212,19 +212,26 @@ pub async fn store_for_server_linked(
 
 /// Moves an item to a new expiry by resealing it under that hour's epoch key. The
 /// age layer is untouched: the server never reads the content to do this.
+///
+/// Compare-and-swap on the expiry: when another writer resealed the item in the
+/// meantime, this reads it again and tries once more, so no write is lost.
 pub async fn reseal(db: &Db, vault: &Vault, id: i64, expires_at: UnixTime) -> Result<(), ItemError> {
-    let row = items::get(db.pool(), id).await?.ok_or(ItemError::NotFound)?;
-    if row.expires_at == expires_at.0 {
-        return Ok(());
+    for _ in 0..3 {
+        let row = items::get(db.pool(), id).await?.ok_or(ItemError::NotFound)?;
+        if row.expires_at == expires_at.0 {
+            return Ok(());
+        }
+        if row.expires_at <= vault.clock().now().0 {
+            return Err(ItemError::Expired);
+        }
+        let sealed = vault.reseal(&Sealed::from_bytes(row.sealed)?, expires_at)?;
+        if items::replace_sealed(db.pool(), id, row.expires_at, expires_at.0, sealed.epoch().0, sealed.as_bytes())
+            .await?
+        {
+            return Ok(());
+        }
     }
-    if row.expires_at <= vault.clock().now().0 {
-        return Err(ItemError::Expired);
-    }
-    let sealed = vault.reseal(&Sealed::from_bytes(row.sealed)?, expires_at)?;
-    if !items::replace_sealed(db.pool(), id, expires_at.0, sealed.epoch().0, sealed.as_bytes()).await? {
-        return Err(ItemError::NotFound);
-    }
-    Ok(())
+    Err(ItemError::Invalid("the item kept changing while it was being resealed".into()))
 }
 
 /// Opens a server-readable item of `class`.

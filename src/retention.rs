@@ -51,6 +51,8 @@ pub struct SweepReport {
     pub incidents: u64,
     pub threads: u64,
     pub audit: u64,
+    /// Incidents left open past `incident_auto_close`, closed now.
+    pub incidents_closed: usize,
     /// Items of open incidents moved to a later epoch (their lifetime starts at the close).
     pub kept_alive: usize,
     pub keys: usize,
@@ -94,6 +96,10 @@ impl From<sqlx::Error> for SweepError {
 
 /// One sweep.
 pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
+    // Incidents first (they reseal items and need connections of their own; their
+    // conditional updates make a second instance doing the same harmless).
+    let incidents_closed = crate::dispatch::close_forgotten(state).await;
+    let kept_alive = crate::dispatch::keep_open_items_alive(state).await;
     let now = state.vault.clock().now();
     let backend = state.db.backend();
     let mut conn = state.db.pool().acquire().await?;
@@ -104,7 +110,6 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
             return Ok(SweepReport::default());
         }
     }
-    let kept_alive = crate::dispatch::keep_open_items_alive(state).await;
     let result = sweep_rows(&mut conn, state, now).await;
     if backend == Backend::Postgres {
         let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(SWEEP_LOCK).execute(&mut *conn).await;
@@ -112,6 +117,13 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
     drop(conn);
     let mut report = result?;
     report.ran = true;
+    report.incidents_closed = match incidents_closed {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "closing forgotten incidents failed; retried at the next sweep");
+            0
+        }
+    };
     report.kept_alive = match kept_alive {
         Ok(n) => n,
         Err(e) => {

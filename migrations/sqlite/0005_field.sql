@@ -36,7 +36,8 @@ CREATE INDEX dispatches_volunteer ON dispatches (volunteer_id);
 
 CREATE TABLE intake_threads (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    -- the sender's caller token: continues the thread within its window only
+    -- the sender's caller token: continues the thread within its window only;
+    -- one thread per token (an expired one not yet swept is taken up again)
     caller_token TEXT    NOT NULL,
     language     TEXT    NOT NULL,
     -- open, handled, opted_out
@@ -44,7 +45,7 @@ CREATE TABLE intake_threads (
     created_hour INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL
 );
-CREATE INDEX intake_threads_token ON intake_threads (caller_token);
+CREATE UNIQUE INDEX intake_threads_token ON intake_threads (caller_token);
 CREATE INDEX intake_threads_expires ON intake_threads (expires_at);
 
 -- Which incident or intake thread a sealed item belongs to. Notes outlive their

@@ -74,10 +74,16 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     // our texts to them; we only stop offering replies.
     match command::carrier_keyword(body) {
         Some(Command::Stop) => {
+            let mut stopped = 0;
             for from_state in ["open", "handled"] {
-                field::set_token_threads_state(state.db.pool(), token, from_state, "opted_out", now.0).await?;
+                stopped +=
+                    field::set_token_threads_state(state.db.pool(), token, from_state, "opted_out", now.0).await?;
             }
-            audit::record(state, Actor::Public, "intake.stop", "intake", thread.as_ref().map(|t| t.id)).await;
+            if let Some(t) = thread.as_ref().filter(|_| stopped > 0) {
+                audit::record(state, Actor::Public, "intake.stop", "intake", Some(t.id)).await;
+                let text = format!("quietline: text #{} sent STOP; replies will not reach them.", t.id);
+                super::to_dispatchers(state, &text).await;
+            }
             return Ok(Twiml::new());
         }
         Some(Command::Start) => {
@@ -135,7 +141,6 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
         }
         Err(e) => return Err(SmsError::Other(e.to_string())),
     };
-    audit::record(state, Actor::Public, "intake.text", "intake", Some(thread_id)).await;
 
     let photos = if has_media { " (a photo or file came with it and was not kept)" } else { "" };
     let alert = if state.config.relay_content {
@@ -243,8 +248,15 @@ pub async fn reply(
         return Err(ReplyError::Refused(format!("The reply to #{thread_id} could not be sent; try again.")));
     }
     audit::record(state, Actor::Volunteer(by), "intake.reply", "intake", Some(thread_id)).await;
-    let expires = now.plus(state.config.retention.intake);
-    extend(state, thread_id, &thread.language, &thread.state, expires).await.map_err(ReplyError::Failed)?;
+    // A reply keeps a thread going, except one marked handled: that one still goes
+    // as `intake handled` said.
+    let expires = if thread.state == "handled" {
+        UnixTime(thread.expires_at)
+    } else {
+        let expires = now.plus(state.config.retention.intake);
+        extend(state, thread_id, &thread.language, &thread.state, expires).await.map_err(ReplyError::Failed)?;
+        expires
+    };
     if let Err(e) = keep(state, thread_id, text, Some(by), expires).await {
         tracing::warn!(error = %e, "a reply was sent but could not be kept in its thread");
     }

@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::audit::{self, Actor};
 use crate::dispatch::{self, Accepted, DispatchError, Kind, NewReport, NoteExpiry};
 use crate::phone::PhoneNumber;
-use crate::roster::{self, Role, Volunteer};
+use crate::roster::{self, Role, Volunteer, Zone};
 use crate::store::{calls as call_db, field};
 use crate::telephony::provider::RecordKind;
 use crate::telephony::twiml::{Twiml, Verb};
@@ -284,9 +284,20 @@ async fn new_incident(state: &AppState, v: &Volunteer, zone: &str, text: &str) -
     if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
         return Ok("Only dispatchers open incidents.".to_string());
     }
-    let zone = match state.config.zone(zone) {
-        Ok(z) => z,
-        Err(why) => return Ok(capitalized(&why)),
+    // Only a zone the network knows: the configured ones, or else those on the
+    // roster. Anything else may be a location typed in the wrong place, which must
+    // not be stored in clear nor repeated back.
+    let known: Vec<Zone> = if state.config.zones.is_empty() {
+        let mut zones: Vec<Zone> = roster::list(&state.db).await?.into_iter().flat_map(|v| v.zones).collect();
+        zones.sort();
+        zones.dedup();
+        zones
+    } else {
+        state.config.zones.clone()
+    };
+    let Some(zone) = Zone::parse(zone).ok().filter(|z| known.contains(z)) else {
+        let names: Vec<&str> = known.iter().map(|z| z.as_str()).collect();
+        return Ok(format!("Unknown zone. Write it as NEW <zone> <where, what>; zones: {}.", names.join(", ")));
     };
     // An optional kind first: `NEW north detention 5th and Main`.
     let (kind, location) = match text.split_once(char::is_whitespace) {

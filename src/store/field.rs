@@ -251,6 +251,38 @@ pub async fn claim_acceptance<'e>(
     Ok(row.is_some())
 }
 
+/// Moves a volunteer's dispatch from one of `from` to `to`; false when it was in
+/// none of them. `from` is a fixed list of state names.
+pub async fn move_dispatch<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    incident_id: i64,
+    volunteer_id: i64,
+    from: &[&str],
+    to: &str,
+) -> Result<bool, sqlx::Error> {
+    let from: Vec<String> = from.iter().map(|s| format!("'{s}'")).collect();
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE dispatches SET state = $1 WHERE incident_id = $2 AND volunteer_id = $3 AND state IN ({})",
+        from.join(", ")
+    )))
+    .bind(to)
+    .bind(incident_id)
+    .bind(volunteer_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Open incidents opened before `hour` (for closing the forgotten ones).
+pub async fn open_before<'e>(ex: impl Executor<'e, Database = Any>, hour: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM incidents WHERE status IN {OPEN_STATUSES} AND created_hour < $1 ORDER BY id"
+    )))
+    .bind(hour)
+    .fetch_all(ex)
+    .await
+}
+
 pub async fn dispatch_state<'e>(
     ex: impl Executor<'e, Database = Any>,
     incident_id: i64,
@@ -298,6 +330,8 @@ fn thread_from_row(row: &AnyRow) -> Result<ThreadRow, sqlx::Error> {
 
 const THREAD_COLUMNS: &str = "SELECT id, caller_token, language, state, created_hour, expires_at FROM intake_threads";
 
+/// A new thread for a caller token. Two first texts at once, or a thread that
+/// expired but is not swept yet, end up in the one row the token may have.
 pub async fn insert_thread<'e>(
     ex: impl Executor<'e, Database = Any>,
     caller_token: &str,
@@ -307,7 +341,9 @@ pub async fn insert_thread<'e>(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO intake_threads (caller_token, language, state, created_hour, expires_at) \
-         VALUES ($1, $2, 'open', $3, $4) RETURNING id",
+         VALUES ($1, $2, 'open', $3, $4) \
+         ON CONFLICT (caller_token) DO UPDATE SET language = excluded.language, state = 'open', \
+         created_hour = excluded.created_hour, expires_at = excluded.expires_at RETURNING id",
     )
     .bind(caller_token)
     .bind(language)

@@ -173,21 +173,26 @@ pub async fn of_open_incidents_expiring<'e>(
 }
 
 /// Replaces an item's sealed bytes and expiry (the content was resealed under
-/// another epoch). False when the item is gone.
+/// another epoch), if its expiry is still the one the caller read. False when the
+/// item is gone or was resealed meanwhile.
 pub async fn replace_sealed<'e>(
     ex: impl Executor<'e, Database = Any>,
     id: i64,
+    was_expiring_at: i64,
     expires_at: i64,
     epoch: i64,
     sealed: &[u8],
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE sealed_items SET expires_at = $1, epoch = $2, sealed = $3 WHERE id = $4")
-        .bind(expires_at)
-        .bind(epoch)
-        .bind(sealed)
-        .bind(id)
-        .execute(ex)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE sealed_items SET expires_at = $1, epoch = $2, sealed = $3 WHERE id = $4 AND expires_at = $5",
+    )
+    .bind(expires_at)
+    .bind(epoch)
+    .bind(sealed)
+    .bind(id)
+    .bind(was_expiring_at)
+    .execute(ex)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

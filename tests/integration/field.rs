@@ -276,6 +276,28 @@ async fn without_the_location_by_sms_observers_get_a_link_and_the_server_keeps_n
     assert_eq!(classes, ["incident_details"], "only the sealed details are kept");
     let details = open_as(&line, &key, linked[0].id).await.unwrap();
     assert!(details.starts_with("1200 Mission St, back door"), "{details}");
+
+    // A word that is not a known zone is refused without being repeated or kept.
+    let reply = line.standin.text("+14155550100", "NEW 1200-mission-st van outside").await;
+    assert_eq!(reply, ["Unknown zone. Write it as NEW <zone> <where, what>; zones: north."]);
+    assert_eq!(field::list_incidents(line.state.db.pool()).await.unwrap().len(), 1);
+
+    // Open, the details are kept ahead of their expiry; forgotten for a week, the
+    // incident is closed by the sweeper and its lifetime starts.
+    line.env.clock.advance(Duration::from_secs(6 * 86_400 + 12 * 3600));
+    let report = quietline::retention::sweep(&line.state).await.unwrap();
+    assert_eq!((report.kept_alive, report.incidents_closed), (1, 0), "{report:?}");
+    let now = line.state.vault.clock().now().0;
+    let item = quietline::store::items::get(line.state.db.pool(), linked[0].id).await.unwrap().unwrap();
+    assert!(item.expires_at >= now + 2 * 86_400, "kept at least two days ahead");
+    assert!(open_as(&line, &key, linked[0].id).await.is_ok(), "still readable after resealing");
+    line.env.clock.advance(Duration::from_secs(86_400));
+    let report = quietline::retention::sweep(&line.state).await.unwrap();
+    assert_eq!(report.incidents_closed, 1, "{report:?}");
+    let row = field::get_incident(line.state.db.pool(), 1).await.unwrap().unwrap();
+    assert_eq!(row.status, "closed");
+    let audit = line.cli(&["audit"]).await.unwrap();
+    assert!(audit.lines().any(|l| l.contains("system") && l.contains("incident.close")), "{audit}");
 }
 
 both!(two_instances_hand_out_each_dispatch_slot_once);
