@@ -73,6 +73,8 @@ pub struct Config {
     pub relay_content: bool,
     /// Incidents still open this long after they were opened are closed.
     pub incident_auto_close: Duration,
+    /// How long an enrollment code works.
+    pub enrollment_code_lifetime: Duration,
     /// Texts from one sender within 10 minutes that are relayed; more are refused.
     pub text_rate_limit: u32,
     /// Overrides of spoken texts: `(language, key, text)`.
@@ -205,6 +207,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "whether public texts reach dispatchers with their content, or as a content-free alert (default true)",
     ),
     ("incident_auto_close", "incidents still open this long after opening are closed by the sweeper (default 7d)"),
+    ("enrollment_code_lifetime", "how long a volunteer's one-time enrollment code works (default 24h)"),
     ("text_rate_limit", "texts from one sender within 10 minutes that are relayed (default 10)"),
 ];
 
@@ -251,6 +254,7 @@ impl Config {
             dispatch_location_by_sms: true,
             relay_content: true,
             incident_auto_close: Duration::from_secs(7 * 86_400),
+            enrollment_code_lifetime: Duration::from_secs(86_400),
             text_rate_limit: 10,
             text_overrides: Vec::new(),
         }
@@ -386,6 +390,7 @@ impl Config {
             "dispatch_location_by_sms" => parse_bool(value).map(|v| self.dispatch_location_by_sms = v),
             "relay_content" => parse_bool(value).map(|v| self.relay_content = v),
             "incident_auto_close" => parse_duration(value).map(|v| self.incident_auto_close = v),
+            "enrollment_code_lifetime" => parse_duration(value).map(|v| self.enrollment_code_lifetime = v),
             "text_rate_limit" => parse_count(value, 1, 1000).map(|v| self.text_rate_limit = v),
             _ if key.starts_with("texts_") => self.set_text(&key["texts_".len()..], value),
             _ => {

@@ -51,6 +51,8 @@ pub struct SweepReport {
     pub incidents: u64,
     pub threads: u64,
     pub audit: u64,
+    /// Expired sessions and enrollment codes, old failed sign-ins.
+    pub sessions: u64,
     /// Incidents left open past `incident_auto_close`, closed now.
     pub incidents_closed: usize,
     /// Items of open incidents moved to a later epoch (their lifetime starts at the close).
@@ -68,6 +70,7 @@ impl SweepReport {
             + self.incidents
             + self.threads
             + self.audit
+            + self.sessions
     }
 }
 
@@ -172,6 +175,9 @@ async fn sweep_rows(
     report.threads = sweep::delete_expired_threads(&mut **conn, now.0).await?;
     let audit_cutoff = now.0 - state.config.retention.audit.as_secs() as i64;
     report.audit = sweep::delete_old_audit(&mut **conn, audit_cutoff).await?;
+    let idle_before = now.0 - crate::accounts::sessions::IDLE.as_secs() as i64;
+    let failures_before = now.0 - crate::accounts::sessions::FAILURE_WINDOW.as_secs() as i64;
+    report.sessions = crate::store::accounts::sweep(conn, now.0, idle_before, failures_before).await?;
     Ok(report)
 }
 

@@ -46,6 +46,10 @@ pub enum VolunteerCommand {
     Remove { alias: String },
     /// Register or replace a volunteer's public age key (age1…)
     SetKey { alias: String, recipient: String },
+    /// A new one-time enrollment code (the volunteer sets a password and an authenticator with it)
+    Enroll { alias: String },
+    /// End a volunteer's sessions and API tokens now; they must enroll again
+    Revoke { alias: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,7 +75,7 @@ pub async fn run(command: VolunteerCommand, config: Config, out: &mut dyn Write)
         _ => None,
     };
     let state = open_state(config, Clock::system()).await?;
-    let result = run_on(command, parsed, &state.db, &state.vault, &state.config, out).await;
+    let result = run_on(command, parsed, &state, out).await;
     state.db.close().await;
     result
 }
@@ -79,11 +83,10 @@ pub async fn run(command: VolunteerCommand, config: Config, out: &mut dyn Write)
 async fn run_on(
     command: VolunteerCommand,
     parsed: Option<NewVolunteer>,
-    db: &crate::store::Db,
-    vault: &Vault,
-    config: &Config,
+    state: &crate::AppState,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    let (db, vault, config) = (&state.db, &*state.vault, &*state.config);
     match command {
         VolunteerCommand::Add { .. } => {
             let new = parsed.expect("parsed above");
@@ -102,6 +105,22 @@ async fn run_on(
             if v.age_recipient.is_none() {
                 writeln!(out, "note: no age key yet; add one with `quietline volunteer set-key {} age1…`", v.alias)?;
             }
+            print_code(state, &v, out).await?;
+        }
+        VolunteerCommand::Enroll { alias } => {
+            let v = roster::get(db, &alias).await?;
+            print_code(state, &v, out).await?;
+        }
+        VolunteerCommand::Revoke { alias } => {
+            let v = roster::get(db, &alias).await?;
+            crate::accounts::sessions::revoke(state, &v, crate::audit::Actor::Operator)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            writeln!(
+                out,
+                "{} is signed out everywhere; their API tokens are revoked; they must enroll again",
+                v.alias
+            )?;
         }
         VolunteerCommand::List { json } => {
             let list = roster::list(db).await?;
@@ -126,6 +145,20 @@ async fn run_on(
             writeln!(out, "{alias} now reads with {}", recipient.as_str())?;
         }
     }
+    Ok(())
+}
+
+async fn print_code(state: &crate::AppState, v: &roster::Volunteer, out: &mut dyn Write) -> Result<(), CliError> {
+    use secrecy::ExposeSecret;
+    let code = crate::accounts::sessions::issue_enrollment_code(state, v).await.map_err(|e| CliError(e.to_string()))?;
+    let until = state.vault.clock().now().plus(state.config.enrollment_code_lifetime);
+    writeln!(
+        out,
+        "enrollment code for {}: {} (works once, until {}; they enroll at <public_url>/console/enroll)",
+        v.alias,
+        code.expose_secret(),
+        until.display_utc()
+    )?;
     Ok(())
 }
 

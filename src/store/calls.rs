@@ -456,3 +456,9 @@ pub async fn deletion_failed<'e>(
 pub async fn pending_deletions<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT sid FROM provider_deletions ORDER BY id").fetch_all(ex).await
 }
+
+/// How many calls are in a state (`ringing`: waiting for a volunteer; `bridged`:
+/// in progress).
+pub async fn count_in_state<'e>(ex: impl Executor<'e, Database = Any>, state: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE state = $1").bind(state).fetch_one(ex).await
+}

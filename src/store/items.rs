@@ -203,3 +203,40 @@ pub async fn readers<'e>(ex: impl Executor<'e, Database = Any>, item_id: i64) ->
         .fetch_all(ex)
         .await
 }
+
+/// An item a volunteer may fetch, with what it belongs to.
+#[derive(Debug, Clone)]
+pub struct ReadableItem {
+    pub meta: ItemMeta,
+    pub incident_id: Option<i64>,
+    pub thread_id: Option<i64>,
+}
+
+/// The unexpired items a volunteer is a reader of, newest first.
+pub async fn readable_by<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    volunteer_id: i64,
+    now: i64,
+) -> Result<Vec<ReadableItem>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT s.id, s.class, s.created_hour, s.expires_at, s.incident_id, s.thread_id FROM sealed_items s \
+         JOIN sealed_item_readers r ON r.item_id = s.id WHERE r.volunteer_id = $1 AND s.expires_at > $2 \
+         ORDER BY s.id DESC LIMIT 500",
+    )
+    .bind(volunteer_id)
+    .bind(now)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(ReadableItem { meta: meta_from_row(r)?, incident_id: r.try_get(4)?, thread_id: r.try_get(5)? }))
+        .collect()
+}
+
+/// How many unexpired items of a class there are.
+pub async fn count_live<'e>(ex: impl Executor<'e, Database = Any>, class: &str, now: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sealed_items WHERE class = $1 AND expires_at > $2")
+        .bind(class)
+        .bind(now)
+        .fetch_one(ex)
+        .await
+}

@@ -15,6 +15,7 @@ pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
     (3, "voice", include_str!("../../migrations/sqlite/0003_voice.sql")),
     (4, "retention", include_str!("../../migrations/sqlite/0004_retention.sql")),
     (5, "field", include_str!("../../migrations/sqlite/0005_field.sql")),
+    (6, "accounts", include_str!("../../migrations/sqlite/0006_accounts.sql")),
 ];
 
 /// `(version, name, sql)` for PostgreSQL.
@@ -24,6 +25,7 @@ pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (3, "voice", include_str!("../../migrations/postgres/0003_voice.sql")),
     (4, "retention", include_str!("../../migrations/postgres/0004_retention.sql")),
     (5, "field", include_str!("../../migrations/postgres/0005_field.sql")),
+    (6, "accounts", include_str!("../../migrations/postgres/0006_accounts.sql")),
 ];
 
 pub(super) fn migrator(backend: Backend) -> Migrator {

@@ -5,6 +5,7 @@
 //! (`migrations/sqlite`, `migrations/postgres`) and maintenance (the SQLite
 //! pragmas below) differ between the two.
 
+pub mod accounts;
 pub mod calls;
 pub mod field;
 pub mod items;

@@ -18,9 +18,14 @@ pub struct CallerToken(String);
 
 impl CallerToken {
     pub(super) fn compute(window_key: &[u8; KEY_LEN], e164: &str) -> CallerToken {
+        Self::compute_in(window_key, b"caller/v1|", e164)
+    }
+
+    /// The same construction for another kind of identifier, kept apart by `domain`.
+    pub(super) fn compute_in(window_key: &[u8; KEY_LEN], domain: &[u8], value: &str) -> CallerToken {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(window_key).expect("any key length");
-        mac.update(b"caller/v1|");
-        mac.update(e164.as_bytes());
+        mac.update(domain);
+        mac.update(value.as_bytes());
         CallerToken(super::hex(&mac.finalize().into_bytes()))
     }
 

@@ -218,6 +218,17 @@ impl Vault {
         Ok(CallerToken::compute(&key, number.as_str()))
     }
 
+    /// A keyed hash of a client's network (`203.0.113.0/24`), for sign-in rate
+    /// limits: the address itself is never stored, and the hash joins nothing once
+    /// the window key is gone.
+    pub fn network_token(&self, network: &str) -> Result<CallerToken, VaultError> {
+        let now = self.clock.now();
+        let window_secs = self.caller_window.as_secs() as i64;
+        let name = KeyName::CallerWindow { window_secs, index: now.0.div_euclid(window_secs) };
+        let key = self.keystore.get_or_create(name, now)?;
+        Ok(CallerToken::compute_in(&key, b"network/v1|", network))
+    }
+
     /// Destroys every key whose epoch or window has ended.
     pub fn destroy_ended_keys(&self) -> Result<Vec<KeyName>, VaultError> {
         self.keystore.destroy_ended(self.clock.now())

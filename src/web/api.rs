@@ -1,50 +1,763 @@
-//! `/api/v1`: the JSON API. For now, sealed items: submit one, fetch the age
-//! ciphertext of one you are a reader of. Callers authenticate with an API token
-//! (`Authorization: Bearer qlt_…`) created by `quietline token create`.
+//! `/api/v1`: the JSON API, for the console's people and the command line.
+//!
+//! Callers authenticate with a session cookie (from `POST /api/v1/session` or the
+//! console; changes then need the `X-CSRF-Token` header) or an API token
+//! (`Authorization: Bearer qlt_…`, from `quietline token create`). Who may call
+//! what is the table in `web::auth`; handlers only filter what a caller sees
+//! (observers see their own incidents). No response carries a phone number.
 
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::header::{CONTENT_TYPE, HeaderMap};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_TYPE, HeaderMap, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
-use super::error::ApiError;
+use super::auth::{Authorized, ClientNetwork};
+use super::error::{ApiError, ErrorBody};
 use crate::AppState;
+use crate::accounts::sessions::{self, COOKIE, Enrollment, Started};
+use crate::audit::Actor;
+use crate::dispatch::{self, Kind, NewReport};
 use crate::items::{self, Content, ItemClass};
-use crate::roster::{self, Volunteer};
+use crate::roster::{self, Role, Volunteer};
+use crate::store::{calls as call_db, field, items as item_db};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/session", post(sign_in).delete(sign_out))
+        .route("/api/v1/sessions", axum::routing::delete(sign_out_everywhere))
+        .route("/api/v1/enrollment", post(enroll))
+        .route("/api/v1/enrollment/totp", post(enroll_totp))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/me/shift", put(my_shift))
+        .route("/api/v1/me/items", get(my_items))
+        .route("/api/v1/dashboard", get(dashboard))
+        .route("/api/v1/incidents", get(list_incidents).post(open_incident))
+        .route("/api/v1/incidents/{id}", get(get_incident))
+        .route("/api/v1/incidents/{id}/status", post(incident_status))
+        .route("/api/v1/incidents/{id}/dispatch", post(incident_dispatch))
+        .route("/api/v1/incidents/{id}/notes", post(incident_note))
+        .route("/api/v1/intake", get(list_intake))
+        .route("/api/v1/intake/{id}/replies", post(intake_reply))
+        .route("/api/v1/intake/{id}/handled", post(intake_handled))
         .route("/api/v1/items", post(create_item))
         .route("/api/v1/items/{id}/ciphertext", get(item_ciphertext))
+        .route("/api/v1/volunteers", get(list_volunteers).post(add_volunteer))
+        .route("/api/v1/volunteers/{alias}", axum::routing::delete(remove_volunteer))
+        .route("/api/v1/volunteers/{alias}/shift", put(volunteer_shift))
+        .route("/api/v1/volunteers/{alias}/revoke", post(revoke_volunteer))
+        .route("/api/v1/volunteers/{alias}/enrollment", post(new_enrollment_code))
         .route("/api/v1/exposure", get(exposure))
+        .route("/api/v1/audit", get(audit))
 }
 
-/// The volunteer behind a valid API token.
-pub struct ApiVolunteer(pub Volunteer);
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "quietline", description = "The hotline's JSON API. No response carries a phone number."),
+    paths(
+        sign_in,
+        sign_out,
+        sign_out_everywhere,
+        enroll,
+        enroll_totp,
+        me,
+        my_shift,
+        my_items,
+        dashboard,
+        list_incidents,
+        open_incident,
+        get_incident,
+        incident_status,
+        incident_dispatch,
+        incident_note,
+        list_intake,
+        intake_reply,
+        intake_handled,
+        create_item,
+        item_ciphertext,
+        list_volunteers,
+        add_volunteer,
+        remove_volunteer,
+        volunteer_shift,
+        revoke_volunteer,
+        new_enrollment_code,
+        exposure,
+        audit
+    )
+)]
+pub struct ApiDoc;
 
-impl FromRequestParts<AppState> for ApiVolunteer {
-    type Rejection = ApiError;
+async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        match crate::accounts::authenticate(&state.db, token.trim(), state.vault.clock().now()).await? {
-            Some(v) => Ok(ApiVolunteer(v)),
-            None => Err(ApiError::Unauthorized),
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The session cookie: `HttpOnly; Secure; SameSite=Strict`, for the whole site.
+pub fn session_cookie(token: &SecretString) -> HeaderValue {
+    let value = format!(
+        "{COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        token.expose_secret(),
+        sessions::ABSOLUTE.as_secs()
+    );
+    HeaderValue::from_str(&value).expect("a cookie of hex digits")
+}
+
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("ql_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+}
+
+fn account_error(e: sessions::AccountError) -> ApiError {
+    match e {
+        sessions::AccountError::SignInFailed => ApiError::SignInFailed,
+        sessions::AccountError::TooManyAttempts => ApiError::TooMany(e.to_string()),
+        sessions::AccountError::Invalid(m) => ApiError::Unprocessable(m),
+        sessions::AccountError::Internal(m) => ApiError::Internal(m),
+    }
+}
+
+fn dispatch_error(e: dispatch::DispatchError) -> ApiError {
+    use dispatch::DispatchError as E;
+    match e {
+        E::Invalid(m) => ApiError::Unprocessable(m),
+        E::NotFound(id) => ApiError::NotFound(format!("there is no incident #{id}")),
+        E::Ended(id) => ApiError::Conflict(format!("incident #{id} has ended")),
+        E::NotAllowed(m) => ApiError::Forbidden(m),
+        E::NoReaders => ApiError::Unprocessable(e.to_string()),
+        E::Item(e) => e.into(),
+        E::Store(e) => ApiError::Internal(e.to_string()),
+        E::Roster(e) => e.into(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SignIn {
+    alias: String,
+    #[schema(value_type = String)]
+    password: SecretString,
+    /// The six digits from the authenticator.
+    code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionOut {
+    /// Send as `X-CSRF-Token` with every change made with this session.
+    csrf: String,
+    /// `totp` while the authenticator is still to be enrolled, then `full`.
+    stage: String,
+}
+
+fn started(s: Started, status: StatusCode, extra: Option<serde_json::Value>) -> Response {
+    let stage = if s.stage == sessions::Stage::Full { "full" } else { "totp" };
+    let mut body = serde_json::json!({ "csrf": s.csrf, "stage": stage });
+    if let (Some(extra), Some(map)) = (extra, body.as_object_mut())
+        && let Some(e) = extra.as_object()
+    {
+        map.extend(e.clone());
+    }
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(SET_COOKIE, session_cookie(&s.token));
+    no_store(response)
+}
+
+/// Sign in with alias, password and authenticator code.
+#[utoipa::path(post, path = "/api/v1/session", request_body = SignIn, responses(
+    (status = 200, description = "Signed in; the session cookie is set", body = SessionOut),
+    (status = 401, description = "Alias, password or code is not right", body = ErrorBody),
+    (status = 422, description = "The body is not a sign-in", body = ErrorBody),
+    (status = 429, description = "Too many failed attempts", body = ErrorBody)))]
+async fn sign_in(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    ClientNetwork(network): ClientNetwork,
+    body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let s = sessions::sign_in(&state, &input.alias, input.password, &input.code, network.as_deref())
+        .await
+        .map_err(account_error)?;
+    Ok(started(s, StatusCode::OK, None))
+}
+
+/// Sign out this session.
+#[utoipa::path(delete, path = "/api/v1/session", responses(
+    (status = 204, description = "Signed out"),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Missing X-CSRF-Token, or not allowed", body = ErrorBody)))]
+async fn sign_out(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
+    if let Some(s) = auth.session() {
+        sessions::sign_out(&state, s).await.map_err(account_error)?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(SET_COOKIE, clear_cookie());
+    Ok(response)
+}
+
+/// Sign out everywhere: every session of the caller ends.
+#[utoipa::path(delete, path = "/api/v1/sessions", responses(
+    (status = 204, description = "Every session ended"),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Missing X-CSRF-Token, or not allowed", body = ErrorBody)))]
+async fn sign_out_everywhere(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
+    sessions::sign_out_everywhere(&state, auth.who()?).await.map_err(account_error)?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(SET_COOKIE, clear_cookie());
+    Ok(response)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EnrollIn {
+    alias: String,
+    /// The one-time code from a coordinator.
+    #[schema(value_type = String)]
+    code: SecretString,
+    #[schema(value_type = String)]
+    password: SecretString,
+    /// Your age public key (`age1…`), to read what is sealed to you.
+    age_recipient: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EnrollOut {
+    csrf: String,
+    stage: String,
+    /// For the authenticator app; confirm with a code at `/api/v1/enrollment/totp`.
+    otpauth_uri: String,
+    secret: String,
+}
+
+/// Enroll: enrollment code and a new password. Returns the authenticator secret.
+#[utoipa::path(post, path = "/api/v1/enrollment", request_body = EnrollIn, responses(
+    (status = 201, description = "Password set; enroll the authenticator next", body = EnrollOut),
+    (status = 422, description = "Wrong or expired code, or a password that breaks the rules", body = ErrorBody)))]
+async fn enroll(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    body: Result<Json<EnrollIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let alias = input.alias.clone();
+    let e = Enrollment {
+        alias: input.alias,
+        code: input.code,
+        password: input.password,
+        age_recipient: input.age_recipient,
+    };
+    let s = sessions::enroll(&state, e).await.map_err(account_error)?;
+    // The new session, to create the authenticator secret under.
+    let session = sessions::lookup(&state, s.token.expose_secret())
+        .await
+        .map_err(account_error)?
+        .ok_or_else(|| ApiError::Internal("a new session vanished".into()))?;
+    let secret = sessions::pending_totp(&state, &session).await.map_err(account_error)?;
+    let extra = serde_json::json!({
+        "otpauth_uri": secret.uri("quietline", &alias).as_str(),
+        "secret": secret.base32().as_str(),
+    });
+    Ok(started(s, StatusCode::CREATED, Some(extra)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CodeIn {
+    code: String,
+}
+
+/// Confirm the authenticator with its first code; the session becomes a full one.
+#[utoipa::path(post, path = "/api/v1/enrollment/totp", request_body = CodeIn, responses(
+    (status = 204, description = "Authenticator enrolled"),
+    (status = 401, description = "No session", body = ErrorBody),
+    (status = 403, description = "Missing X-CSRF-Token", body = ErrorBody),
+    (status = 422, description = "Wrong or already used code", body = ErrorBody)))]
+async fn enroll_totp(
+    State(state): State<AppState>,
+    auth: Authorized,
+    body: Result<Json<CodeIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let session = auth.session().ok_or(ApiError::Unauthorized)?;
+    sessions::confirm_totp(&state, session, &input.code).await.map_err(account_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VolunteerOut {
+    alias: String,
+    roles: Vec<String>,
+    languages: Vec<String>,
+    zones: Vec<String>,
+    on_shift: bool,
+    overflow: bool,
+    /// Whether an age key is registered (items can be sealed to them).
+    has_key: bool,
+}
+
+impl From<&Volunteer> for VolunteerOut {
+    fn from(v: &Volunteer) -> Self {
+        VolunteerOut {
+            alias: v.alias.to_string(),
+            roles: v.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            languages: v.languages.iter().map(|l| l.as_str().to_string()).collect(),
+            zones: v.zones.iter().map(|z| z.as_str().to_string()).collect(),
+            on_shift: v.on_shift,
+            overflow: v.overflow,
+            has_key: v.age_recipient.is_some(),
         }
     }
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/me", responses(
+    (status = 200, description = "Who you are", body = VolunteerOut),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Still enrolling", body = ErrorBody)))]
+async fn me(auth: Authorized) -> Result<Response, ApiError> {
+    Ok(no_store(Json(VolunteerOut::from(auth.who()?)).into_response()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ShiftIn {
+    on: bool,
+}
+
+/// Go on or off shift.
+#[utoipa::path(put, path = "/api/v1/me/shift", request_body = ShiftIn, responses(
+    (status = 200, description = "Your shift now", body = VolunteerOut),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Missing X-CSRF-Token, or still enrolling", body = ErrorBody),
+    (status = 422, description = "The body is not a shift", body = ErrorBody)))]
+async fn my_shift(
+    State(state): State<AppState>,
+    auth: Authorized,
+    body: Result<Json<ShiftIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let who = auth.who()?;
+    set_shift(&state, who, input.on, Actor::Volunteer(who)).await
+}
+
+async fn set_shift(state: &AppState, v: &Volunteer, on: bool, by: Actor<'_>) -> Result<Response, ApiError> {
+    roster::set_shift(&state.db, v.alias.as_str(), on).await?;
+    crate::audit::record(state, by, if on { "shift.on" } else { "shift.off" }, "volunteer", Some(v.id)).await;
+    let fresh =
+        roster::get_by_id(&state.db, v.id).await?.ok_or_else(|| ApiError::NotFound("no such volunteer".into()))?;
+    Ok(no_store(Json(VolunteerOut::from(&fresh)).into_response()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ItemOut {
+    id: i64,
+    class: String,
+    created_hour: i64,
+    expires_at: i64,
+    incident: Option<i64>,
+    thread: Option<i64>,
+}
+
+/// The sealed items you are a reader of (voicemail, notes, texts): what exists
+/// and when it goes. Open them with `quietline open`.
+#[utoipa::path(get, path = "/api/v1/me/items", responses(
+    (status = 200, description = "Items you can read", body = [ItemOut]),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Still enrolling", body = ErrorBody)))]
+async fn my_items(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
+    let now = state.vault.clock().now().0;
+    let items = item_db::readable_by(state.db.pool(), auth.who()?.id, now).await.map_err(internal)?;
+    let out: Vec<ItemOut> = items
+        .into_iter()
+        .map(|i| ItemOut {
+            id: i.meta.id,
+            class: i.meta.class,
+            created_hour: i.meta.created_hour,
+            expires_at: i.meta.expires_at,
+            incident: i.incident_id,
+            thread: i.thread_id,
+        })
+        .collect();
+    Ok(no_store(Json(out).into_response()))
+}
+
+pub fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ObserverOut {
+    pub alias: String,
+    pub state: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IncidentOut {
+    pub id: i64,
+    pub zone: String,
+    pub kind: String,
+    pub status: String,
+    pub needed: i64,
+    pub assigned: i64,
+    pub opened_hour: i64,
+    pub closed_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub observers: Vec<ObserverOut>,
+    pub notes: usize,
+    pub first_note_expires_at: Option<i64>,
+}
+
+pub async fn incident_out(state: &AppState, id: i64) -> Result<IncidentOut, ApiError> {
+    let s = dispatch::summary(state, id).await.map_err(dispatch_error)?;
+    let i = s.incident;
+    Ok(IncidentOut {
+        id: i.id,
+        zone: i.zone,
+        kind: i.kind,
+        status: i.status,
+        needed: i.needed,
+        assigned: i.assigned,
+        opened_hour: i.created_hour,
+        closed_at: i.closed_at,
+        expires_at: i.expires_at,
+        observers: s.observers.into_iter().map(|(alias, state)| ObserverOut { alias, state }).collect(),
+        notes: s.notes,
+        first_note_expires_at: s.first_note_expiry,
+    })
+}
+
+/// Incidents the caller may see: all of them, or for someone who is only an
+/// observer, those they were paged for.
+pub async fn visible_incidents(state: &AppState, who: &Volunteer) -> Result<Vec<i64>, ApiError> {
+    let all = field::list_incidents(state.db.pool()).await.map_err(internal)?;
+    let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| who.has_role(*r));
+    let mut out = Vec::new();
+    for i in all {
+        if staff || field::dispatch_state(state.db.pool(), i.id, who.id).await.map_err(internal)?.is_some() {
+            out.push(i.id);
+        }
+    }
+    Ok(out)
+}
+
+async fn may_see(state: &AppState, who: &Volunteer, id: i64) -> Result<(), ApiError> {
+    if visible_incidents(state, who).await?.contains(&id) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("there is no incident #{id}")))
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DashboardOut {
+    pub on_shift: Vec<String>,
+    pub calls_waiting: i64,
+    pub calls_in_progress: i64,
+    pub voicemails: i64,
+    pub open_text_threads: i64,
+    pub open_incidents: Vec<IncidentOut>,
+}
+
+pub async fn dashboard_data(state: &AppState) -> Result<DashboardOut, ApiError> {
+    let now = state.vault.clock().now().0;
+    let roster = roster::list(&state.db).await?;
+    let threads = field::list_threads(state.db.pool(), now).await.map_err(internal)?;
+    let mut open_incidents = Vec::new();
+    for i in field::open_incidents(state.db.pool()).await.map_err(internal)? {
+        open_incidents.push(incident_out(state, i.id).await?);
+    }
+    Ok(DashboardOut {
+        on_shift: roster.iter().filter(|v| v.on_shift).map(|v| v.alias.to_string()).collect(),
+        calls_waiting: call_db::count_in_state(state.db.pool(), "ringing").await.map_err(internal)?,
+        calls_in_progress: call_db::count_in_state(state.db.pool(), "bridged").await.map_err(internal)?,
+        voicemails: item_db::count_live(state.db.pool(), ItemClass::Voicemail.as_str(), now).await.map_err(internal)?,
+        open_text_threads: threads.iter().filter(|t| t.state == "open").count() as i64,
+        open_incidents,
+    })
+}
+
+/// The live picture for dispatchers: who is on shift, calls, voicemail, texts, incidents.
+#[utoipa::path(get, path = "/api/v1/dashboard", responses(
+    (status = 200, description = "The dashboard", body = DashboardOut),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For dispatchers and coordinators", body = ErrorBody)))]
+async fn dashboard(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
+    Ok(no_store(Json(dashboard_data(&state).await?).into_response()))
+}
+
+/// Incidents you may see.
+#[utoipa::path(get, path = "/api/v1/incidents", responses(
+    (status = 200, description = "Incidents, newest first", body = [IncidentOut]),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Still enrolling", body = ErrorBody)))]
+async fn list_incidents(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
+    let mut out = Vec::new();
+    for id in visible_incidents(&state, auth.who()?).await? {
+        out.push(incident_out(&state, id).await?);
+    }
+    Ok(no_store(Json(out).into_response()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewIncidentIn {
+    zone: String,
+    /// sighting, detention, checkpoint or other (default).
+    kind: Option<String>,
+    /// Where; may go to observers by SMS.
+    location: String,
+    /// What was seen; sealed only.
+    description: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenedOut {
+    id: i64,
+    paged: usize,
+    details_item: Option<i64>,
+}
+
+/// Open an incident and page on-shift observers in its zone.
+#[utoipa::path(post, path = "/api/v1/incidents", request_body = NewIncidentIn, responses(
+    (status = 201, description = "Opened", body = OpenedOut),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For dispatchers and coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 422, description = "Unknown zone or kind, or no location", body = ErrorBody)))]
+async fn open_incident(
+    State(state): State<AppState>,
+    auth: Authorized,
+    body: Result<Json<NewIncidentIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let who = auth.who()?;
+    let zone = state.config.zone(&input.zone).map_err(ApiError::Unprocessable)?;
+    let kind = Kind::parse(input.kind.as_deref().unwrap_or("other")).map_err(ApiError::Unprocessable)?;
+    let description = zeroize::Zeroizing::new(input.description.unwrap_or_default());
+    let location = zeroize::Zeroizing::new(input.location);
+    let report = NewReport { zone, kind, location: &location, description: &description };
+    let opened = dispatch::open(&state, report, Actor::Volunteer(who)).await.map_err(dispatch_error)?;
+    let out = OpenedOut { id: opened.id, paged: opened.paged, details_item: opened.details_item };
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// One incident: status, observers, notes and when they go.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, description = "The incident", body = IncidentOut),
+    (status = 400, description = "Not an incident number", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Still enrolling", body = ErrorBody),
+    (status = 404, description = "No such incident, or not yours to see", body = ErrorBody)))]
+async fn get_incident(
+    State(state): State<AppState>,
+    auth: Authorized,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    may_see(&state, auth.who()?, id).await?;
+    Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ActionIn {
+    /// For status: verify, close, false_alarm. For dispatch: accept, decline, arrive, leave.
+    action: String,
+}
+
+/// Verify, close or mark an incident a false alarm.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/status", params(("id" = i64, Path)), request_body = ActionIn,
+    responses(
+    (status = 200, description = "The incident now", body = IncidentOut),
+    (status = 400, description = "Not an incident number", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For dispatchers and coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 404, description = "No such incident", body = ErrorBody),
+    (status = 409, description = "The incident has ended", body = ErrorBody),
+    (status = 422, description = "Unknown action, or not possible now", body = ErrorBody)))]
+async fn incident_status(
+    State(state): State<AppState>,
+    auth: Authorized,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    body: Result<Json<ActionIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    change_status(&state, auth.who()?, id, &input.action).await?;
+    Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
+}
+
+pub async fn change_status(state: &AppState, who: &Volunteer, id: i64, action: &str) -> Result<(), ApiError> {
+    let by = Actor::Volunteer(who);
+    match action {
+        "verify" => dispatch::verify(state, id, by).await.map_err(dispatch_error),
+        "close" => dispatch::close(state, id, false, by).await.map(|_| ()).map_err(dispatch_error),
+        "false_alarm" => dispatch::close(state, id, true, by).await.map(|_| ()).map_err(dispatch_error),
+        _ => Err(ApiError::Unprocessable("action must be verify, close or false_alarm".into())),
+    }
+}
+
+/// An observer accepts, declines, arrives or leaves.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/dispatch", params(("id" = i64, Path)), request_body = ActionIn,
+    responses(
+    (status = 200, description = "The incident now", body = IncidentOut),
+    (status = 400, description = "Not an incident number", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For observers (assigned, to arrive or leave); or missing X-CSRF-Token", body = ErrorBody),
+    (status = 404, description = "No such incident", body = ErrorBody),
+    (status = 409, description = "The incident has ended, or every slot is taken", body = ErrorBody),
+    (status = 422, description = "Unknown action", body = ErrorBody)))]
+async fn incident_dispatch(
+    State(state): State<AppState>,
+    auth: Authorized,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    body: Result<Json<ActionIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    observer_action(&state, auth.who()?, id, &input.action).await?;
+    Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
+}
+
+pub async fn observer_action(state: &AppState, who: &Volunteer, id: i64, action: &str) -> Result<(), ApiError> {
+    match action {
+        "accept" => match dispatch::accept(state, id, who).await.map_err(dispatch_error)? {
+            dispatch::Accepted::Covered => Err(ApiError::Conflict(format!("#{id} is covered, thank you"))),
+            _ => Ok(()),
+        },
+        "decline" => dispatch::decline(state, id, who).await.map_err(dispatch_error),
+        "arrive" => dispatch::arrive_or_leave(state, id, who, true).await.map_err(dispatch_error),
+        "leave" => dispatch::arrive_or_leave(state, id, who, false).await.map_err(dispatch_error),
+        _ => Err(ApiError::Unprocessable("action must be accept, decline, arrive or leave".into())),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TextIn {
+    #[schema(value_type = String)]
+    text: SecretString,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NoteOut {
+    id: i64,
+    /// Unix seconds, or absent while the incident is open (its notes go
+    /// `retention_note` after the close).
+    expires_at: Option<i64>,
+}
+
+/// A field note, sealed at once to you and the legal team.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", params(("id" = i64, Path)), request_body = TextIn,
+    responses(
+    (status = 201, description = "Sealed", body = NoteOut),
+    (status = 400, description = "Not an incident number", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Not assigned; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 404, description = "No such incident", body = ErrorBody),
+    (status = 409, description = "The incident's notes have all expired", body = ErrorBody),
+    (status = 422, description = "Nobody who should read it has a key", body = ErrorBody)))]
+async fn incident_note(
+    State(state): State<AppState>,
+    auth: Authorized,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    body: Result<Json<TextIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let saved = dispatch::add_note(&state, id, auth.who()?, input.text.expose_secret().as_bytes())
+        .await
+        .map_err(dispatch_error)?;
+    let expires_at = match saved.expiry {
+        dispatch::NoteExpiry::At(t) => Some(t.0),
+        dispatch::NoteExpiry::AfterClose(_) => None,
+    };
+    Ok((StatusCode::CREATED, Json(NoteOut { id: saved.id, expires_at })).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ThreadOut {
+    pub id: i64,
+    pub language: String,
+    pub state: String,
+    pub expires_at: i64,
+    /// The sealed texts, oldest first; open them with `quietline open`.
+    pub items: Vec<i64>,
+}
+
+/// Public text threads that have not expired.
+#[utoipa::path(get, path = "/api/v1/intake", responses(
+    (status = 200, description = "Threads, newest first", body = [ThreadOut]),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For dispatchers and coordinators", body = ErrorBody)))]
+async fn list_intake(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
+    Ok(no_store(Json(threads(&state).await?).into_response()))
+}
+
+pub async fn threads(state: &AppState) -> Result<Vec<ThreadOut>, ApiError> {
+    let now = state.vault.clock().now().0;
+    let mut out = Vec::new();
+    for t in field::list_threads(state.db.pool(), now).await.map_err(internal)? {
+        let items = item_db::linked(state.db.pool(), item_db::Link::Thread(t.id))
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|i| i.class == ItemClass::Intake.as_str())
+            .map(|i| i.id)
+            .collect();
+        out.push(ThreadOut { id: t.id, language: t.language, state: t.state, expires_at: t.expires_at, items });
+    }
+    Ok(out)
+}
+
+/// Reply to a thread: the text reaches the sender from the hotline number.
+#[utoipa::path(post, path = "/api/v1/intake/{id}/replies", params(("id" = i64, Path)), request_body = TextIn,
+    responses(
+    (status = 204, description = "Sent"),
+    (status = 400, description = "Not a thread number", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For dispatchers and coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 409, description = "The thread expired, opted out, or the text could not be sent", body = ErrorBody),
+    (status = 422, description = "The body is not a text", body = ErrorBody)))]
+async fn intake_reply(
+    State(state): State<AppState>,
+    auth: Authorized,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    body: Result<Json<TextIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    match crate::sms::intake::reply(&state, id, auth.who()?, input.text.expose_secret()).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(crate::sms::intake::ReplyError::Refused(why)) => Err(ApiError::Conflict(why)),
+        Err(crate::sms::intake::ReplyError::Failed(e)) => Err(internal(e)),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HandledOut {
+    expires_at: i64,
+}
+
+/// Mark a thread handled: it goes after `retention_intake_handled`.
+#[utoipa::path(post, path = "/api/v1/intake/{id}/handled", params(("id" = i64, Path)), responses(
+    (status = 200, description = "Handled", body = HandledOut),
+    (status = 400, description = "Not a thread number", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For dispatchers and coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 404, description = "No such thread", body = ErrorBody)))]
+async fn intake_handled(
+    State(state): State<AppState>,
+    auth: Authorized,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let until = crate::sms::intake::handled(&state, id, Actor::Volunteer(auth.who()?))
+        .await
+        .map_err(|e| ApiError::NotFound(e.to_string()))?;
+    Ok(Json(HandledOut { expires_at: until.0 }).into_response())
 }
 
 /// A note as JSON. No `Debug`: it carries the text.
@@ -63,31 +776,40 @@ struct NewItemQuery {
     lifetime: Option<String>,
 }
 
-#[derive(Serialize)]
-struct CreatedItem {
+#[derive(Serialize, ToSchema)]
+pub struct CreatedItem {
     id: i64,
     expires_at: i64,
     expires: String,
     readers: Vec<String>,
 }
 
-/// `POST /api/v1/items`: a note, either as JSON `{"text": …}` that the server seals
-/// to its readers, or as an age file (`Content-Type: application/age`) the client
-/// encrypted itself. Readers default to the author and the legal team.
+/// A note: JSON `{"text": …}` sealed by the server, or an age file
+/// (`application/age`) the client encrypted itself. Readers default to the
+/// author and the legal team.
+#[utoipa::path(post, path = "/api/v1/items", responses(
+    (status = 201, description = "Stored", body = CreatedItem),
+    (status = 400, description = "Not JSON or an age file, or a bad lifetime", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Missing X-CSRF-Token, or still enrolling", body = ErrorBody),
+    (status = 404, description = "A reader is not on the roster", body = ErrorBody),
+    (status = 422, description = "A reader has no key", body = ErrorBody)))]
 async fn create_item(
     State(state): State<AppState>,
-    ApiVolunteer(author): ApiVolunteer,
-    Query(query): Query<NewItemQuery>,
+    auth: Authorized,
+    query: Result<Query<NewItemQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let author = auth.who()?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let class = ItemClass::Note;
     let stored = if content_type.starts_with("application/json") {
         let json: NewItemJson = serde_json::from_slice(&body).map_err(|e| {
             ApiError::BadRequest(format!("expected {{\"text\": …}} (line {}, column {})", e.line(), e.column()))
         })?;
-        let readers = resolve_readers(&state, &author, json.readers.as_deref()).await?;
+        let readers = resolve_readers(&state, author, json.readers.as_deref()).await?;
         let lifetime = parse_lifetime(json.lifetime.as_deref(), state.config.retention.note)?;
         let refs: Vec<&Volunteer> = readers.iter().collect();
         let text = json.text.expose_secret().as_bytes();
@@ -95,7 +817,7 @@ async fn create_item(
     } else if content_type.starts_with("application/age") || content_type.starts_with("application/octet-stream") {
         let names: Option<Vec<String>> =
             query.readers.as_deref().map(|r| r.split(',').map(|s| s.trim().to_string()).collect());
-        let readers = resolve_readers(&state, &author, names.as_deref()).await?;
+        let readers = resolve_readers(&state, author, names.as_deref()).await?;
         let lifetime = parse_lifetime(query.lifetime.as_deref(), state.config.retention.note)?;
         let refs: Vec<&Volunteer> = readers.iter().collect();
         items::store(&state.db, &state.vault, class, Content::Age(&body), &refs, lifetime).await?
@@ -150,26 +872,216 @@ fn parse_lifetime(text: Option<&str>, max: Duration) -> Result<Duration, ApiErro
     Ok(lifetime)
 }
 
-/// `GET /api/v1/items/{id}/ciphertext`: the age ciphertext, for a reader.
+/// The age ciphertext of an item, for one of its readers.
+#[utoipa::path(get, path = "/api/v1/items/{id}/ciphertext", params(("id" = i64, Path)), responses(
+    (status = 200, description = "The age file", content_type = "application/age", body = Vec<u8>),
+    (status = 400, description = "Not an item number", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Not a reader of it (also for items that do not exist)", body = ErrorBody),
+    (status = 410, description = "Expired: nobody can read it any more", body = ErrorBody)))]
 async fn item_ciphertext(
     State(state): State<AppState>,
-    ApiVolunteer(reader): ApiVolunteer,
-    Path(id): Path<i64>,
+    auth: Authorized,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
-    let bytes = items::ciphertext_for_reader(&state.db, &state.vault, id, &reader).await?;
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let bytes = items::ciphertext_for_reader(&state.db, &state.vault, id, auth.who()?).await?;
     let mut response = bytes.into_response();
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/age"));
-    response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(no_store(response))
 }
 
-/// `GET /api/v1/exposure`: the exposure report, for coordinators.
-async fn exposure(State(state): State<AppState>, ApiVolunteer(who): ApiVolunteer) -> Result<Response, ApiError> {
-    if !who.has_role(crate::roster::Role::Coordinator) {
-        return Err(ApiError::Forbidden("the exposure report is for coordinators".into()));
+/// The roster (no phone numbers).
+#[utoipa::path(get, path = "/api/v1/volunteers", responses(
+    (status = 200, description = "The roster", body = [VolunteerOut]),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For coordinators", body = ErrorBody)))]
+async fn list_volunteers(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
+    let roster = roster::list(&state.db).await?;
+    Ok(no_store(Json(roster.iter().map(VolunteerOut::from).collect::<Vec<_>>()).into_response()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewVolunteerIn {
+    alias: String,
+    /// E.164; sealed with the server key, never shown again.
+    phone: String,
+    /// Comma-separated: coordinator, dispatcher, observer, attorney.
+    roles: String,
+    /// Comma-separated language codes.
+    languages: String,
+    /// Comma-separated zones.
+    zones: String,
+    age_recipient: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EnrollmentCodeOut {
+    pub alias: String,
+    /// Shown once: give it to the volunteer to enroll at /console/enroll.
+    pub enrollment_code: String,
+    pub code_expires_at: i64,
+}
+
+/// Add a volunteer; returns their one-time enrollment code.
+#[utoipa::path(post, path = "/api/v1/volunteers", request_body = NewVolunteerIn, responses(
+    (status = 201, description = "Added", body = EnrollmentCodeOut),
+    (status = 400, description = "A field is not valid", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 422, description = "Alias or number already on the roster, or the body is not a volunteer", body = ErrorBody)))]
+async fn add_volunteer(
+    State(state): State<AppState>,
+    auth: Authorized,
+    body: Result<Json<NewVolunteerIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let out = add_volunteer_with(&state, auth.who()?, input).await?;
+    Ok(no_store((StatusCode::CREATED, Json(out)).into_response()))
+}
+
+pub async fn add_volunteer_with(
+    state: &AppState,
+    by: &Volunteer,
+    input: NewVolunteerIn,
+) -> Result<EnrollmentCodeOut, ApiError> {
+    let new = roster::NewVolunteer::parse(
+        &input.alias,
+        &input.phone,
+        &input.roles,
+        &input.languages,
+        &input.zones,
+        input.age_recipient.as_deref().filter(|k| !k.trim().is_empty()),
+    )?;
+    let v = roster::add(&state.db, &state.vault, new).await?;
+    crate::audit::record(state, Actor::Volunteer(by), "volunteer.add", "volunteer", Some(v.id)).await;
+    enrollment_code(state, &v).await
+}
+
+async fn enrollment_code(state: &AppState, v: &Volunteer) -> Result<EnrollmentCodeOut, ApiError> {
+    let code = sessions::issue_enrollment_code(state, v).await.map_err(account_error)?;
+    Ok(EnrollmentCodeOut {
+        alias: v.alias.to_string(),
+        enrollment_code: code.expose_secret().to_string(),
+        code_expires_at: state.vault.clock().now().plus(state.config.enrollment_code_lifetime).0,
+    })
+}
+
+impl NewVolunteerIn {
+    pub fn new(alias: String, phone: String, roles: String, languages: String, zones: String) -> Self {
+        NewVolunteerIn { alias, phone, roles, languages, zones, age_recipient: None }
     }
-    let report = crate::retention::exposure(&state).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut response = Json(report).into_response();
-    response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
-    Ok(response)
+}
+
+/// Remove a volunteer: their sessions, tokens and items only they could read go at once.
+#[utoipa::path(delete, path = "/api/v1/volunteers/{alias}", params(("alias" = String, Path)), responses(
+    (status = 204, description = "Removed"),
+    (status = 400, description = "Not an alias", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 404, description = "No such volunteer", body = ErrorBody)))]
+async fn remove_volunteer(
+    State(state): State<AppState>,
+    auth: Authorized,
+    Path(alias): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let v = roster::get(&state.db, &alias).await?;
+    roster::remove(&state.db, &alias).await?;
+    crate::audit::record(&state, Actor::Volunteer(auth.who()?), "volunteer.remove", "volunteer", Some(v.id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Put a volunteer on or off shift.
+#[utoipa::path(put, path = "/api/v1/volunteers/{alias}/shift", params(("alias" = String, Path)), request_body = ShiftIn,
+    responses(
+    (status = 200, description = "Their shift now", body = VolunteerOut),
+    (status = 400, description = "Not an alias", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 404, description = "No such volunteer", body = ErrorBody),
+    (status = 422, description = "The body is not a shift", body = ErrorBody)))]
+async fn volunteer_shift(
+    State(state): State<AppState>,
+    auth: Authorized,
+    Path(alias): Path<String>,
+    body: Result<Json<ShiftIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let v = roster::get(&state.db, &alias).await?;
+    set_shift(&state, &v, input.on, Actor::Volunteer(auth.who()?)).await
+}
+
+/// Revoke a volunteer: every session and API token ends now; they enroll again.
+#[utoipa::path(post, path = "/api/v1/volunteers/{alias}/revoke", params(("alias" = String, Path)), responses(
+    (status = 204, description = "Revoked"),
+    (status = 400, description = "Not an alias", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 404, description = "No such volunteer", body = ErrorBody)))]
+async fn revoke_volunteer(
+    State(state): State<AppState>,
+    auth: Authorized,
+    Path(alias): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let v = roster::get(&state.db, &alias).await?;
+    sessions::revoke(&state, &v, Actor::Volunteer(auth.who()?)).await.map_err(account_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new one-time enrollment code for a volunteer (the old one stops working).
+#[utoipa::path(post, path = "/api/v1/volunteers/{alias}/enrollment", params(("alias" = String, Path)), responses(
+    (status = 201, description = "The code", body = EnrollmentCodeOut),
+    (status = 400, description = "Not an alias", body = ErrorBody),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For coordinators; or missing X-CSRF-Token", body = ErrorBody),
+    (status = 404, description = "No such volunteer", body = ErrorBody)))]
+async fn new_enrollment_code(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path(alias): Path<String>,
+) -> Result<Response, ApiError> {
+    let v = roster::get(&state.db, &alias).await?;
+    Ok(no_store((StatusCode::CREATED, Json(enrollment_code(&state, &v).await?)).into_response()))
+}
+
+/// What the network holds right now, class by class.
+#[utoipa::path(get, path = "/api/v1/exposure", responses(
+    (status = 200, description = "The exposure report", body = serde_json::Value),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For coordinators", body = ErrorBody)))]
+async fn exposure(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
+    let report = crate::retention::exposure(&state).await.map_err(internal)?;
+    Ok(no_store(Json(report).into_response()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditOut {
+    pub hour: i64,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub object_id: Option<i64>,
+}
+
+/// Recent audit events (no content).
+#[utoipa::path(get, path = "/api/v1/audit", responses(
+    (status = 200, description = "Newest first", body = [AuditOut]),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "For coordinators", body = ErrorBody)))]
+async fn audit(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
+    Ok(no_store(Json(audit_events(&state).await?).into_response()))
+}
+
+pub async fn audit_events(state: &AppState) -> Result<Vec<AuditOut>, ApiError> {
+    let rows = field::recent_audit(state.db.pool(), 200).await.map_err(internal)?;
+    Ok(rows
+        .into_iter()
+        .map(|e| AuditOut {
+            hour: e.at_hour,
+            actor: e.actor,
+            action: e.action,
+            object: e.object_kind,
+            object_id: e.object_id,
+        })
+        .collect())
 }

@@ -15,6 +15,10 @@ use crate::vault::VaultError;
 pub enum ApiError {
     BadRequest(String),
     Unauthorized,
+    /// Sign-in failed: one answer for every reason.
+    SignInFailed,
+    TooMany(String),
+    Conflict(String),
     Forbidden(String),
     NotFound(String),
     Gone(String),
@@ -22,25 +26,51 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
+/// Every error answer: `{"error": "what was wrong, in plain words"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::SignInFailed => StatusCode::UNAUTHORIZED,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client is told (never the detail of an internal error).
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthorized => "sign in first (or send a valid API token)".into(),
+            ApiError::SignInFailed => "alias, password or code is not right".into(),
+            ApiError::Internal(_) => "internal error; the operator can find it in the log".into(),
+            ApiError::BadRequest(m)
+            | ApiError::TooMany(m)
+            | ApiError::Conflict(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::Gone(m)
+            | ApiError::Unprocessable(m) => m.clone(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.as_str()),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "a valid API token is needed"),
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.as_str()),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.as_str()),
-            ApiError::Gone(m) => (StatusCode::GONE, m.as_str()),
-            ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.as_str()),
-            ApiError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the operator can find it in the log")
-            }
-        };
+        let status = self.status();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let message = self.message();
         let mut response = (status, Json(ErrorBody { error: message })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));

@@ -16,7 +16,9 @@ use tracing::Instrument;
 
 use crate::AppState;
 
-mod api;
+pub mod api;
+pub mod auth;
+mod console;
 pub mod error;
 
 /// The router the binary serves and the tests drive.
@@ -25,9 +27,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api::routes())
+        .merge(console::routes())
         .merge(crate::telephony::routes())
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .route_layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(security_headers))
         .fallback(not_found.layer(middleware::from_fn(log_request)))
         .with_state(state)
 }
@@ -46,6 +50,29 @@ async fn log_request(request: Request, next: Next) -> Response {
     span.in_scope(|| {
         tracing::info!(status = response.status().as_u16(), latency_ms = %format_args!("{latency_ms:.2}"), "request");
     });
+    response
+}
+
+/// Headers on every answer: nothing may be framed, loaded from elsewhere, or
+/// leak a referrer; pages with case data are never cached.
+async fn security_headers(request: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let cacheable = request.uri().path() == "/console/static/console.css";
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if !cacheable {
+        h.insert("cache-control", HeaderValue::from_static("no-store"));
+    }
     response
 }
 

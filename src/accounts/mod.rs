@@ -1,6 +1,11 @@
-//! Volunteer credentials. For now: API tokens for the command line, created by the
-//! operator, scoped, expiring, and stored only as a SHA-256 hash (a token is 32
-//! random bytes, so a fast hash is enough; passwords get argon2).
+//! Volunteer credentials: passwords and authenticators, sessions (see
+//! [`sessions`]), and API tokens for the command line, created by the operator,
+//! scoped, expiring, and stored only as a SHA-256 hash (a token is 32 random
+//! bytes, so a fast hash is enough; passwords get argon2).
+
+pub mod password;
+pub mod sessions;
+pub mod totp;
 
 use std::time::Duration;
 

@@ -1,0 +1,330 @@
+//! Enrollment, sign-in and sessions.
+//!
+//! - Enrollment: a one-time code from a coordinator (or `quietline volunteer
+//!   enroll`), then a password, then an authenticator: until its first code is
+//!   accepted, the session can do nothing but finish enrolling.
+//! - Sign-in: alias, password and a TOTP code. Every failure gives the same
+//!   answer after one argon2 verification, whether or not the alias exists. Codes
+//!   are single-use (the step is recorded in one conditional update). Failures
+//!   are limited per alias and per keyed hash of the client's network.
+//! - Sessions: a random token in an `HttpOnly; Secure; SameSite=Strict` cookie,
+//!   stored as a SHA-256 hash; 30 minutes idle, 12 hours at most.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::password;
+use super::totp::{self, Secret};
+use crate::AppState;
+use crate::audit::{self, Actor};
+use crate::roster::{self, Volunteer};
+use crate::store::accounts as db;
+use crate::vault::AgeRecipient;
+
+pub const IDLE: Duration = Duration::from_secs(30 * 60);
+pub const ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
+pub const COOKIE: &str = "ql_session";
+/// The window of the sign-in limits.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failed sign-ins per alias, then per client network, within the window.
+const MAX_FAILURES_ACCOUNT: i64 = 5;
+const MAX_FAILURES_NETWORK: i64 = 20;
+/// Touching a session's last-seen time at most this often keeps writes down.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The stage a session is at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Password set; the authenticator is still to be enrolled.
+    Totp,
+    Full,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Totp => "totp",
+            Stage::Full => "full",
+        }
+    }
+}
+
+/// A live session and its volunteer.
+#[derive(Clone)]
+pub struct Session {
+    pub id: i64,
+    pub volunteer: Volunteer,
+    pub stage: Stage,
+    pub csrf: String,
+}
+
+/// A new session: the token goes into the cookie and nowhere else.
+pub struct Started {
+    pub token: SecretString,
+    pub csrf: String,
+    pub stage: Stage,
+}
+
+#[derive(Debug)]
+pub enum AccountError {
+    /// Sign-in failed: one message for every reason.
+    SignInFailed,
+    /// Too many failures: wait.
+    TooManyAttempts,
+    /// Input that breaks a rule; the reason is safe to show.
+    Invalid(String),
+    Internal(String),
+}
+
+impl std::fmt::Display for AccountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AccountError::SignInFailed => f.write_str("alias, password or code is not right"),
+            AccountError::TooManyAttempts => f.write_str("too many failed attempts; wait 15 minutes and try again"),
+            AccountError::Invalid(m) => f.write_str(m),
+            AccountError::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for AccountError {}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(e: sqlx::Error) -> Self {
+        AccountError::Internal(e.to_string())
+    }
+}
+
+impl From<roster::RosterError> for AccountError {
+    fn from(e: roster::RosterError) -> Self {
+        AccountError::Internal(e.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, AccountError>;
+
+pub fn sha256_hex(text: &str) -> String {
+    crate::vault::hex(&Sha256::digest(text.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = Zeroizing::new(vec![0u8; bytes]);
+    getrandom::fill(&mut buf).map_err(|e| AccountError::Internal(format!("random: {e}")))?;
+    Ok(crate::vault::hex(&buf))
+}
+
+/// A fresh enrollment code for a volunteer, replacing any earlier one. Shown once.
+pub async fn issue_enrollment_code(state: &AppState, v: &Volunteer) -> Result<SecretString> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut raw = Zeroizing::new([0u8; 12]);
+    getrandom::fill(&mut raw[..]).map_err(|e| AccountError::Internal(format!("random: {e}")))?;
+    let mut code = Zeroizing::new(String::new());
+    for (i, b) in raw.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            code.push('-');
+        }
+        code.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
+    }
+    let expires = state.vault.clock().now().plus(state.config.enrollment_code_lifetime);
+    db::set_enrollment_code(state.db.pool(), v.id, &sha256_hex(&normalize_code(&code)), expires.0).await?;
+    Ok(SecretString::from(code.to_string()))
+}
+
+fn normalize_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// What a volunteer sends to enroll.
+pub struct Enrollment {
+    pub alias: String,
+    pub code: SecretString,
+    pub password: SecretString,
+    pub age_recipient: Option<String>,
+}
+
+/// Enrollment, first half: code and password. The session that comes back can
+/// only finish enrolling (the authenticator).
+pub async fn enroll(state: &AppState, e: Enrollment) -> Result<Started> {
+    let recipient = match e.age_recipient.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => Some(AgeRecipient::parse(r).map_err(AccountError::Invalid)?),
+        None => None,
+    };
+    let failed = || AccountError::Invalid("that enrollment code is not right or has expired".into());
+    let Ok(v) = roster::get(&state.db, &e.alias).await else { return Err(failed()) };
+    password::check_rules(e.password.expose_secret(), v.alias.as_str()).map_err(AccountError::Invalid)?;
+    let now = state.vault.clock().now();
+    let code_hash = sha256_hex(&normalize_code(e.code.expose_secret()));
+    if !db::take_enrollment_code(state.db.pool(), v.id, &code_hash, now.0).await? {
+        return Err(failed());
+    }
+    let hash = password::hash(e.password).await.map_err(AccountError::Internal)?;
+    db::set_password(state.db.pool(), v.id, &hash).await?;
+    // A new password ends every other session.
+    db::delete_sessions_of(state.db.pool(), v.id).await?;
+    if let Some(r) = recipient {
+        roster::set_key(&state.db, v.alias.as_str(), &r).await?;
+    }
+    audit::record(state, Actor::Volunteer(&v), "account.enroll", "volunteer", Some(v.id)).await;
+    start(state, &v, Stage::Totp).await
+}
+
+/// The authenticator secret being enrolled: created on first use, the same until
+/// confirmed, so a reload shows the same QR code.
+pub async fn pending_totp(state: &AppState, session: &Session) -> Result<Secret> {
+    let creds = db::credentials(state.db.pool(), session.volunteer.id).await?.ok_or(AccountError::SignInFailed)?;
+    if let Some(sealed) = creds.totp_sealed.filter(|_| !creds.totp_confirmed) {
+        let bytes = state.vault.server().open(&sealed).map_err(|e| AccountError::Internal(e.to_string()))?;
+        return Ok(Secret::from_bytes(bytes));
+    }
+    let secret = Secret::generate().map_err(|e| AccountError::Internal(format!("random: {e}")))?;
+    let sealed = state.vault.server().seal(secret.as_bytes()).map_err(|e| AccountError::Internal(e.to_string()))?;
+    db::set_pending_totp(state.db.pool(), session.volunteer.id, &sealed).await?;
+    Ok(secret)
+}
+
+/// Enrollment, second half: the first code from the authenticator. The session
+/// becomes a full one.
+pub async fn confirm_totp(state: &AppState, session: &Session, code: &str) -> Result<()> {
+    let secret = pending_totp(state, session).await?;
+    let now = state.vault.clock().now();
+    let step = secret
+        .matching_step(code, now.0)
+        .ok_or_else(|| AccountError::Invalid("that code is not right; check the time on your phone".into()))?;
+    if !db::use_totp_step(state.db.pool(), session.volunteer.id, step).await? {
+        return Err(AccountError::Invalid("that code was used already; wait for the next one".into()));
+    }
+    db::confirm_totp(state.db.pool(), session.volunteer.id).await?;
+    db::set_session_stage(state.db.pool(), session.id, Stage::Full.as_str()).await?;
+    audit::record(state, Actor::Volunteer(&session.volunteer), "account.totp", "volunteer", Some(session.volunteer.id))
+        .await;
+    Ok(())
+}
+
+/// Sign-in. `network` is the client's network (`203.0.113.0/24`), when known.
+pub async fn sign_in(
+    state: &AppState,
+    alias: &str,
+    pass: SecretString,
+    code: &str,
+    network: Option<&str>,
+) -> Result<Started> {
+    let now = state.vault.clock().now();
+    let since = now.0 - FAILURE_WINDOW.as_secs() as i64;
+    let account_bucket = format!("a:{}", &sha256_hex(&alias.trim().to_ascii_lowercase())[..32]);
+    let network_bucket = match network {
+        Some(n) => {
+            let token = state.vault.network_token(n).map_err(|e| AccountError::Internal(e.to_string()))?;
+            Some(format!("n:{}", &token.as_str()[..32]))
+        }
+        None => None,
+    };
+    let mut limited = db::count_failures(state.db.pool(), &account_bucket, since).await? >= MAX_FAILURES_ACCOUNT;
+    if let Some(b) = &network_bucket {
+        limited |= db::count_failures(state.db.pool(), b, since).await? >= MAX_FAILURES_NETWORK;
+    }
+    let volunteer = roster::get(&state.db, alias).await.ok();
+    let creds = match &volunteer {
+        Some(v) => db::credentials(state.db.pool(), v.id).await?,
+        None => None,
+    };
+    // One argon2 verification on every path, limited or not, known alias or not.
+    let password_ok = password::verify(creds.as_ref().and_then(|c| c.password_hash.clone()), pass).await;
+    let ok = match (&volunteer, &creds) {
+        (Some(v), Some(c)) if password_ok && c.totp_confirmed && !limited => {
+            let secret = c.totp_sealed.as_ref().and_then(|s| state.vault.server().open(s).ok()).map(Secret::from_bytes);
+            match secret.and_then(|s| s.matching_step(code, now.0)) {
+                Some(step) => db::use_totp_step(state.db.pool(), v.id, step).await?,
+                None => false,
+            }
+        }
+        _ => false,
+    };
+    if !ok {
+        db::insert_failure(state.db.pool(), &account_bucket, now.0).await?;
+        if let Some(b) = &network_bucket {
+            db::insert_failure(state.db.pool(), b, now.0).await?;
+        }
+        tracing::info!("a sign-in failed");
+        return Err(if limited { AccountError::TooManyAttempts } else { AccountError::SignInFailed });
+    }
+    let v = volunteer.expect("checked above");
+    audit::record(state, Actor::Volunteer(&v), "account.sign_in", "volunteer", Some(v.id)).await;
+    start(state, &v, Stage::Full).await
+}
+
+async fn start(state: &AppState, v: &Volunteer, stage: Stage) -> Result<Started> {
+    let now = state.vault.clock().now();
+    let token = Zeroizing::new(format!("qls_{}", random_hex(32)?));
+    let csrf = random_hex(16)?;
+    let new = db::NewSession {
+        volunteer_id: v.id,
+        token_hash: &sha256_hex(&token),
+        csrf_token: &csrf,
+        stage: stage.as_str(),
+        now: now.0,
+        expires_at: now.plus(ABSOLUTE).0,
+    };
+    db::insert_session(state.db.pool(), &new).await?;
+    Ok(Started { token: SecretString::from(token.to_string()), csrf, stage })
+}
+
+/// The live session a cookie's token names, if any.
+pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>> {
+    if !token.starts_with("qls_") || token.len() > 100 {
+        return Ok(None);
+    }
+    let now = state.vault.clock().now().0;
+    let Some(row) = db::session_by_hash(state.db.pool(), &sha256_hex(token)).await? else { return Ok(None) };
+    if row.expires_at <= now || row.last_seen + IDLE.as_secs() as i64 <= now {
+        db::delete_session(state.db.pool(), row.id).await?;
+        return Ok(None);
+    }
+    let Some(volunteer) = roster::get_by_id(&state.db, row.volunteer_id).await? else { return Ok(None) };
+    if now - row.last_seen >= TOUCH_EVERY_SECS {
+        db::touch_session(state.db.pool(), row.id, now).await?;
+    }
+    let stage = if row.stage == "full" { Stage::Full } else { Stage::Totp };
+    Ok(Some(Session { id: row.id, volunteer, stage, csrf: row.csrf_token }))
+}
+
+pub async fn sign_out(state: &AppState, session: &Session) -> Result<()> {
+    db::delete_session(state.db.pool(), session.id).await?;
+    Ok(())
+}
+
+/// Ends every session of a volunteer (sign out everywhere).
+pub async fn sign_out_everywhere(state: &AppState, v: &Volunteer) -> Result<u64> {
+    Ok(db::delete_sessions_of(state.db.pool(), v.id).await?)
+}
+
+/// Revokes a volunteer without removing them: every session and API token ends
+/// at once, and they must enroll again with a new code.
+pub async fn revoke(state: &AppState, v: &Volunteer, by: Actor<'_>) -> Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    db::delete_sessions_of(&mut *tx, v.id).await?;
+    crate::store::tokens::delete_for_volunteer(&mut *tx, v.id).await?;
+    db::clear_credentials(&mut *tx, v.id).await?;
+    tx.commit().await?;
+    audit::record(state, by, "account.revoke", "volunteer", Some(v.id)).await;
+    Ok(())
+}
+
+/// The network a client address belongs to: /24 for IPv4, /48 for IPv6.
+pub fn network_of(addr: std::net::IpAddr) -> String {
+    match addr {
+        std::net::IpAddr::V4(a) => {
+            let o = a.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        std::net::IpAddr::V6(a) => {
+            let s = a.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+/// How many whole seconds a TOTP step lasts (for messages).
+pub const TOTP_STEP_SECS: i64 = totp::STEP_SECS;

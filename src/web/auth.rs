@@ -1,0 +1,275 @@
+//! Who may call what: one table, enforced by one extractor.
+//!
+//! Every console and API route is listed in [`ROUTES`] with the access it needs.
+//! Handlers take [`Authorized`], which looks the matched route up, authenticates
+//! the caller (a session cookie; on `/api`, also an API token), checks the stage
+//! of the session and the roles, and for a session changing something through
+//! the API, the `X-CSRF-Token` header. A route missing from the table is refused:
+//! the default is no. Console forms carry their CSRF token as a field, checked by
+//! [`ConsoleForm`].
+
+use axum::extract::{Form, FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::AppState;
+use crate::accounts::sessions::{self, COOKIE, Session, Stage};
+use crate::roster::{Role, Volunteer};
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// A session that may still be enrolling its authenticator.
+    Enrolling,
+    /// Any volunteer, fully signed in.
+    SignedIn,
+    /// A volunteer holding one of these roles.
+    Roles(&'static [Role]),
+}
+
+const DISPATCH: &[Role] = &[Role::Dispatcher, Role::Coordinator];
+const COORDINATOR: &[Role] = &[Role::Coordinator];
+const OBSERVER: &[Role] = &[Role::Observer];
+
+/// The authorization table: every console and API route.
+pub const ROUTES: &[(Method, &str, Access)] = &[
+    (Method::GET, "/api/v1/openapi.json", Access::Public),
+    (Method::POST, "/api/v1/session", Access::Public),
+    (Method::POST, "/api/v1/enrollment", Access::Public),
+    (Method::POST, "/api/v1/enrollment/totp", Access::Enrolling),
+    (Method::DELETE, "/api/v1/session", Access::SignedIn),
+    (Method::DELETE, "/api/v1/sessions", Access::SignedIn),
+    (Method::GET, "/api/v1/me", Access::SignedIn),
+    (Method::PUT, "/api/v1/me/shift", Access::SignedIn),
+    (Method::GET, "/api/v1/me/items", Access::SignedIn),
+    (Method::GET, "/api/v1/dashboard", Access::Roles(DISPATCH)),
+    (Method::GET, "/api/v1/incidents", Access::SignedIn),
+    (Method::POST, "/api/v1/incidents", Access::Roles(DISPATCH)),
+    (Method::GET, "/api/v1/incidents/{id}", Access::SignedIn),
+    (Method::POST, "/api/v1/incidents/{id}/status", Access::Roles(DISPATCH)),
+    (Method::POST, "/api/v1/incidents/{id}/dispatch", Access::Roles(OBSERVER)),
+    (Method::POST, "/api/v1/incidents/{id}/notes", Access::SignedIn),
+    (Method::GET, "/api/v1/intake", Access::Roles(DISPATCH)),
+    (Method::POST, "/api/v1/intake/{id}/replies", Access::Roles(DISPATCH)),
+    (Method::POST, "/api/v1/intake/{id}/handled", Access::Roles(DISPATCH)),
+    (Method::POST, "/api/v1/items", Access::SignedIn),
+    (Method::GET, "/api/v1/items/{id}/ciphertext", Access::SignedIn),
+    (Method::GET, "/api/v1/volunteers", Access::Roles(COORDINATOR)),
+    (Method::POST, "/api/v1/volunteers", Access::Roles(COORDINATOR)),
+    (Method::DELETE, "/api/v1/volunteers/{alias}", Access::Roles(COORDINATOR)),
+    (Method::PUT, "/api/v1/volunteers/{alias}/shift", Access::Roles(COORDINATOR)),
+    (Method::POST, "/api/v1/volunteers/{alias}/revoke", Access::Roles(COORDINATOR)),
+    (Method::POST, "/api/v1/volunteers/{alias}/enrollment", Access::Roles(COORDINATOR)),
+    (Method::GET, "/api/v1/exposure", Access::Roles(COORDINATOR)),
+    (Method::GET, "/api/v1/audit", Access::Roles(COORDINATOR)),
+    (Method::GET, "/console/static/console.css", Access::Public),
+    (Method::GET, "/console/sign-in", Access::Public),
+    (Method::POST, "/console/sign-in", Access::Public),
+    (Method::GET, "/console/enroll", Access::Public),
+    (Method::POST, "/console/enroll", Access::Public),
+    (Method::GET, "/console/enroll/totp", Access::Enrolling),
+    (Method::POST, "/console/enroll/totp", Access::Enrolling),
+    (Method::GET, "/console", Access::SignedIn),
+    (Method::POST, "/console/shift", Access::SignedIn),
+    (Method::POST, "/console/sign-out", Access::SignedIn),
+    (Method::POST, "/console/sign-out-everywhere", Access::SignedIn),
+    (Method::GET, "/console/items", Access::SignedIn),
+    (Method::GET, "/console/incidents/{id}", Access::SignedIn),
+    (Method::POST, "/console/incidents", Access::Roles(DISPATCH)),
+    (Method::POST, "/console/incidents/{id}/status", Access::Roles(DISPATCH)),
+    (Method::POST, "/console/incidents/{id}/dispatch", Access::Roles(OBSERVER)),
+    (Method::GET, "/console/roster", Access::Roles(COORDINATOR)),
+    (Method::POST, "/console/roster", Access::Roles(COORDINATOR)),
+    (Method::POST, "/console/roster/{alias}/shift", Access::Roles(COORDINATOR)),
+    (Method::POST, "/console/roster/{alias}/enrollment", Access::Roles(COORDINATOR)),
+    (Method::POST, "/console/roster/{alias}/revoke", Access::Roles(COORDINATOR)),
+    (Method::POST, "/console/roster/{alias}/remove", Access::Roles(COORDINATOR)),
+    (Method::GET, "/console/exposure", Access::Roles(COORDINATOR)),
+    (Method::GET, "/console/audit", Access::Roles(COORDINATOR)),
+];
+
+/// The access a route needs, if it is in the table.
+pub fn access(method: &Method, route: &str) -> Option<Access> {
+    ROUTES.iter().find(|(m, r, _)| m == method && *r == route).map(|(_, _, a)| *a)
+}
+
+/// How the caller proved who they are.
+#[derive(Clone)]
+pub enum Via {
+    Session(Box<Session>),
+    Token,
+}
+
+/// A caller the table lets through. `volunteer` is `None` on public routes when
+/// nobody is signed in.
+pub struct Authorized {
+    /// What the route needed.
+    pub access: Access,
+    pub volunteer: Option<Volunteer>,
+    pub via: Option<Via>,
+}
+
+impl Authorized {
+    /// The volunteer; on routes that are not public there always is one.
+    pub fn who(&self) -> Result<&Volunteer, ApiError> {
+        self.volunteer.as_ref().ok_or(ApiError::Unauthorized)
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        match &self.via {
+            Some(Via::Session(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<AppState> for Authorized {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+        let Some(access) = access(&parts.method, &route) else {
+            tracing::error!(route = %route, "a route is missing from the authorization table; refused");
+            return Err(ApiError::Forbidden("not allowed".into()));
+        };
+        let api = route.starts_with("/api/");
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let (volunteer, via) = match (bearer, cookie_value(&parts.headers, COOKIE)) {
+            (Some(token), _) if api => {
+                match crate::accounts::authenticate(&state.db, token, state.vault.clock().now()).await? {
+                    Some(v) => (Some(v), Some(Via::Token)),
+                    None => return Err(ApiError::Unauthorized),
+                }
+            }
+            (_, Some(cookie)) => match sessions::lookup(state, cookie).await.map_err(internal)? {
+                Some(s) => (Some(s.volunteer.clone()), Some(Via::Session(Box::new(s)))),
+                None => (None, None),
+            },
+            _ => (None, None),
+        };
+        let stage = match &via {
+            Some(Via::Session(s)) => Some(s.stage),
+            Some(Via::Token) => Some(Stage::Full),
+            None => None,
+        };
+        match access {
+            Access::Public => {}
+            Access::Enrolling => {
+                if stage.is_none() {
+                    return Err(ApiError::Unauthorized);
+                }
+            }
+            Access::SignedIn | Access::Roles(_) => {
+                match stage {
+                    None => return Err(ApiError::Unauthorized),
+                    Some(Stage::Totp) => {
+                        return Err(ApiError::Forbidden("finish enrolling your authenticator first".into()));
+                    }
+                    Some(Stage::Full) => {}
+                }
+                if let (Access::Roles(roles), Some(v)) = (access, &volunteer)
+                    && !roles.iter().any(|r| v.has_role(*r))
+                {
+                    return Err(ApiError::Forbidden("your roles do not allow this".into()));
+                }
+            }
+        }
+        // A session changing something through the API proves it is not a forged
+        // cross-site request by sending its CSRF token as a header.
+        if api
+            && is_unsafe(&parts.method)
+            && access != Access::Public
+            && let Some(Via::Session(s)) = &via
+        {
+            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !constant_eq(sent, &s.csrf) {
+                return Err(ApiError::Forbidden("missing or wrong X-CSRF-Token".into()));
+            }
+        }
+        Ok(Authorized { access, volunteer, via })
+    }
+}
+
+/// The client's network (`/24` or `/48`), when the server saw the connection;
+/// behind a proxy every client shares the proxy's.
+pub struct ClientNetwork(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientNetwork {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientNetwork(peer.map(|p| sessions::network_of(p.0.ip()))))
+    }
+}
+
+fn internal(e: sessions::AccountError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+pub fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A console form: the caller as [`Authorized`] decides, the fields, and the
+/// form's `csrf` field checked against the session's token (every console form
+/// has one; public forms are checked against nothing but SameSite).
+pub struct ConsoleForm<T> {
+    pub auth: Authorized,
+    pub form: T,
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for ConsoleForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let auth = Authorized::from_request_parts(&mut parts, state).await?;
+        let bytes = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .map_err(|_| ApiError::BadRequest("the form is too large".into()))?;
+        if auth.access != Access::Public
+            && let Some(session) = auth.session()
+        {
+            let field: CsrfField = serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField { csrf: String::new() });
+            if !constant_eq(&field.csrf, &session.csrf) {
+                return Err(ApiError::Forbidden("this form has expired; reload the page and try again".into()));
+            }
+        }
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        let Form(form) = Form::<T>::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("the form could not be read: {}", e.body_text())))?;
+        Ok(ConsoleForm { auth, form })
+    }
+}
