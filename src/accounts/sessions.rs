@@ -175,6 +175,11 @@ pub async fn enroll(state: &AppState, e: Enrollment) -> Result<Started> {
 /// confirmed, so a reload shows the same QR code.
 pub async fn pending_totp(state: &AppState, session: &Session) -> Result<Secret> {
     let creds = db::credentials(state.db.pool(), session.volunteer.id).await?.ok_or(AccountError::SignInFailed)?;
+    // Only a session that is enrolling may see or set a secret: a signed-in one
+    // must never replace the authenticator it signed in with.
+    if session.stage != Stage::Totp || creds.totp_confirmed {
+        return Err(AccountError::Invalid("the authenticator is already enrolled".into()));
+    }
     if let Some(sealed) = creds.totp_sealed.filter(|_| !creds.totp_confirmed) {
         let bytes = state.vault.server().open(&sealed).map_err(|e| AccountError::Internal(e.to_string()))?;
         return Ok(Secret::from_bytes(bytes));

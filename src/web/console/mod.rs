@@ -271,7 +271,10 @@ async fn totp_form(
     s: &Session,
     message: Option<&str>,
 ) -> std::result::Result<Html<String>, ApiError> {
-    let secret = sessions::pending_totp(state, s).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let secret = sessions::pending_totp(state, s).await.map_err(|e| match e {
+        sessions::AccountError::Invalid(m) => ApiError::Unprocessable(m),
+        other => ApiError::Internal(other.to_string()),
+    })?;
     let uri = secret.uri("quietline", s.volunteer.alias.as_str());
     let svg = qrcode::QrCode::new(uri.as_bytes())
         .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -305,6 +308,9 @@ async fn totp(
 ) -> Result<Response> {
     let form = form?;
     let s = session_of(&form.auth)?;
+    if s.stage == Stage::Full {
+        return Ok(Redirect::to("/console").into_response());
+    }
     match sessions::confirm_totp(&state, s, &form.form.code).await {
         Ok(()) => Ok(Redirect::to("/console").into_response()),
         Err(sessions::AccountError::Internal(m)) => Err(ApiError::Internal(m).into()),
