@@ -973,19 +973,30 @@ impl NewVolunteerIn {
     }
 }
 
+/// A coordinator never revokes or removes themselves: another coordinator must,
+/// so a network cannot lock out its last coordinator by a slip.
+pub fn not_yourself(by: &Volunteer, target: &Volunteer) -> Result<(), ApiError> {
+    if by.id == target.id {
+        return Err(ApiError::Conflict("you cannot revoke or remove yourself; ask another coordinator".into()));
+    }
+    Ok(())
+}
+
 /// Remove a volunteer: their sessions, tokens and items only they could read go at once.
 #[utoipa::path(delete, path = "/api/v1/volunteers/{alias}", params(("alias" = String, Path)), responses(
     (status = 204, description = "Removed"),
     (status = 400, description = "Not an alias", body = ErrorBody),
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "For coordinators; or missing X-CSRF-Token", body = ErrorBody),
-    (status = 404, description = "No such volunteer", body = ErrorBody)))]
+    (status = 404, description = "No such volunteer", body = ErrorBody),
+    (status = 409, description = "That is you", body = ErrorBody)))]
 async fn remove_volunteer(
     State(state): State<AppState>,
     auth: Authorized,
     Path(alias): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
+    not_yourself(auth.who()?, &v)?;
     roster::remove(&state.db, &alias).await?;
     crate::audit::record(&state, Actor::Volunteer(auth.who()?), "volunteer.remove", "volunteer", Some(v.id)).await;
     Ok(StatusCode::NO_CONTENT)
@@ -1017,13 +1028,15 @@ async fn volunteer_shift(
     (status = 400, description = "Not an alias", body = ErrorBody),
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "For coordinators; or missing X-CSRF-Token", body = ErrorBody),
-    (status = 404, description = "No such volunteer", body = ErrorBody)))]
+    (status = 404, description = "No such volunteer", body = ErrorBody),
+    (status = 409, description = "That is you", body = ErrorBody)))]
 async fn revoke_volunteer(
     State(state): State<AppState>,
     auth: Authorized,
     Path(alias): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
+    not_yourself(auth.who()?, &v)?;
     sessions::revoke(&state, &v, Actor::Volunteer(auth.who()?)).await.map_err(account_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

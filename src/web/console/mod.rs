@@ -750,6 +750,7 @@ async fn roster_revoke(
 ) -> Result<Response> {
     let form = form?;
     let v = roster::get(&state.db, &alias).await.map_err(ApiError::from)?;
+    api::not_yourself(form.auth.who()?, &v)?;
     sessions::revoke(&state, &v, Actor::Volunteer(form.auth.who()?))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -763,6 +764,7 @@ async fn roster_remove(
 ) -> Result<Response> {
     let form = form?;
     let v = roster::get(&state.db, &alias).await.map_err(ApiError::from)?;
+    api::not_yourself(form.auth.who()?, &v)?;
     roster::remove(&state.db, &alias).await.map_err(ApiError::from)?;
     crate::audit::record(&state, Actor::Volunteer(form.auth.who()?), "volunteer.remove", "volunteer", Some(v.id)).await;
     Ok(Redirect::to("/console/roster").into_response())
