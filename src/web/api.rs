@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/me/shift", put(my_shift))
         .route("/api/v1/me/items", get(my_items))
+        .route("/api/v1/me/tokens", post(my_token))
         .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/incidents", get(list_incidents).post(open_incident))
         .route("/api/v1/incidents/{id}", get(get_incident))
@@ -71,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         me,
         my_shift,
         my_items,
+        my_token,
         dashboard,
         list_incidents,
         open_incident,
@@ -385,6 +387,53 @@ async fn my_items(State(state): State<AppState>, auth: Authorized) -> Result<Res
         })
         .collect();
     Ok(no_store(Json(out).into_response()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenIn {
+    /// How long the token works, e.g. `30d` (at most 90d).
+    lifetime: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenOut {
+    /// Shown once; keep it in a file for `quietline open --token-file`.
+    pub token: String,
+    pub expires_at: i64,
+}
+
+/// The longest an API token may work.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
+
+/// An API token for your own command line (`quietline open --server …`).
+pub async fn create_own_token(state: &AppState, who: &Volunteer, lifetime: Option<&str>) -> Result<TokenOut, ApiError> {
+    let lifetime = match lifetime {
+        Some(t) => crate::config::parse_duration(t).map_err(|e| ApiError::Unprocessable(format!("lifetime: {e}")))?,
+        None => Duration::from_secs(30 * 86_400),
+    };
+    if lifetime > MAX_TOKEN_LIFETIME {
+        return Err(ApiError::Unprocessable("lifetime: at most 90d".into()));
+    }
+    let now = state.vault.clock().now();
+    let token = crate::accounts::create_token(&state.db, who, lifetime, now).await.map_err(internal)?;
+    crate::audit::record(state, Actor::Volunteer(who), "token.create", "volunteer", Some(who.id)).await;
+    Ok(TokenOut { token: token.expose_secret().to_string(), expires_at: now.plus(lifetime).0 })
+}
+
+/// Create an API token for yourself, to fetch your items with `quietline open`.
+#[utoipa::path(post, path = "/api/v1/me/tokens", request_body = TokenIn, responses(
+    (status = 201, description = "The token, shown once", body = TokenOut),
+    (status = 401, description = "Not signed in", body = ErrorBody),
+    (status = 403, description = "Missing X-CSRF-Token, or still enrolling", body = ErrorBody),
+    (status = 422, description = "A lifetime that is not a duration or longer than 90d", body = ErrorBody)))]
+async fn my_token(
+    State(state): State<AppState>,
+    auth: Authorized,
+    body: Result<Json<TokenIn>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let out = create_own_token(&state, auth.who()?, input.lifetime.as_deref()).await?;
+    Ok(no_store((StatusCode::CREATED, Json(out)).into_response()))
 }
 
 pub fn internal(e: impl std::fmt::Display) -> ApiError {

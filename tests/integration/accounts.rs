@@ -231,6 +231,18 @@ async fn changes_without_the_csrf_token_are_refused(backend: Backend) {
         send(&state, &forged, Method::POST, "/console/shift", Some(&format!("on=false&csrf={csrf}")), true).await;
     assert_eq!(form.status, StatusCode::SEE_OTHER, "{}", form.body);
     assert!(!quietline::roster::get(&state.db, "ana").await.unwrap().on_shift);
+
+    // A volunteer makes their own API token for `quietline open`; it works as a bearer.
+    let a = send(&state, &ana, Method::POST, "/api/v1/me/tokens", Some(r#"{"lifetime": "7d"}"#), false).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let token: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    let bearer = Request::get("/api/v1/me")
+        .header("authorization", format!("Bearer {}", token["token"].as_str().unwrap()))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(quietline::app(state.clone()).oneshot(bearer).await.unwrap().status(), StatusCode::OK);
+    let too_long = send(&state, &ana, Method::POST, "/api/v1/me/tokens", Some(r#"{"lifetime": "365d"}"#), false).await;
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 /// A path for a route template: incident 1 exists, the alias does not.

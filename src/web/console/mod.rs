@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sign-out", post(sign_out))
         .route("/console/sign-out-everywhere", post(sign_out_everywhere))
         .route("/console/items", get(items))
+        .route("/console/tokens", post(new_token))
         .route("/console/incidents", post(new_incident))
         .route("/console/incidents/{id}", get(incident))
         .route("/console/incidents/{id}/status", post(incident_status))
@@ -467,22 +468,60 @@ async fn sign_out_everywhere(
     Ok(r)
 }
 
-fn open_instructions(id: i64) -> String {
+fn open_instructions(state: &AppState, id: i64) -> String {
+    let server = state.config.public_url.as_deref().unwrap_or("https://this-server");
     format!(
-        "<code>quietline open --identity your-key.txt --server {{this server}} --token-file your-token.txt {id}</code>"
+        "<code>quietline open --identity your-key.txt --server {} --token-file your-token.txt {id}</code>",
+        escape(server)
     )
 }
 
 async fn items(State(state): State<AppState>, auth: std::result::Result<Authorized, ApiError>) -> Result<Response> {
     let auth = auth?;
     let s = session_of(&auth)?;
+    Ok(page("My items", Some(s), &items_body(&state, s, None).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    lifetime: String,
+}
+
+async fn new_token(
+    State(state): State<AppState>,
+    form: std::result::Result<ConsoleForm<TokenForm>, ApiError>,
+) -> Result<Response> {
+    let form = form?;
+    let s = session_of(&form.auth)?.clone();
+    let lifetime = Some(form.form.lifetime.trim()).filter(|l| !l.is_empty());
+    let token = api::create_own_token(&state, &s.volunteer, lifetime).await?;
+    let notice = format!(
+        "Your API token (shown once; keep it in a file only you can read): <code id=\"api-token\">{}</code>, \
+         works until {}.",
+        escape(&token.token),
+        when(token.expires_at)
+    );
+    Ok(page("My items", Some(&s), &items_body(&state, &s, Some(&notice)).await?).into_response())
+}
+
+async fn items_body(state: &AppState, s: &Session, notice: Option<&str>) -> std::result::Result<String, ApiError> {
     let now = state.vault.clock().now().0;
     let items = crate::store::items::readable_by(state.db.pool(), s.volunteer.id, now).await.map_err(api::internal)?;
     let mut body = String::from(
         "<h1>What you can read</h1><p>Everything here is encrypted to you: the server cannot read it. \
          Open an item on your own computer with your age identity, for example:</p>",
     );
-    body.push_str(&format!("<p>{}</p>", open_instructions(12)));
+    if let Some(n) = notice {
+        body.push_str(&format!("<p role=\"status\">{n}</p>"));
+    }
+    body.push_str(&format!("<p>{}</p>", open_instructions(state, 12)));
+    body.push_str(&format!(
+        "<form method=\"post\" action=\"/console/tokens\">{}\
+         <label for=\"lifetime\">An API token for quietline open, valid for (e.g. 30d, at most 90d)</label>\
+         <input id=\"lifetime\" name=\"lifetime\" value=\"30d\"><button type=\"submit\">Create a token</button></form>",
+        csrf_field(s)
+    ));
     if items.is_empty() {
         body.push_str("<p>Nothing is addressed to you right now.</p>");
     } else {
@@ -507,7 +546,7 @@ async fn items(State(state): State<AppState>, auth: std::result::Result<Authoriz
              <th scope=\"col\">About</th><th scope=\"col\">Deleted</th></tr></thead><tbody>{rows}</tbody></table>"
         ));
     }
-    Ok(page("My items", Some(s), &body).into_response())
+    Ok(body)
 }
 
 #[derive(Deserialize)]
