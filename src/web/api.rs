@@ -358,12 +358,36 @@ async fn set_shift(state: &AppState, v: &Volunteer, on: bool, by: Actor<'_>) -> 
 
 #[derive(Serialize, ToSchema)]
 pub struct ItemOut {
-    id: i64,
-    class: String,
-    created_hour: i64,
-    expires_at: i64,
-    incident: Option<i64>,
-    thread: Option<i64>,
+    pub id: i64,
+    pub class: String,
+    pub created_hour: i64,
+    pub expires_at: i64,
+    pub incident: Option<i64>,
+    pub thread: Option<i64>,
+    /// The aliases it is sealed to.
+    pub readers: Vec<String>,
+}
+
+/// The unexpired items a volunteer can read, with their readers.
+pub async fn readable_items(state: &AppState, who: &Volunteer) -> Result<Vec<ItemOut>, ApiError> {
+    let now = state.vault.clock().now().0;
+    let items = item_db::readable_by(state.db.pool(), who.id, now).await.map_err(internal)?;
+    let roster = roster::list(&state.db).await?;
+    let mut out = Vec::with_capacity(items.len());
+    for i in items {
+        let ids = item_db::readers(state.db.pool(), i.meta.id).await.map_err(internal)?;
+        let readers = roster.iter().filter(|v| ids.contains(&v.id)).map(|v| v.alias.to_string()).collect::<Vec<_>>();
+        out.push(ItemOut {
+            id: i.meta.id,
+            class: i.meta.class,
+            created_hour: i.meta.created_hour,
+            expires_at: i.meta.expires_at,
+            incident: i.incident_id,
+            thread: i.thread_id,
+            readers,
+        });
+    }
+    Ok(out)
 }
 
 /// The sealed items you are a reader of (voicemail, notes, texts): what exists
@@ -373,19 +397,7 @@ pub struct ItemOut {
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "Still enrolling", body = ErrorBody)))]
 async fn my_items(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
-    let now = state.vault.clock().now().0;
-    let items = item_db::readable_by(state.db.pool(), auth.who()?.id, now).await.map_err(internal)?;
-    let out: Vec<ItemOut> = items
-        .into_iter()
-        .map(|i| ItemOut {
-            id: i.meta.id,
-            class: i.meta.class,
-            created_hour: i.meta.created_hour,
-            expires_at: i.meta.expires_at,
-            incident: i.incident_id,
-            thread: i.thread_id,
-        })
-        .collect();
+    let out = readable_items(&state, auth.who()?).await?;
     Ok(no_store(Json(out).into_response()))
 }
 

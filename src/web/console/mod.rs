@@ -506,8 +506,7 @@ async fn new_token(
 }
 
 async fn items_body(state: &AppState, s: &Session, notice: Option<&str>) -> std::result::Result<String, ApiError> {
-    let now = state.vault.clock().now().0;
-    let items = crate::store::items::readable_by(state.db.pool(), s.volunteer.id, now).await.map_err(api::internal)?;
+    let items = api::readable_items(state, &s.volunteer).await?;
     let mut body = String::from(
         "<h1>What you can read</h1><p>Everything here is encrypted to you: the server cannot read it. \
          Open an item on your own computer with your age identity, for example:</p>",
@@ -528,22 +527,24 @@ async fn items_body(state: &AppState, s: &Session, notice: Option<&str>) -> std:
         let rows: String = items
             .iter()
             .map(|i| {
-                let about = match (i.incident_id, i.thread_id) {
+                let about = match (i.incident, i.thread) {
                     (Some(id), _) => format!("<a href=\"/console/incidents/{id}\">incident #{id}</a>"),
                     (_, Some(t)) => format!("text #{t}"),
                     _ => String::new(),
                 };
                 format!(
-                    "<tr><td>{}</td><td>{}</td><td>{about}</td><td>{}</td></tr>",
-                    i.meta.id,
-                    escape(&i.meta.class.replace('_', " ")),
-                    when(i.meta.expires_at)
+                    "<tr><td>{}</td><td>{}</td><td>{about}</td><td>{}</td><td>{}</td></tr>",
+                    i.id,
+                    escape(&i.class.replace('_', " ")),
+                    escape(&i.readers.join(", ")),
+                    when(i.expires_at)
                 )
             })
             .collect();
         body.push_str(&format!(
             "<table><caption>Sealed items</caption><thead><tr><th scope=\"col\">Item</th><th scope=\"col\">Kind</th>\
-             <th scope=\"col\">About</th><th scope=\"col\">Deleted</th></tr></thead><tbody>{rows}</tbody></table>"
+             <th scope=\"col\">About</th><th scope=\"col\">Readers</th><th scope=\"col\">Deleted</th></tr></thead>\
+             <tbody>{rows}</tbody></table>"
         ));
     }
     Ok(body)
