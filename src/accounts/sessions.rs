@@ -153,11 +153,21 @@ pub async fn enroll(state: &AppState, e: Enrollment) -> Result<Started> {
         None => None,
     };
     let failed = || AccountError::Invalid("that enrollment code is not right or has expired".into());
-    let Ok(v) = roster::get(&state.db, &e.alias).await else { return Err(failed()) };
-    password::check_rules(e.password.expose_secret(), v.alias.as_str()).map_err(AccountError::Invalid)?;
     let now = state.vault.clock().now();
+    // Codes are long, but guessing is limited anyway: 5 wrong codes per alias per window.
+    let bucket = format!("e:{}", &sha256_hex(&e.alias.trim().to_ascii_lowercase())[..32]);
+    let since = now.0 - FAILURE_WINDOW.as_secs() as i64;
+    if db::count_failures(state.db.pool(), &bucket, since).await? >= MAX_FAILURES_ACCOUNT {
+        return Err(AccountError::TooManyAttempts);
+    }
+    let Ok(v) = roster::get(&state.db, &e.alias).await else {
+        db::insert_failure(state.db.pool(), &bucket, now.0).await?;
+        return Err(failed());
+    };
+    password::check_rules(e.password.expose_secret(), v.alias.as_str()).map_err(AccountError::Invalid)?;
     let code_hash = sha256_hex(&normalize_code(e.code.expose_secret()));
     if !db::take_enrollment_code(state.db.pool(), v.id, &code_hash, now.0).await? {
+        db::insert_failure(state.db.pool(), &bucket, now.0).await?;
         return Err(failed());
     }
     let hash = password::hash(e.password).await.map_err(AccountError::Internal)?;

@@ -242,7 +242,8 @@ pub struct EnrollOut {
 /// Enroll: enrollment code and a new password. Returns the authenticator secret.
 #[utoipa::path(post, path = "/api/v1/enrollment", request_body = EnrollIn, responses(
     (status = 201, description = "Password set; enroll the authenticator next", body = EnrollOut),
-    (status = 422, description = "Wrong or expired code, or a password that breaks the rules", body = ErrorBody)))]
+    (status = 422, description = "Wrong or expired code, or a password that breaks the rules", body = ErrorBody),
+    (status = 429, description = "Too many wrong codes for this alias", body = ErrorBody)))]
 async fn enroll(
     State(state): State<AppState>,
     _auth: Authorized,

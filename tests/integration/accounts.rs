@@ -161,6 +161,17 @@ async fn enrollment_sign_in_replay_and_limits(backend: Backend) {
     let a = send(&state, &Client::default(), Method::POST, "/api/v1/enrollment", Some(&weak.to_string()), false).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(a.body.contains("too easy to guess"), "{}", a.body);
+
+    // Guessing enrollment codes stops after five tries for an alias.
+    for _ in 0..5 {
+        let guess = serde_json::json!({ "alias": "ana", "code": "AAAA-BBBB-CCCC", "password": PASSWORD });
+        let a =
+            send(&state, &Client::default(), Method::POST, "/api/v1/enrollment", Some(&guess.to_string()), false).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let right = serde_json::json!({ "alias": "ana", "code": code.expose_secret(), "password": PASSWORD });
+    let a = send(&state, &Client::default(), Method::POST, "/api/v1/enrollment", Some(&right.to_string()), false).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "even the right code waits: {}", a.body);
 }
 
 both!(sessions_expire_and_revocation_ends_them_at_once);
