@@ -120,6 +120,28 @@ impl From<ItemError> for DispatchError {
 
 type Result<T> = std::result::Result<T, DispatchError>;
 
+/// A zone the network knows: one of `zones` when configured, otherwise one that
+/// someone on the roster covers. Anything else may be a location typed in the
+/// wrong field, which must not be stored in clear: the error lists the zones and
+/// never repeats the input.
+pub async fn known_zone(state: &AppState, input: &str) -> Result<Zone> {
+    let known: Vec<Zone> = if state.config.zones.is_empty() {
+        let mut zones: Vec<Zone> = roster::list(&state.db).await?.into_iter().flat_map(|v| v.zones).collect();
+        zones.sort();
+        zones.dedup();
+        zones
+    } else {
+        state.config.zones.clone()
+    };
+    match Zone::parse(input).ok().filter(|z| known.contains(z)) {
+        Some(z) => Ok(z),
+        None => {
+            let names: Vec<&str> = known.iter().map(|z| z.as_str()).collect();
+            Err(DispatchError::Invalid(format!("unknown zone; zones: {}", names.join(", "))))
+        }
+    }
+}
+
 pub fn is_open(status: &str) -> bool {
     matches!(status, "reported" | "verified" | "dispatched")
 }

@@ -42,6 +42,9 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// The phone provider's REST API, when an account is configured.
     pub provider: Option<telephony::provider::Provider>,
+    /// Password hashes computed at once: each takes 19 MiB, so a flood of
+    /// sign-ins queues here instead of exhausting memory.
+    pub hash_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The HTTP application for a state.

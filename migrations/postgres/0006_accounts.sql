@@ -9,6 +9,8 @@ ALTER TABLE volunteers ADD COLUMN totp_sealed BYTEA;
 ALTER TABLE volunteers ADD COLUMN totp_confirmed BIGINT NOT NULL DEFAULT 0 CHECK (totp_confirmed IN (0, 1));
 -- the last 30-second step a code was accepted for: older and equal steps are refused
 ALTER TABLE volunteers ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+-- 1 once a coordinator revoked them: no sign-in, no SMS commands, until they enroll again
+ALTER TABLE volunteers ADD COLUMN revoked BIGINT NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1));
 
 CREATE TABLE enrollment_codes (
     volunteer_id BIGINT PRIMARY KEY REFERENCES volunteers (id) ON DELETE CASCADE,

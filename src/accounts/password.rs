@@ -7,6 +7,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use secrecy::{ExposeSecret, SecretString};
 
 pub const MIN_LEN: usize = 12;
+/// How many argon2 computations may run at once (see `AppState::hash_slots`).
+pub const CONCURRENT_HASHES: usize = 2;
 pub const MAX_LEN: usize = 128;
 
 /// Passwords attackers try first (the top of public breach lists), and words a

@@ -155,23 +155,31 @@ pub async fn enroll(state: &AppState, e: Enrollment) -> Result<Started> {
     let failed = || AccountError::Invalid("that enrollment code is not right or has expired".into());
     let now = state.vault.clock().now();
     // Codes are long, but guessing is limited anyway: 5 wrong codes per alias per window.
-    let bucket = format!("e:{}", &sha256_hex(&e.alias.trim().to_ascii_lowercase())[..32]);
+    let bucket = format!("e:{}", &alias_bucket(state, &e.alias)?);
     let since = now.0 - FAILURE_WINDOW.as_secs() as i64;
     if db::count_failures(state.db.pool(), &bucket, since).await? >= MAX_FAILURES_ACCOUNT {
         return Err(AccountError::TooManyAttempts);
     }
-    let Ok(v) = roster::get(&state.db, &e.alias).await else {
-        db::insert_failure(state.db.pool(), &bucket, now.0).await?;
-        return Err(failed());
+    // Unknown alias and wrong code give one answer, so the roster cannot be probed;
+    // only someone holding the code hears about the password rules.
+    let code_hash = sha256_hex(&normalize_code(e.code.expose_secret()));
+    let v = match roster::get(&state.db, &e.alias).await {
+        Ok(v) if db::enrollment_code_matches(state.db.pool(), v.id, &code_hash, now.0).await? => v,
+        _ => {
+            db::insert_failure(state.db.pool(), &bucket, now.0).await?;
+            return Err(failed());
+        }
     };
     password::check_rules(e.password.expose_secret(), v.alias.as_str()).map_err(AccountError::Invalid)?;
-    let code_hash = sha256_hex(&normalize_code(e.code.expose_secret()));
     if !db::take_enrollment_code(state.db.pool(), v.id, &code_hash, now.0).await? {
-        db::insert_failure(state.db.pool(), &bucket, now.0).await?;
         return Err(failed());
     }
-    let hash = password::hash(e.password).await.map_err(AccountError::Internal)?;
+    let hash = {
+        let _slot = state.hash_slots.acquire().await.map_err(|e| AccountError::Internal(e.to_string()))?;
+        password::hash(e.password).await.map_err(AccountError::Internal)?
+    };
     db::set_password(state.db.pool(), v.id, &hash).await?;
+    db::set_revoked(state.db.pool(), v.id, false).await?;
     // A new password ends every other session.
     db::delete_sessions_of(state.db.pool(), v.id).await?;
     if let Some(r) = recipient {
@@ -228,7 +236,7 @@ pub async fn sign_in(
 ) -> Result<Started> {
     let now = state.vault.clock().now();
     let since = now.0 - FAILURE_WINDOW.as_secs() as i64;
-    let account_bucket = format!("a:{}", &sha256_hex(&alias.trim().to_ascii_lowercase())[..32]);
+    let account_bucket = format!("a:{}", alias_bucket(state, alias)?);
     let network_bucket = match network {
         Some(n) => {
             let token = state.vault.network_token(n).map_err(|e| AccountError::Internal(e.to_string()))?;
@@ -245,8 +253,12 @@ pub async fn sign_in(
         Some(v) => db::credentials(state.db.pool(), v.id).await?,
         None => None,
     };
-    // One argon2 verification on every path, limited or not, known alias or not.
-    let password_ok = password::verify(creds.as_ref().and_then(|c| c.password_hash.clone()), pass).await;
+    // One argon2 verification on every path, limited or not, known alias or not;
+    // a few at a time, whatever the number of requests.
+    let password_ok = {
+        let _slot = state.hash_slots.acquire().await.map_err(|e| AccountError::Internal(e.to_string()))?;
+        password::verify(creds.as_ref().and_then(|c| c.password_hash.clone()), pass).await
+    };
     let ok = match (&volunteer, &creds) {
         (Some(v), Some(c)) if password_ok && c.totp_confirmed && !limited => {
             let secret = c.totp_sealed.as_ref().and_then(|s| state.vault.server().open(s).ok()).map(Secret::from_bytes);
@@ -286,8 +298,16 @@ async fn start(state: &AppState, v: &Volunteer, stage: Stage) -> Result<Started>
     Ok(Started { token: SecretString::from(token.to_string()), csrf, stage })
 }
 
-/// The live session a cookie's token names, if any.
-pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>> {
+/// A keyed hash of the alias as typed (32 hex digits), for the limit buckets.
+fn alias_bucket(state: &AppState, typed: &str) -> Result<String> {
+    let token = state.vault.alias_token(typed).map_err(|e| AccountError::Internal(e.to_string()))?;
+    Ok(token.as_str()[..32].to_string())
+}
+
+/// The live session a cookie's token names, if any. `activity` is false for
+/// requests the browser makes by itself (the dashboard's refresh): they do not
+/// keep an idle session alive.
+pub async fn lookup(state: &AppState, token: &str, activity: bool) -> Result<Option<Session>> {
     if !token.starts_with("qls_") || token.len() > 100 {
         return Ok(None);
     }
@@ -298,7 +318,7 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>> {
         return Ok(None);
     }
     let Some(volunteer) = roster::get_by_id(&state.db, row.volunteer_id).await? else { return Ok(None) };
-    if now - row.last_seen >= TOUCH_EVERY_SECS {
+    if activity && now - row.last_seen >= TOUCH_EVERY_SECS {
         db::touch_session(state.db.pool(), row.id, now).await?;
     }
     let stage = if row.stage == "full" { Stage::Full } else { Stage::Totp };
@@ -315,13 +335,16 @@ pub async fn sign_out_everywhere(state: &AppState, v: &Volunteer) -> Result<u64>
     Ok(db::delete_sessions_of(state.db.pool(), v.id).await?)
 }
 
-/// Revokes a volunteer without removing them: every session and API token ends
-/// at once, and they must enroll again with a new code.
+/// Revokes a volunteer without removing them: every session, API token and
+/// pending enrollment code ends at once, they go off shift, their texts are no
+/// longer taken as commands, and they must enroll again with a new code.
 pub async fn revoke(state: &AppState, v: &Volunteer, by: Actor<'_>) -> Result<()> {
     let mut tx = state.db.begin_write().await?;
     db::delete_sessions_of(&mut *tx, v.id).await?;
     crate::store::tokens::delete_for_volunteer(&mut *tx, v.id).await?;
+    db::delete_enrollment_code(&mut *tx, v.id).await?;
     db::clear_credentials(&mut *tx, v.id).await?;
+    db::set_revoked(&mut *tx, v.id, true).await?;
     tx.commit().await?;
     audit::record(state, by, "account.revoke", "volunteer", Some(v.id)).await;
     Ok(())

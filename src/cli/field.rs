@@ -85,6 +85,9 @@ pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write)
         match cmd {
             IncidentCommand::New(_) => {
                 let (zone, kind, details) = new.expect("parsed above");
+                // The same rule as by SMS: a zone the network knows.
+                let zone =
+                    dispatch::known_zone(&state, zone.as_str()).await.map_err(|e| CliError(format!("--zone: {e}")))?;
                 let (location, description) = details.trim().split_once('\n').unwrap_or((details.trim(), ""));
                 let report = NewReport { zone, kind, location, description };
                 let opened =

@@ -62,7 +62,8 @@ pub async fn open_state(config: Config, clock: Clock) -> Result<AppState, CliErr
         tracing::info!(count = sealed, "sealed volunteer numbers stored in clear by an earlier version");
     }
     let provider = crate::telephony::provider::Provider::from_config(&config);
-    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider })
+    let hash_slots = Arc::new(tokio::sync::Semaphore::new(crate::accounts::password::CONCURRENT_HASHES));
+    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider, hash_slots })
 }
 
 pub async fn serve(config: Config) -> Result<(), CliError> {

@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::audit::{self, Actor};
 use crate::dispatch::{self, Accepted, DispatchError, Kind, NewReport, NoteExpiry};
 use crate::phone::PhoneNumber;
-use crate::roster::{self, Role, Volunteer, Zone};
+use crate::roster::{self, Role, Volunteer};
 use crate::store::{calls as call_db, field};
 use crate::telephony::provider::RecordKind;
 use crate::telephony::twiml::{Twiml, Verb};
@@ -155,6 +155,11 @@ pub async fn incoming(state: &AppState, sms: Inbound<'_>) -> Result<Twiml> {
         return Ok(Twiml::new());
     };
     match roster::find_by_phone(&state.db, &state.vault, &from).await? {
+        Some(volunteer) if crate::store::accounts::is_revoked(state.db.pool(), volunteer.id).await? => {
+            // A revoked volunteer's phone may be in someone else's hands.
+            tracing::info!("a text from a revoked volunteer was ignored");
+            Ok(Twiml::new())
+        }
         Some(volunteer) => volunteer_command(state, &volunteer, sms.body).await,
         None => intake::incoming(state, &from, sms.body, !sms.media.is_empty()).await,
     }
@@ -284,20 +289,12 @@ async fn new_incident(state: &AppState, v: &Volunteer, zone: &str, text: &str) -
     if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
         return Ok("Only dispatchers open incidents.".to_string());
     }
-    // Only a zone the network knows: the configured ones, or else those on the
-    // roster. Anything else may be a location typed in the wrong place, which must
-    // not be stored in clear nor repeated back.
-    let known: Vec<Zone> = if state.config.zones.is_empty() {
-        let mut zones: Vec<Zone> = roster::list(&state.db).await?.into_iter().flat_map(|v| v.zones).collect();
-        zones.sort();
-        zones.dedup();
-        zones
-    } else {
-        state.config.zones.clone()
-    };
-    let Some(zone) = Zone::parse(zone).ok().filter(|z| known.contains(z)) else {
-        let names: Vec<&str> = known.iter().map(|z| z.as_str()).collect();
-        return Ok(format!("Unknown zone. Write it as NEW <zone> <where, what>; zones: {}.", names.join(", ")));
+    let zone = match dispatch::known_zone(state, zone).await {
+        Ok(z) => z,
+        Err(DispatchError::Invalid(why)) => {
+            return Ok(format!("{}. Write it as NEW <zone> <where, what>.", capitalized(&why).trim_end_matches('.')));
+        }
+        Err(e) => return refusal(e),
     };
     // An optional kind first: `NEW north detention 5th and Main`.
     let (kind, location) = match text.split_once(char::is_whitespace) {

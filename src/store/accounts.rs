@@ -116,6 +116,55 @@ pub async fn set_enrollment_code<'e>(
     Ok(())
 }
 
+/// Whether a code matches a volunteer's live enrollment code (without using it).
+pub async fn enrollment_code_matches<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    volunteer_id: i64,
+    code_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM enrollment_codes WHERE volunteer_id = $1 AND code_hash = $2 AND expires_at > $3",
+    )
+    .bind(volunteer_id)
+    .bind(code_hash)
+    .bind(now)
+    .fetch_one(ex)
+    .await?;
+    Ok(n == 1)
+}
+
+pub async fn delete_enrollment_code<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    volunteer_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM enrollment_codes WHERE volunteer_id = $1").bind(volunteer_id).execute(ex).await?;
+    Ok(())
+}
+
+/// Marks a volunteer revoked (and off shift), or clears the mark when they enroll again.
+pub async fn set_revoked<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    volunteer_id: i64,
+    revoked: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = if revoked {
+        "UPDATE volunteers SET revoked = 1, on_shift = 0 WHERE id = $1"
+    } else {
+        "UPDATE volunteers SET revoked = 0 WHERE id = $1"
+    };
+    sqlx::query(sql).bind(volunteer_id).execute(ex).await?;
+    Ok(())
+}
+
+pub async fn is_revoked<'e>(ex: impl Executor<'e, Database = Any>, volunteer_id: i64) -> Result<bool, sqlx::Error> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT revoked FROM volunteers WHERE id = $1")
+        .bind(volunteer_id)
+        .fetch_optional(ex)
+        .await?;
+    Ok(n == Some(1))
+}
+
 /// Uses up a volunteer's enrollment code if it matches and is live.
 pub async fn take_enrollment_code<'e>(
     ex: impl Executor<'e, Database = Any>,

@@ -222,11 +222,21 @@ impl Vault {
     /// limits: the address itself is never stored, and the hash joins nothing once
     /// the window key is gone.
     pub fn network_token(&self, network: &str) -> Result<CallerToken, VaultError> {
+        self.window_hash(b"network/v1|", network)
+    }
+
+    /// A keyed hash of what was typed as an alias, for sign-in limits: a password
+    /// typed into the wrong field must not land on disk as a plain hash.
+    pub fn alias_token(&self, typed: &str) -> Result<CallerToken, VaultError> {
+        self.window_hash(b"alias/v1|", &typed.trim().to_lowercase())
+    }
+
+    fn window_hash(&self, domain: &[u8], value: &str) -> Result<CallerToken, VaultError> {
         let now = self.clock.now();
         let window_secs = self.caller_window.as_secs() as i64;
         let name = KeyName::CallerWindow { window_secs, index: now.0.div_euclid(window_secs) };
         let key = self.keystore.get_or_create(name, now)?;
-        Ok(CallerToken::compute_in(&key, b"network/v1|", network))
+        Ok(CallerToken::compute_in(&key, domain, value))
     }
 
     /// Destroys every key whose epoch or window has ended.

@@ -259,7 +259,7 @@ async fn enroll(
     };
     let s = sessions::enroll(&state, e).await.map_err(account_error)?;
     // The new session, to create the authenticator secret under.
-    let session = sessions::lookup(&state, s.token.expose_secret())
+    let session = sessions::lookup(&state, s.token.expose_secret(), true)
         .await
         .map_err(account_error)?
         .ok_or_else(|| ApiError::Internal("a new session vanished".into()))?;
@@ -597,7 +597,7 @@ async fn open_incident(
 ) -> Result<Response, ApiError> {
     let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let who = auth.who()?;
-    let zone = state.config.zone(&input.zone).map_err(ApiError::Unprocessable)?;
+    let zone = dispatch::known_zone(&state, &input.zone).await.map_err(dispatch_error)?;
     let kind = Kind::parse(input.kind.as_deref().unwrap_or("other")).map_err(ApiError::Unprocessable)?;
     let description = zeroize::Zeroizing::new(input.description.unwrap_or_default());
     let location = zeroize::Zeroizing::new(input.location);

@@ -94,6 +94,17 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/console/audit", Access::Roles(COORDINATOR)),
 ];
 
+/// What an API token may do: read and submit sealed items, and say whose it is.
+/// Everything else needs a session with its second factor, so a token left in a
+/// file can neither manage the roster nor make more tokens.
+pub const TOKEN_ROUTES: &[(Method, &str)] = &[
+    (Method::GET, "/api/v1/me"),
+    (Method::GET, "/api/v1/me/items"),
+    (Method::POST, "/api/v1/items"),
+    (Method::GET, "/api/v1/items/{id}/ciphertext"),
+    (Method::GET, "/api/v1/exposure"),
+];
+
 /// The access a route needs, if it is in the table.
 pub fn access(method: &Method, route: &str) -> Option<Access> {
     ROUTES.iter().find(|(m, r, _)| m == method && *r == route).map(|(_, _, a)| *a)
@@ -140,6 +151,24 @@ pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
+/// The dashboard's own refresh: not a sign that someone is at the screen.
+fn is_auto_refresh(parts: &Parts) -> bool {
+    parts.uri.query().is_some_and(|q| q.split('&').any(|p| p == "auto=1"))
+}
+
+/// A form posted from another site: browsers say so in `Sec-Fetch-Site`, or by an
+/// `Origin` that is not this server's.
+fn cross_site(parts: &Parts) -> bool {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => origin.split("://").nth(1) != Some(host),
+        _ => false,
+    }
+}
+
 fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -162,15 +191,20 @@ impl FromRequestParts<AppState> for Authorized {
             .map(str::trim);
         let (volunteer, via) = match (bearer, cookie_value(&parts.headers, COOKIE)) {
             (Some(token), _) if api => {
+                if !TOKEN_ROUTES.iter().any(|(m, r)| *m == parts.method && *r == route) {
+                    return Err(ApiError::Forbidden("an API token cannot do this; sign in".into()));
+                }
                 match crate::accounts::authenticate(&state.db, token, state.vault.clock().now()).await? {
                     Some(v) => (Some(v), Some(Via::Token)),
                     None => return Err(ApiError::Unauthorized),
                 }
             }
-            (_, Some(cookie)) => match sessions::lookup(state, cookie).await.map_err(internal)? {
-                Some(s) => (Some(s.volunteer.clone()), Some(Via::Session(Box::new(s)))),
-                None => (None, None),
-            },
+            (_, Some(cookie)) => {
+                match sessions::lookup(state, cookie, !is_auto_refresh(parts)).await.map_err(internal)? {
+                    Some(s) => (Some(s.volunteer.clone()), Some(Via::Session(Box::new(s)))),
+                    None => (None, None),
+                }
+            }
             _ => (None, None),
         };
         let stage = match &via {
@@ -256,6 +290,11 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ConsoleForm<T> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
+        // Also the public forms (sign-in, enrollment): nobody may be signed in to
+        // an account by another site.
+        if cross_site(&parts) {
+            return Err(ApiError::Forbidden("this form must be sent from this site".into()));
+        }
         let auth = Authorized::from_request_parts(&mut parts, state).await?;
         let bytes = axum::body::to_bytes(body, 64 * 1024)
             .await

@@ -162,8 +162,18 @@ async fn enrollment_sign_in_replay_and_limits(backend: Backend) {
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(a.body.contains("too easy to guess"), "{}", a.body);
 
-    // Guessing enrollment codes stops after five tries for an alias.
-    for _ in 0..5 {
+    // An unknown alias and a wrong code get the same answer, even with a weak password.
+    let probe = |alias: &str| serde_json::json!({ "alias": alias, "code": "AAAA-BBBB-CCCC", "password": "short" });
+    let unknown =
+        send(&state, &Client::default(), Method::POST, "/api/v1/enrollment", Some(&probe("zed").to_string()), false)
+            .await;
+    let known =
+        send(&state, &Client::default(), Method::POST, "/api/v1/enrollment", Some(&probe("ana").to_string()), false)
+            .await;
+    assert_eq!((unknown.status, &unknown.body), (known.status, &known.body));
+
+    // Guessing enrollment codes stops after five tries for an alias (one used above).
+    for _ in 0..4 {
         let guess = serde_json::json!({ "alias": "ana", "code": "AAAA-BBBB-CCCC", "password": PASSWORD });
         let a =
             send(&state, &Client::default(), Method::POST, "/api/v1/enrollment", Some(&guess.to_string()), false).await;
@@ -192,6 +202,32 @@ async fn sessions_expire_and_revocation_ends_them_at_once(backend: Backend) {
     }
     assert_eq!(send(&state, &ana, Method::GET, "/api/v1/me", None, false).await.status, StatusCode::UNAUTHORIZED);
 
+    // The dashboard's own refresh does not keep an idle session alive.
+    let ana = sign_in(&env, &state, "ana").await;
+    env.clock.advance(Duration::from_secs(20 * 60));
+    assert_eq!(send(&state, &ana, Method::GET, "/console?auto=1", None, false).await.status, StatusCode::OK);
+    env.clock.advance(Duration::from_secs(15 * 60));
+    let idle = send(&state, &ana, Method::GET, "/console?auto=1", None, false).await;
+    assert_eq!(idle.status, StatusCode::SEE_OTHER, "35 minutes without anyone at the screen");
+
+    // An API token reads items; it cannot manage anything or make more tokens.
+    let v = quietline::roster::get(&state.db, "ana").await.unwrap();
+    let t = quietline::accounts::create_token(&state.db, &v, Duration::from_secs(3600), state.vault.clock().now())
+        .await
+        .unwrap();
+    for (method, path) in
+        [(Method::POST, "/api/v1/me/tokens"), (Method::GET, "/api/v1/dashboard"), (Method::POST, "/api/v1/incidents")]
+    {
+        let r = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", t.expose_secret()))
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        assert_eq!(quietline::app(state.clone()).oneshot(r).await.unwrap().status(), StatusCode::FORBIDDEN, "{path}");
+    }
+
     // Revocation: two sessions and an API token all stop working at once.
     let one = sign_in(&env, &state, "ana").await;
     let two = sign_in(&env, &state, "ana").await;
@@ -207,6 +243,9 @@ async fn sessions_expire_and_revocation_ends_them_at_once(backend: Backend) {
     };
     assert_eq!(quietline::app(state.clone()).oneshot(bearer("/api/v1/me")).await.unwrap().status(), StatusCode::OK);
     env.cli(&["volunteer", "revoke", "ana"]).await.unwrap();
+    let revoked = quietline::roster::get(&state.db, "ana").await.unwrap();
+    assert!(!revoked.on_shift);
+    assert!(quietline::store::accounts::is_revoked(state.db.pool(), revoked.id).await.unwrap());
     for c in [&one, &two] {
         assert_eq!(send(&state, c, Method::GET, "/api/v1/me", None, false).await.status, StatusCode::UNAUTHORIZED);
     }
@@ -238,6 +277,13 @@ async fn changes_without_the_csrf_token_are_refused(backend: Backend) {
     let ok = send(&state, &ana, Method::PUT, "/api/v1/me/shift", Some(r#"{"on": true}"#), false).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     let csrf = ana.csrf.clone().unwrap();
+    // A form from another site is refused, also the public ones.
+    let cross = Request::post("/console/sign-in")
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("alias=ana&password=x&code=1"))
+        .unwrap();
+    assert_eq!(quietline::app(state.clone()).oneshot(cross).await.unwrap().status(), StatusCode::FORBIDDEN);
     let form =
         send(&state, &forged, Method::POST, "/console/shift", Some(&format!("on=false&csrf={csrf}")), true).await;
     assert_eq!(form.status, StatusCode::SEE_OTHER, "{}", form.body);

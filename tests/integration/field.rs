@@ -165,6 +165,11 @@ async fn shifts_by_text_change_who_is_rung(backend: Backend) {
     assert!(reply[0].contains("NOTE 12 <text>"), "{reply:?}");
     let audit = line.cli(&["audit"]).await.unwrap();
     assert!(audit.contains("shift.on") && audit.contains("shift.off"), "{audit}");
+
+    // Revoked (a lost phone, say): texts from the number are no longer commands.
+    line.cli(&["volunteer", "revoke", "ana"]).await.unwrap();
+    assert!(line.standin.text("+14155550101", "ON").await.is_empty());
+    assert!(!quietline::roster::get(&line.state.db, "ana").await.unwrap().on_shift);
 }
 
 both!(public_texts_reach_dispatchers_without_the_number_and_replies_reach_the_sender);
@@ -279,7 +284,7 @@ async fn without_the_location_by_sms_observers_get_a_link_and_the_server_keeps_n
 
     // A word that is not a known zone is refused without being repeated or kept.
     let reply = line.standin.text("+14155550100", "NEW 1200-mission-st van outside").await;
-    assert_eq!(reply, ["Unknown zone. Write it as NEW <zone> <where, what>; zones: north."]);
+    assert_eq!(reply, ["Unknown zone; zones: north. Write it as NEW <zone> <where, what>."]);
     assert_eq!(field::list_incidents(line.state.db.pool()).await.unwrap().len(), 1);
 
     // Open, the details are kept ahead of their expiry; forgotten for a week, the

@@ -421,7 +421,8 @@ async fn dashboard(State(state): State<AppState>, auth: std::result::Result<Auth
     }
     body.push_str("<p><a href=\"/console/items\">Voicemail, notes and texts you can read</a></p>");
     // Refreshes by itself: no script needed.
-    Ok(page_with("Dashboard", Some(s), &body, "<meta http-equiv=\"refresh\" content=\"20\">").into_response())
+    Ok(page_with("Dashboard", Some(s), &body, "<meta http-equiv=\"refresh\" content=\"20; url=/console?auto=1\">")
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -566,7 +567,8 @@ async fn new_incident(
     let form = form?;
     let who = form.auth.who()?;
     let f = form.form;
-    let zone = state.config.zone(&f.zone).map_err(ApiError::Unprocessable)?;
+    let zone =
+        crate::dispatch::known_zone(&state, &f.zone).await.map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let kind = crate::dispatch::Kind::parse(&f.kind).map_err(ApiError::Unprocessable)?;
     let location = zeroize::Zeroizing::new(f.location);
     let description = zeroize::Zeroizing::new(f.description);
