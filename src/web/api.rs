@@ -29,6 +29,34 @@ use crate::items::{self, Content, ItemClass};
 use crate::roster::{self, Role, Volunteer};
 use crate::store::{calls as call_db, field, items as item_db};
 
+/// A JSON body whose rejection is our error type: 422 with a reason in plain words.
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(request, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|e| ApiError::Unprocessable(e.body_text()))
+    }
+}
+
+/// A path parameter whose rejection is our error type: 400.
+pub struct ApiPath<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| ApiPath(v))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
@@ -183,9 +211,8 @@ async fn sign_in(
     State(state): State<AppState>,
     _auth: Authorized,
     ClientNetwork(network): ClientNetwork,
-    body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
+    ApiJson(input): ApiJson<SignIn>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let s = sessions::sign_in(&state, &input.alias, input.password, &input.code, network.as_deref())
         .await
         .map_err(account_error)?;
@@ -247,9 +274,8 @@ pub struct EnrollOut {
 async fn enroll(
     State(state): State<AppState>,
     _auth: Authorized,
-    body: Result<Json<EnrollIn>, axum::extract::rejection::JsonRejection>,
+    ApiJson(input): ApiJson<EnrollIn>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let alias = input.alias.clone();
     let e = Enrollment {
         alias: input.alias,
@@ -285,9 +311,8 @@ pub struct CodeIn {
 async fn enroll_totp(
     State(state): State<AppState>,
     auth: Authorized,
-    body: Result<Json<CodeIn>, axum::extract::rejection::JsonRejection>,
+    ApiJson(input): ApiJson<CodeIn>,
 ) -> Result<StatusCode, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let session = auth.session().ok_or(ApiError::Unauthorized)?;
     sessions::confirm_totp(&state, session, &input.code).await.map_err(account_error)?;
     Ok(StatusCode::NO_CONTENT)
@@ -342,9 +367,8 @@ pub struct ShiftIn {
 async fn my_shift(
     State(state): State<AppState>,
     auth: Authorized,
-    body: Result<Json<ShiftIn>, axum::extract::rejection::JsonRejection>,
+    ApiJson(input): ApiJson<ShiftIn>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let who = auth.who()?;
     set_shift(&state, who, input.on, Actor::Volunteer(who)).await
 }
@@ -442,9 +466,8 @@ pub async fn create_own_token(state: &AppState, who: &Volunteer, lifetime: Optio
 async fn my_token(
     State(state): State<AppState>,
     auth: Authorized,
-    body: Result<Json<TokenIn>, axum::extract::rejection::JsonRejection>,
+    ApiJson(input): ApiJson<TokenIn>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let out = create_own_token(&state, auth.who()?, input.lifetime.as_deref()).await?;
     Ok(no_store((StatusCode::CREATED, Json(out)).into_response()))
 }
@@ -593,9 +616,8 @@ pub struct OpenedOut {
 async fn open_incident(
     State(state): State<AppState>,
     auth: Authorized,
-    body: Result<Json<NewIncidentIn>, axum::extract::rejection::JsonRejection>,
+    ApiJson(input): ApiJson<NewIncidentIn>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let who = auth.who()?;
     let zone = dispatch::known_zone(&state, &input.zone).await.map_err(dispatch_error)?;
     let kind = Kind::parse(input.kind.as_deref().unwrap_or("other")).map_err(ApiError::Unprocessable)?;
@@ -617,9 +639,8 @@ async fn open_incident(
 async fn get_incident(
     State(state): State<AppState>,
     auth: Authorized,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     may_see(&state, auth.who()?, id).await?;
     Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
 }
@@ -643,11 +664,9 @@ pub struct ActionIn {
 async fn incident_status(
     State(state): State<AppState>,
     auth: Authorized,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
-    body: Result<Json<ActionIn>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<ActionIn>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     change_status(&state, auth.who()?, id, &input.action).await?;
     Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
 }
@@ -675,11 +694,9 @@ pub async fn change_status(state: &AppState, who: &Volunteer, id: i64, action: &
 async fn incident_dispatch(
     State(state): State<AppState>,
     auth: Authorized,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
-    body: Result<Json<ActionIn>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<ActionIn>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     observer_action(&state, auth.who()?, id, &input.action).await?;
     Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
 }
@@ -724,11 +741,9 @@ pub struct NoteOut {
 async fn incident_note(
     State(state): State<AppState>,
     auth: Authorized,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
-    body: Result<Json<TextIn>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<TextIn>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let saved = dispatch::add_note(&state, id, auth.who()?, input.text.expose_secret().as_bytes())
         .await
         .map_err(dispatch_error)?;
@@ -786,11 +801,9 @@ pub async fn threads(state: &AppState) -> Result<Vec<ThreadOut>, ApiError> {
 async fn intake_reply(
     State(state): State<AppState>,
     auth: Authorized,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
-    body: Result<Json<TextIn>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<TextIn>,
 ) -> Result<StatusCode, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     match crate::sms::intake::reply(&state, id, auth.who()?, input.text.expose_secret()).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(crate::sms::intake::ReplyError::Refused(why)) => Err(ApiError::Conflict(why)),
@@ -813,9 +826,8 @@ pub struct HandledOut {
 async fn intake_handled(
     State(state): State<AppState>,
     auth: Authorized,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let until = crate::sms::intake::handled(&state, id, Actor::Volunteer(auth.who()?))
         .await
         .map_err(|e| ApiError::NotFound(e.to_string()))?;
@@ -944,9 +956,8 @@ fn parse_lifetime(text: Option<&str>, max: Duration) -> Result<Duration, ApiErro
 async fn item_ciphertext(
     State(state): State<AppState>,
     auth: Authorized,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let bytes = items::ciphertext_for_reader(&state.db, &state.vault, id, auth.who()?).await?;
     let mut response = bytes.into_response();
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/age"));
@@ -995,9 +1006,8 @@ pub struct EnrollmentCodeOut {
 async fn add_volunteer(
     State(state): State<AppState>,
     auth: Authorized,
-    body: Result<Json<NewVolunteerIn>, axum::extract::rejection::JsonRejection>,
+    ApiJson(input): ApiJson<NewVolunteerIn>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let out = add_volunteer_with(&state, auth.who()?, input).await?;
     Ok(no_store((StatusCode::CREATED, Json(out)).into_response()))
 }
@@ -1055,7 +1065,7 @@ pub fn not_yourself(by: &Volunteer, target: &Volunteer) -> Result<(), ApiError> 
 async fn remove_volunteer(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(alias): Path<String>,
+    ApiPath(alias): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
     not_yourself(auth.who()?, &v)?;
@@ -1076,10 +1086,9 @@ async fn remove_volunteer(
 async fn volunteer_shift(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(alias): Path<String>,
-    body: Result<Json<ShiftIn>, axum::extract::rejection::JsonRejection>,
+    ApiPath(alias): ApiPath<String>,
+    ApiJson(input): ApiJson<ShiftIn>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let v = roster::get(&state.db, &alias).await?;
     set_shift(&state, &v, input.on, Actor::Volunteer(auth.who()?)).await
 }
@@ -1095,7 +1104,7 @@ async fn volunteer_shift(
 async fn revoke_volunteer(
     State(state): State<AppState>,
     auth: Authorized,
-    Path(alias): Path<String>,
+    ApiPath(alias): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
     not_yourself(auth.who()?, &v)?;
@@ -1113,7 +1122,7 @@ async fn revoke_volunteer(
 async fn new_enrollment_code(
     State(state): State<AppState>,
     _auth: Authorized,
-    Path(alias): Path<String>,
+    ApiPath(alias): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
     Ok(no_store((StatusCode::CREATED, Json(enrollment_code(&state, &v).await?)).into_response()))
