@@ -75,6 +75,9 @@ pub struct Config {
     pub incident_auto_close: Duration,
     /// How long an enrollment code works.
     pub enrollment_code_lifetime: Duration,
+    /// The header a reverse proxy on this machine sets to the client's address,
+    /// read (for sign-in limits only) when the connection comes from loopback.
+    pub client_ip_header: Option<String>,
     /// Texts from one sender within 10 minutes that are relayed; more are refused.
     pub text_rate_limit: u32,
     /// Overrides of spoken texts: `(language, key, text)`.
@@ -208,6 +211,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("incident_auto_close", "incidents still open this long after opening are closed by the sweeper (default 7d)"),
     ("enrollment_code_lifetime", "how long a volunteer's one-time enrollment code works (default 24h)"),
+    (
+        "client_ip_header",
+        "header a reverse proxy on this machine sets to the client address, e.g. X-Forwarded-For; used only for sign-in limits (default none)",
+    ),
     ("text_rate_limit", "texts from one sender within 10 minutes that are relayed (default 10)"),
 ];
 
@@ -255,6 +262,7 @@ impl Config {
             relay_content: true,
             incident_auto_close: Duration::from_secs(7 * 86_400),
             enrollment_code_lifetime: Duration::from_secs(86_400),
+            client_ip_header: None,
             text_rate_limit: 10,
             text_overrides: Vec::new(),
         }
@@ -391,6 +399,7 @@ impl Config {
             "relay_content" => parse_bool(value).map(|v| self.relay_content = v),
             "incident_auto_close" => parse_duration(value).map(|v| self.incident_auto_close = v),
             "enrollment_code_lifetime" => parse_duration(value).map(|v| self.enrollment_code_lifetime = v),
+            "client_ip_header" => parse_header_name(value).map(|v| self.client_ip_header = Some(v)),
             "text_rate_limit" => parse_count(value, 1, 1000).map(|v| self.text_rate_limit = v),
             _ if key.starts_with("texts_") => self.set_text(&key["texts_".len()..], value),
             _ => {
@@ -576,6 +585,14 @@ fn parse_base_url(value: &str) -> Result<String, String> {
         return Err(format!("{value:?} is not a base URL such as https://hotline.example.org"));
     }
     Ok(v.to_string())
+}
+
+fn parse_header_name(value: &str) -> Result<String, String> {
+    let v = value.trim().to_ascii_lowercase();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!("{value:?} is not a header name such as X-Forwarded-For"));
+    }
+    Ok(v)
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {

@@ -250,16 +250,26 @@ impl FromRequestParts<AppState> for Authorized {
     }
 }
 
-/// The client's network (`/24` or `/48`), when the server saw the connection;
-/// behind a proxy every client shares the proxy's.
+/// The client's network (`/24` or `/48`), when known: the connection's peer, or,
+/// for a connection from a reverse proxy on this machine, the last address in
+/// `client_ip_header`. Used for sign-in limits only, and kept only hashed.
 pub struct ClientNetwork(pub Option<String>);
 
 impl FromRequestParts<AppState> for ClientNetwork {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(ClientNetwork(peer.map(|p| sessions::network_of(p.0.ip()))))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|p| p.0.ip());
+        let forwarded = match (&state.config.client_ip_header, peer) {
+            (Some(header), Some(ip)) if ip.is_loopback() => parts
+                .headers
+                .get(header.as_str())
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok()),
+            _ => None,
+        };
+        Ok(ClientNetwork(forwarded.or(peer).map(sessions::network_of)))
     }
 }
 

@@ -440,3 +440,29 @@ async fn the_openapi_document_describes_every_api_route(backend: Backend) {
         );
     }
 }
+
+both!(behind_a_local_proxy_the_limit_counts_the_forwarded_network);
+async fn behind_a_local_proxy_the_limit_counts_the_forwarded_network(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let state = env.state_with(&[("QUIETLINE_CLIENT_IP_HEADER", "X-Forwarded-For")]).await;
+    let attempt = |client: &'static str, alias: String| {
+        let state = state.clone();
+        async move {
+            let body = serde_json::json!({ "alias": alias, "password": "wrong password 1", "code": "123456" });
+            let mut r = Request::post("/api/v1/session")
+                .header("content-type", "application/json")
+                .header("x-forwarded-for", format!("10.9.9.9, {client}"))
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let proxy: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+            r.extensions_mut().insert(axum::extract::ConnectInfo(proxy));
+            quietline::app(state).oneshot(r).await.unwrap().status()
+        }
+    };
+    // Twenty failures from one network, each for another alias (so no alias limit).
+    for i in 0..20 {
+        assert_eq!(attempt("198.51.100.7", format!("guess{i}")).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(attempt("198.51.100.99", "guess-next".into()).await, StatusCode::TOO_MANY_REQUESTS, "same /24");
+    assert_eq!(attempt("203.0.113.9", "guess-next".into()).await, StatusCode::UNAUTHORIZED, "another network");
+}
