@@ -75,6 +75,8 @@ pub struct Config {
     pub incident_auto_close: Duration,
     /// How long an enrollment code works.
     pub enrollment_code_lifetime: Duration,
+    /// How often the retention sweeper runs.
+    pub sweep_interval: Duration,
     /// The header a reverse proxy on this machine sets to the client's address,
     /// read (for sign-in limits only) when the connection comes from loopback.
     pub client_ip_header: Option<String>,
@@ -215,6 +217,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "client_ip_header",
         "header a reverse proxy on this machine sets to the client address, e.g. X-Forwarded-For; used only for sign-in limits (default none)",
     ),
+    ("sweep_interval", "how often the retention sweeper runs (default 60s, at most 1h)"),
     ("text_rate_limit", "texts from one sender within 10 minutes that are relayed (default 10)"),
 ];
 
@@ -262,6 +265,7 @@ impl Config {
             relay_content: true,
             incident_auto_close: Duration::from_secs(7 * 86_400),
             enrollment_code_lifetime: Duration::from_secs(86_400),
+            sweep_interval: Duration::from_secs(60),
             client_ip_header: None,
             text_rate_limit: 10,
             text_overrides: Vec::new(),
@@ -399,6 +403,14 @@ impl Config {
             "relay_content" => parse_bool(value).map(|v| self.relay_content = v),
             "incident_auto_close" => parse_duration(value).map(|v| self.incident_auto_close = v),
             "enrollment_code_lifetime" => parse_duration(value).map(|v| self.enrollment_code_lifetime = v),
+            "sweep_interval" => parse_duration(value).and_then(|d| {
+                if d.as_secs() > 3600 {
+                    Err("at most 1h: expired content must not wait longer to go".to_string())
+                } else {
+                    self.sweep_interval = d;
+                    Ok(())
+                }
+            }),
             "client_ip_header" => parse_header_name(value).map(|v| self.client_ip_header = Some(v)),
             "text_rate_limit" => parse_count(value, 1, 1000).map(|v| self.text_rate_limit = v),
             _ if key.starts_with("texts_") => self.set_text(&key["texts_".len()..], value),

@@ -1,6 +1,7 @@
 //! Retention: every data class expires on schedule.
 //!
-//! The sweeper runs at start-up (catching up after downtime) and every minute. It
+//! The sweeper runs at start-up (catching up after downtime) and every
+//! `sweep_interval` (a minute). It
 //! ends calls that never got their final status, folds call records older than
 //! their lifetime into daily counts and deletes them (in one transaction, so each
 //! call is counted once), deletes expired items, blocks, tokens and rate-limit
@@ -27,8 +28,6 @@ use crate::store::calls::Attempts;
 use crate::store::{Backend, sweep};
 use crate::vault::{KeyName, Vault, VaultError};
 
-/// How often the sweeper runs.
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// Rate-limit attempts are needed for ten minutes.
 const ATTEMPT_WINDOW_SECS: i64 = 600;
 /// After a sweep deleting more rows than this, PostgreSQL vacuums the swept tables.
@@ -189,10 +188,10 @@ async fn destroy_keys(vault: &Arc<Vault>) -> Result<Vec<KeyName>, VaultError> {
         .unwrap_or_else(|e| Err(VaultError::Io(format!("sweeper task failed: {e}"))))
 }
 
-/// Sweeps now and then every [`SWEEP_INTERVAL`] until the task is dropped. A failed
+/// Sweeps now and then every `sweep_interval` until the task is dropped. A failed
 /// sweep is logged and retried at the next tick; it never stops the server.
 pub async fn run_sweeper(state: AppState) {
-    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    let mut tick = tokio::time::interval(state.config.sweep_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

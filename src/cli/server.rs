@@ -66,8 +66,32 @@ pub async fn open_state(config: Config, clock: Clock) -> Result<AppState, CliErr
     Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider, hash_slots })
 }
 
+/// SQLite is for one server: the lock file keeps a second one off the same data dir.
+fn lock_sqlite(config: &Config) -> Result<Option<std::fs::File>, CliError> {
+    use secrecy::ExposeSecret;
+    if !config.database_url().expose_secret().starts_with("sqlite:") {
+        return Ok(None);
+    }
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&config.data_dir)?;
+    }
+    let path = config.data_dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError(format!(
+            "another quietline server is running on {}: SQLite serves one instance; \
+             use PostgreSQL for several",
+            config.data_dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(CliError(format!("{}: {e}", path.display()))),
+    }
+}
+
 pub async fn serve(config: Config) -> Result<(), CliError> {
     let started = Instant::now();
+    let _single = lock_sqlite(&config)?;
     let state = open_state(config, Clock::system()).await?;
     let config = &state.config;
     let db = state.db.clone();

@@ -194,6 +194,9 @@ impl Keystore {
         if changed {
             sync_dir(&self.dir).map_err(|e| VaultError::io(&self.dir, e))?;
         }
+        // Keys another process destroyed (a keystore shared by several instances)
+        // leave this one's memory too.
+        self.cache.lock().expect("keystore cache").retain(|name, _| name.ends_at() > now);
         Ok(destroyed)
     }
 

@@ -198,9 +198,15 @@ impl Vault {
     }
 
     /// Removes the epoch layer and returns the age ciphertext, for a reader to
-    /// decrypt on their own machine. `Expired` when the epoch key is gone.
+    /// decrypt on their own machine. `Expired` when the epoch has ended, whether
+    /// or not its key is gone yet (another instance sharing the keystore may have
+    /// destroyed the file while this one still holds the key in memory).
     pub fn age_ciphertext(&self, sealed: &Sealed) -> Result<Vec<u8>, VaultError> {
-        let key = self.keystore.get(KeyName::Epoch(sealed.epoch()))?.ok_or(VaultError::Expired)?;
+        let name = KeyName::Epoch(sealed.epoch());
+        if name.ends_at() <= self.clock.now() {
+            return Err(VaultError::Expired);
+        }
+        let key = self.keystore.get(name)?.ok_or(VaultError::Expired)?;
         sealed.open(&key)
     }
 

@@ -12,5 +12,6 @@ mod log_hygiene;
 mod peers;
 mod retention;
 mod roster;
+mod scale;
 mod vault;
 mod voice;

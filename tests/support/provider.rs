@@ -85,6 +85,17 @@ struct Sim {
     events: Vec<String>,
     counter: u64,
     twiml_seen: usize,
+    /// Several servers behind one public URL, as a load balancer presents them.
+    balance: Option<Balance>,
+}
+
+/// Requests for `public` go to the live targets in turn; a target that fails is
+/// dropped and the request tried on the next, as a load balancer would.
+struct Balance {
+    public: String,
+    targets: Vec<String>,
+    dead: Vec<bool>,
+    next: usize,
 }
 
 #[derive(Clone)]
@@ -116,6 +127,50 @@ impl StandIn {
     /// Where the server under test listens (its public URL).
     pub fn set_server(&self, url: &str) {
         self.sim.lock().unwrap().server = url.trim_end_matches('/').to_string();
+    }
+
+    /// Puts several servers behind the public URL (every one configured with it).
+    pub fn balance(&self, public: &str, targets: &[String]) {
+        let mut sim = self.sim.lock().unwrap();
+        sim.server = public.trim_end_matches('/').to_string();
+        sim.balance = Some(Balance {
+            public: sim.server.clone(),
+            targets: targets.to_vec(),
+            dead: vec![false; targets.len()],
+            next: 0,
+        });
+    }
+
+    /// Where to send a request for `url`: a live target's address, or `url` itself.
+    fn route(&self, url: &str) -> Option<(usize, String)> {
+        let mut sim = self.sim.lock().unwrap();
+        let b = sim.balance.as_mut()?;
+        let tail = url.strip_prefix(b.public.as_str())?.to_string();
+        for _ in 0..b.targets.len() {
+            let i = b.next % b.targets.len();
+            b.next += 1;
+            if !b.dead[i] {
+                return Some((i, format!("{}{tail}", b.targets[i])));
+            }
+        }
+        None
+    }
+
+    fn balanced(&self) -> bool {
+        self.sim.lock().unwrap().balance.is_some()
+    }
+
+    /// Tries every target again (one may have been restarted).
+    fn revive(&self) {
+        if let Some(b) = self.sim.lock().unwrap().balance.as_mut() {
+            b.dead.iter_mut().for_each(|d| *d = false);
+        }
+    }
+
+    fn mark_dead(&self, i: usize) {
+        if let Some(b) = self.sim.lock().unwrap().balance.as_mut() {
+            b.dead[i] = true;
+        }
     }
 
     pub fn person(&self, number: &str, person: Person) {
@@ -235,19 +290,37 @@ impl StandIn {
         format!("{prefix}{:032x}", sim.counter)
     }
 
-    /// Posts a signed webhook and returns status and body.
+    /// Posts a signed webhook and returns status and body. Behind a balance, the
+    /// request is signed for the public URL and sent to a live server.
     pub async fn webhook(&self, url: &str, params: &[(String, String)]) -> (u16, String) {
         let sig = signature::sign(AUTH_TOKEN.as_bytes(), url, params);
-        let response = self
-            .http
-            .post(url)
-            .header("X-Twilio-Signature", sig)
-            .form(params)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("webhook to {url}: {e}"));
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap())
+        let give_up = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (target, address) = match self.route(url) {
+                Some((i, address)) => (Some(i), address),
+                // Every server behind the balance is down: wait for one to come back.
+                None if self.balanced() && std::time::Instant::now() < give_up => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    self.revive();
+                    continue;
+                }
+                None => (None, url.to_string()),
+            };
+            let sent = self.http.post(&address).header("X-Twilio-Signature", &sig).form(params).send().await;
+            let result = match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    response.text().await.map(|body| (status, body))
+                }
+                Err(e) => Err(e),
+            };
+            match (result, target) {
+                (Ok(answer), _) => return answer,
+                // That server is gone: the balancer tries the next.
+                (Err(_), Some(i)) => self.mark_dead(i),
+                (Err(e), None) => panic!("webhook to {url}: {e}"),
+            }
+        }
     }
 
     fn base_params(&self, sid: &str) -> Vec<(String, String)> {
