@@ -76,6 +76,8 @@ pub enum AccountError {
     TooManyAttempts,
     /// Input that breaks a rule; the reason is safe to show.
     Invalid(String),
+    /// The database cannot take the request now (unreachable, locked, disk full).
+    Unavailable(crate::store::Outage),
     Internal(String),
 }
 
@@ -85,6 +87,7 @@ impl std::fmt::Display for AccountError {
             AccountError::SignInFailed => f.write_str("alias, password or code is not right"),
             AccountError::TooManyAttempts => f.write_str("too many failed attempts; wait 15 minutes and try again"),
             AccountError::Invalid(m) => f.write_str(m),
+            AccountError::Unavailable(outage) => write!(f, "{outage}"),
             AccountError::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
@@ -94,7 +97,13 @@ impl std::error::Error for AccountError {}
 
 impl From<sqlx::Error> for AccountError {
     fn from(e: sqlx::Error) -> Self {
-        AccountError::Internal(e.to_string())
+        match crate::store::outage(&e) {
+            Some(outage) => {
+                tracing::error!(error = %e, "database refused a request");
+                AccountError::Unavailable(outage)
+            }
+            None => AccountError::Internal(e.to_string()),
+        }
     }
 }
 

@@ -94,12 +94,12 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
         _ => {}
     }
 
-    if call_db::is_blocked(state.db.pool(), token, now.0).await? {
+    let since = now.0 - RATE_WINDOW.as_secs() as i64;
+    let (blocked, recent) = call_db::block_and_attempts(state.db.pool(), Attempts::Texts, token, now.0, since).await?;
+    if blocked {
         tracing::info!("a text from a blocked sender was dropped");
         return Ok(Twiml::new());
     }
-    let since = now.0 - RATE_WINDOW.as_secs() as i64;
-    let recent = call_db::count_attempts(state.db.pool(), Attempts::Texts, token, since).await?;
     call_db::insert_attempt(state.db.pool(), Attempts::Texts, token, now.0).await?;
     let limit = i64::from(state.config.text_rate_limit);
     if recent >= limit {

@@ -6,6 +6,7 @@
 //! pragmas below) differ between the two.
 
 pub mod accounts;
+pub mod arrivals;
 pub mod calls;
 pub mod field;
 pub mod items;
@@ -15,10 +16,12 @@ pub mod tokens;
 pub mod volunteers;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use migrations::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE};
@@ -53,6 +56,63 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: this process's writers take turns here (see `begin_write`).
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction; on SQLite it also holds this process's write turn until
+/// it is committed, rolled back or dropped. Use it as a connection: `&mut *tx`.
+///
+/// BEGIN, COMMIT and ROLLBACK are sent here rather than through sqlx's
+/// `Transaction`: when SQLite fails a statement or a COMMIT with "disk full" it
+/// may end the transaction itself, and sqlx's own bookkeeping then left the
+/// connection believing it was still inside one, refusing every later BEGIN.
+/// A connection whose transaction did not end cleanly is closed instead of
+/// going back to the pool; closing it rolls back whatever was left.
+pub struct WriteTx {
+    conn: Option<PoolConnection<sqlx::Any>>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.end("COMMIT").await
+    }
+
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        let mut conn = self.conn.take().expect("an open transaction");
+        let result = conn.execute(sql).await.map(|_| ());
+        if result.is_err() {
+            conn.close_on_drop();
+        }
+        result
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        // Dropped before commit: an error or a deadline cut the work short.
+        if let Some(conn) = &mut self.conn {
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.conn.as_ref().expect("an open transaction")
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn.as_mut().expect("an open transaction")
+    }
 }
 
 /// Failure to open the database, with a message fit for an operator: the URL is
@@ -98,7 +158,8 @@ impl Db {
             Backend::Postgres => pool_options.max_connections(10),
         };
         let pool = pool_options.connect_with(options).await.map_err(err)?;
-        Ok(Db { pool, backend })
+        let writer = (backend == Backend::Sqlite).then(Arc::default);
+        Ok(Db { pool, backend, writer })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -119,15 +180,25 @@ impl Db {
         Ok(after.saturating_sub(before))
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock at
-    /// once (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a deferred
-    /// transaction that reads first and writes later fails outright, without
-    /// waiting, when another connection wrote in between.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+    /// Begins a transaction that will write. On SQLite, writers of this process
+    /// first queue on an in-process lock, then take the database's write lock at
+    /// once (`BEGIN IMMEDIATE`): SQLite's own busy handler sleeps in steps of up
+    /// to 100 ms, which under load made the slowest requests wait for nothing;
+    /// and a deferred transaction that reads first and writes later fails
+    /// outright when another connection wrote in between. Another process (a CLI
+    /// command) still waits up to the busy timeout.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let turn = match &self.writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let mut conn = self.pool.acquire().await?;
+        let begin = if self.writer.is_some() { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        if let Err(e) = conn.execute(begin).await {
+            conn.close_on_drop();
+            return Err(e);
         }
+        Ok(WriteTx { conn: Some(conn), _turn: turn })
     }
 
     /// Applies migrations up to `version` only: for upgrade tests that need the
@@ -156,13 +227,65 @@ impl Db {
         Err(sqlx::Error::Protocol("WAL checkpoint stayed busy; a reader holds an old snapshot".into()))
     }
 
-    /// One round trip to the database, for readiness checks.
+    /// For readiness checks: can the server write? On PostgreSQL one round trip;
+    /// on SQLite the write lock is taken and given back, because a file another
+    /// process holds locked still answers reads.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        match self.backend {
+            Backend::Sqlite => self.begin_write().await?.rollback().await,
+            Backend::Postgres => sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()),
+        }
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Why the database refused a request, when the reason is the database's
+/// situation rather than the request: the answer is "try again later".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The disk under the database is full.
+    DiskFull,
+    /// The database cannot be reached, is locked by another process, or is
+    /// shutting down.
+    Unreachable,
+}
+
+impl fmt::Display for Outage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outage::DiskFull => "the server's disk is full",
+            Outage::Unreachable => "the server cannot reach its database",
+        })
+    }
+}
+
+/// Tells an outage from a bug. SQLite result codes: 5 busy, 6 locked, 10 I/O
+/// error (low byte, any extended code), 13 full; PostgreSQL SQLSTATE 53100 disk
+/// full, class 08 connection, 57P01–57P03 shutting down or starting up.
+pub fn outage(e: &sqlx::Error) -> Option<Outage> {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Some(Outage::Unreachable),
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            // A SQLSTATE is always five characters, many of them digits only; a
+            // SQLite (extended) result code is a number of at most four digits.
+            if code.len() == 5 {
+                return match code.as_ref() {
+                    "53100" => Some(Outage::DiskFull),
+                    c if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03") => Some(Outage::Unreachable),
+                    _ => None,
+                };
+            }
+            match code.parse::<i32>().ok()? & 0xff {
+                13 => Some(Outage::DiskFull),
+                5 | 6 | 10 => Some(Outage::Unreachable),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

@@ -16,6 +16,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use secrecy::ExposeSecret;
+use std::time::Duration;
 
 use crate::AppState;
 use crate::calls;
@@ -124,9 +125,30 @@ impl FromRequest<AppState> for Webhook {
     }
 }
 
-/// Turns a failure inside call handling into something the caller can still
-/// hear: never a provider error tone.
-fn answer(result: Result<Twiml, calls::CallError>, state: &AppState) -> Response {
+/// How long call handling (waiting for its turn included) may take before the
+/// caller is given the fallback message instead. The provider waits 15 s and then
+/// plays its own error; a database that hangs rather than refuses must not get
+/// that far. Not shorter: in a surge of a thousand callers some wait several
+/// seconds for their turn, and a caller would rather hear the menu late than be
+/// turned away.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Call handling worked on at once. A surge of a thousand callers would
+/// otherwise have a thousand requests each holding rows, buffers and a place in
+/// the database's queue: measured (`benches/callflow.rs`), the peak memory of
+/// such a surge went from 180–220 MiB to ~120 MiB with this limit.
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+
+/// Runs call handling (after its turn among [`SLOTS`]) within [`DEADLINE`], and
+/// turns a failure into something the caller can still hear: never a provider
+/// error tone.
+async fn answer(state: &AppState, work: impl Future<Output = Result<Twiml, calls::CallError>>) -> Response {
+    let result = tokio::time::timeout(DEADLINE, async {
+        let _slot = SLOTS.acquire().await;
+        work.await
+    })
+    .await
+    .unwrap_or_else(|_| Err(calls::CallError::Other("no answer within the webhook deadline".into())));
     match result {
         Ok(twiml) => twiml.into_response(),
         Err(e) => {
@@ -141,44 +163,43 @@ fn answer(result: Result<Twiml, calls::CallError>, state: &AppState) -> Response
 async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
     let sid = hook.get("CallSid").unwrap_or("").to_string();
     let from = hook.get("From").unwrap_or("");
-    let result = calls::incoming(&state, &sid, from).await;
-    answer(result, &state)
+    answer(&state, calls::incoming(&state, &sid, from)).await
 }
 
 async fn language(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let attempt = hook.query_number("attempt").unwrap_or(1);
-    Ok(answer(calls::choose_language(&state, hook.call_id()?, attempt, hook.get("Digits")).await, &state))
+    Ok(answer(&state, calls::choose_language(&state, hook.call_id()?, attempt, hook.get("Digits"))).await)
 }
 
 async fn wait(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(calls::wait(&state, hook.call_id()?).await, &state))
+    Ok(answer(&state, calls::wait(&state, hook.call_id()?)).await)
 }
 
 async fn queue_end(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(calls::queue_end(&state, hook.call_id()?, hook.get("QueueResult")).await, &state))
+    Ok(answer(&state, calls::queue_end(&state, hook.call_id()?, hook.get("QueueResult"))).await)
 }
 
 async fn volunteer(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    Ok(answer(calls::volunteer_answered(&state, hook.call_id()?, sid).await, &state))
+    Ok(answer(&state, calls::volunteer_answered(&state, hook.call_id()?, sid)).await)
 }
 
 async fn accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    Ok(answer(calls::volunteer_pressed(&state, hook.call_id()?, sid, hook.get("Digits")).await, &state))
+    Ok(answer(&state, calls::volunteer_pressed(&state, hook.call_id()?, sid, hook.get("Digits"))).await)
 }
 
 async fn voicemail(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(calls::voicemail(&state, hook.call_id()?).await, &state))
+    Ok(answer(&state, calls::voicemail(&state, hook.call_id()?)).await)
 }
 
 async fn voicemail_choice(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let from = hook.get("From").unwrap_or("");
-    Ok(answer(calls::voicemail_choice(&state, hook.call_id()?, hook.get("Digits"), from).await, &state))
+    Ok(answer(&state, calls::voicemail_choice(&state, hook.call_id()?, hook.get("Digits"), from)).await)
 }
 
 async fn voicemail_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(calls::voicemail_done(&state, hook.call_id()?).await, &state))
+    Ok(answer(&state, calls::voicemail_done(&state, hook.call_id()?)).await)
 }
 
 fn item_id(hook: &Webhook) -> Result<i64, StatusCode> {
@@ -187,19 +208,18 @@ fn item_id(hook: &Webhook) -> Result<i64, StatusCode> {
 
 async fn callback(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let volunteer = hook.query_number("volunteer");
-    Ok(answer(calls::callback_answered(&state, item_id(&hook)?, volunteer).await, &state))
+    Ok(answer(&state, calls::callback_answered(&state, item_id(&hook)?, volunteer)).await)
 }
 
 async fn callback_accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let volunteer = hook.query_number("volunteer");
-    Ok(answer(calls::callback_accept(&state, item_id(&hook)?, volunteer, hook.get("Digits")).await, &state))
+    Ok(answer(&state, calls::callback_accept(&state, item_id(&hook)?, volunteer, hook.get("Digits"))).await)
 }
 
 async fn callback_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    let result =
-        calls::callback_done(&state, item_id(&hook)?, sid, hook.get("DialCallSid"), hook.get("DialCallStatus")).await;
-    Ok(answer(result, &state))
+    let work = calls::callback_done(&state, item_id(&hook)?, sid, hook.get("DialCallSid"), hook.get("DialCallStatus"));
+    Ok(answer(&state, work).await)
 }
 
 async fn recording(State(state): State<AppState>, hook: Webhook) -> StatusCode {
@@ -243,7 +263,11 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
         body: hook.get("Body").unwrap_or(""),
         media,
     };
-    match crate::sms::incoming(&state, inbound).await {
+    let handled = match tokio::time::timeout(DEADLINE, crate::sms::incoming(&state, inbound)).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("no answer within the webhook deadline".to_string()),
+    };
+    match handled {
         Ok(twiml) => twiml.into_response(),
         Err(e) => {
             tracing::error!(error = %e, "a text could not be handled");

@@ -59,11 +59,16 @@ pub enum VaultError {
     /// None of the given identities is a reader of the item.
     NotAReader,
     BadRecipient(String),
+    /// The data dir's disk is full: a new key could not be written (nothing was).
+    DiskFull(String),
     Io(String),
 }
 
 impl VaultError {
     fn io(path: &Path, e: std::io::Error) -> VaultError {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            return VaultError::DiskFull(path.display().to_string());
+        }
         VaultError::Io(format!("{}: {e}", path.display()))
     }
 }
@@ -80,6 +85,7 @@ impl fmt::Display for VaultError {
             VaultError::Malformed(why) => f.write_str(why),
             VaultError::NotAReader => f.write_str("this identity is not one of the item's readers"),
             VaultError::BadRecipient(why) => f.write_str(why),
+            VaultError::DiskFull(path) => write!(f, "keystore: the disk is full, {path} could not be written"),
             VaultError::Io(why) => write!(f, "keystore: {why}"),
         }
     }

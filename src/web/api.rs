@@ -148,11 +148,12 @@ pub fn clear_cookie() -> HeaderValue {
     HeaderValue::from_static("ql_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
 }
 
-fn account_error(e: sessions::AccountError) -> ApiError {
+pub fn account_error(e: sessions::AccountError) -> ApiError {
     match e {
         sessions::AccountError::SignInFailed => ApiError::SignInFailed,
         sessions::AccountError::TooManyAttempts => ApiError::TooMany(e.to_string()),
         sessions::AccountError::Invalid(m) => ApiError::Unprocessable(m),
+        sessions::AccountError::Unavailable(outage) => outage.into(),
         sessions::AccountError::Internal(m) => ApiError::Internal(m),
     }
 }
@@ -166,7 +167,7 @@ fn dispatch_error(e: dispatch::DispatchError) -> ApiError {
         E::NotAllowed(m) => ApiError::Forbidden(m),
         E::NoReaders => ApiError::Unprocessable(e.to_string()),
         E::Item(e) => e.into(),
-        E::Store(e) => ApiError::Internal(e.to_string()),
+        E::Store(e) => e.into(),
         E::Roster(e) => e.into(),
     }
 }
@@ -396,11 +397,11 @@ pub struct ItemOut {
 /// The unexpired items a volunteer can read, with their readers.
 pub async fn readable_items(state: &AppState, who: &Volunteer) -> Result<Vec<ItemOut>, ApiError> {
     let now = state.vault.clock().now().0;
-    let items = item_db::readable_by(state.db.pool(), who.id, now).await.map_err(internal)?;
+    let items = item_db::readable_by(state.db.pool(), who.id, now).await?;
     let roster = roster::list(&state.db).await?;
     let mut out = Vec::with_capacity(items.len());
     for i in items {
-        let ids = item_db::readers(state.db.pool(), i.meta.id).await.map_err(internal)?;
+        let ids = item_db::readers(state.db.pool(), i.meta.id).await?;
         let readers = roster.iter().filter(|v| ids.contains(&v.id)).map(|v| v.alias.to_string()).collect::<Vec<_>>();
         out.push(ItemOut {
             id: i.meta.id,
@@ -452,7 +453,7 @@ pub async fn create_own_token(state: &AppState, who: &Volunteer, lifetime: Optio
         return Err(ApiError::Unprocessable("lifetime: at most 90d".into()));
     }
     let now = state.vault.clock().now();
-    let token = crate::accounts::create_token(&state.db, who, lifetime, now).await.map_err(internal)?;
+    let token = crate::accounts::create_token(&state.db, who, lifetime, now).await?;
     crate::audit::record(state, Actor::Volunteer(who), "token.create", "volunteer", Some(who.id)).await;
     Ok(TokenOut { token: token.expose_secret().to_string(), expires_at: now.plus(lifetime).0 })
 }
@@ -520,11 +521,11 @@ pub async fn incident_out(state: &AppState, id: i64) -> Result<IncidentOut, ApiE
 /// Incidents the caller may see: all of them, or for someone who is only an
 /// observer, those they were paged for.
 pub async fn visible_incidents(state: &AppState, who: &Volunteer) -> Result<Vec<i64>, ApiError> {
-    let all = field::list_incidents(state.db.pool()).await.map_err(internal)?;
+    let all = field::list_incidents(state.db.pool()).await?;
     let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| who.has_role(*r));
     let mut out = Vec::new();
     for i in all {
-        if staff || field::dispatch_state(state.db.pool(), i.id, who.id).await.map_err(internal)?.is_some() {
+        if staff || field::dispatch_state(state.db.pool(), i.id, who.id).await?.is_some() {
             out.push(i.id);
         }
     }
@@ -552,16 +553,16 @@ pub struct DashboardOut {
 pub async fn dashboard_data(state: &AppState) -> Result<DashboardOut, ApiError> {
     let now = state.vault.clock().now().0;
     let roster = roster::list(&state.db).await?;
-    let threads = field::list_threads(state.db.pool(), now).await.map_err(internal)?;
+    let threads = field::list_threads(state.db.pool(), now).await?;
     let mut open_incidents = Vec::new();
-    for i in field::open_incidents(state.db.pool()).await.map_err(internal)? {
+    for i in field::open_incidents(state.db.pool()).await? {
         open_incidents.push(incident_out(state, i.id).await?);
     }
     Ok(DashboardOut {
         on_shift: roster.iter().filter(|v| v.on_shift).map(|v| v.alias.to_string()).collect(),
-        calls_waiting: call_db::count_in_state(state.db.pool(), "ringing").await.map_err(internal)?,
-        calls_in_progress: call_db::count_in_state(state.db.pool(), "bridged").await.map_err(internal)?,
-        voicemails: item_db::count_live(state.db.pool(), ItemClass::Voicemail.as_str(), now).await.map_err(internal)?,
+        calls_waiting: call_db::count_in_state(state.db.pool(), "ringing").await?,
+        calls_in_progress: call_db::count_in_state(state.db.pool(), "bridged").await?,
+        voicemails: item_db::count_live(state.db.pool(), ItemClass::Voicemail.as_str(), now).await?,
         open_text_threads: threads.iter().filter(|t| t.state == "open").count() as i64,
         open_incidents,
     })
@@ -776,10 +777,9 @@ async fn list_intake(State(state): State<AppState>, _auth: Authorized) -> Result
 pub async fn threads(state: &AppState) -> Result<Vec<ThreadOut>, ApiError> {
     let now = state.vault.clock().now().0;
     let mut out = Vec::new();
-    for t in field::list_threads(state.db.pool(), now).await.map_err(internal)? {
+    for t in field::list_threads(state.db.pool(), now).await? {
         let items = item_db::linked(state.db.pool(), item_db::Link::Thread(t.id))
-            .await
-            .map_err(internal)?
+            .await?
             .into_iter()
             .filter(|i| i.class == ItemClass::Intake.as_str())
             .map(|i| i.id)
@@ -867,7 +867,8 @@ pub struct CreatedItem {
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "Missing X-CSRF-Token, or still enrolling", body = ErrorBody),
     (status = 404, description = "A reader is not on the roster", body = ErrorBody),
-    (status = 422, description = "A reader has no key", body = ErrorBody)))]
+    (status = 422, description = "A reader has no key", body = ErrorBody),
+    (status = 503, description = "Disk full or database unreachable: nothing was stored", body = ErrorBody)))]
 async fn create_item(
     State(state): State<AppState>,
     auth: Authorized,
@@ -1157,7 +1158,7 @@ async fn audit(State(state): State<AppState>, _auth: Authorized) -> Result<Respo
 }
 
 pub async fn audit_events(state: &AppState) -> Result<Vec<AuditOut>, ApiError> {
-    let rows = field::recent_audit(state.db.pool(), 200).await.map_err(internal)?;
+    let rows = field::recent_audit(state.db.pool(), 200).await?;
     Ok(rows
         .into_iter()
         .map(|e| AuditOut {

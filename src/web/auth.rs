@@ -200,7 +200,10 @@ impl FromRequestParts<AppState> for Authorized {
                 }
             }
             (_, Some(cookie)) => {
-                match sessions::lookup(state, cookie, !is_auto_refresh(parts)).await.map_err(internal)? {
+                match sessions::lookup(state, cookie, !is_auto_refresh(parts))
+                    .await
+                    .map_err(super::api::account_error)?
+                {
                     Some(s) => (Some(s.volunteer.clone()), Some(Via::Session(Box::new(s)))),
                     None => (None, None),
                 }
@@ -271,10 +274,6 @@ impl FromRequestParts<AppState> for ClientNetwork {
         };
         Ok(ClientNetwork(forwarded.or(peer).map(sessions::network_of)))
     }
-}
-
-fn internal(e: sessions::AccountError) -> ApiError {
-    ApiError::Internal(e.to_string())
 }
 
 pub fn constant_eq(a: &str, b: &str) -> bool {

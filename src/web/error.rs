@@ -1,5 +1,6 @@
 //! The one error type of the web layer. Client errors say what was wrong in plain
-//! words; internal errors become a 500 with a fixed message and are logged once,
+//! words; a database or disk that cannot take a request now is a 503 saying so;
+//! internal errors become a 500 with a fixed message and are logged once,
 //! without content.
 
 use axum::Json;
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use crate::items::ItemError;
 use crate::roster::RosterError;
+use crate::store::Outage;
 use crate::vault::VaultError;
 
 #[derive(Debug)]
@@ -23,6 +25,8 @@ pub enum ApiError {
     NotFound(String),
     Gone(String),
     Unprocessable(String),
+    /// The database or disk cannot take the request now; nothing was stored.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -43,6 +47,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,7 +64,8 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::Gone(m)
-            | ApiError::Unprocessable(m) => m.clone(),
+            | ApiError::Unprocessable(m)
+            | ApiError::Unavailable(m) => m.clone(),
         }
     }
 }
@@ -88,8 +94,32 @@ impl From<ItemError> for ApiError {
             ItemError::Invalid(m) => ApiError::BadRequest(m),
             ItemError::Vault(VaultError::NoReaders) => ApiError::Unprocessable(VaultError::NoReaders.to_string()),
             ItemError::Vault(VaultError::Malformed(m)) => ApiError::BadRequest(m.to_string()),
+            ItemError::Vault(e @ VaultError::DiskFull(_)) => {
+                tracing::error!(error = %e, "a new key could not be written");
+                Outage::DiskFull.into()
+            }
             ItemError::Vault(other) => ApiError::Internal(other.to_string()),
-            ItemError::Store(other) => ApiError::Internal(other.to_string()),
+            ItemError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<Outage> for ApiError {
+    fn from(outage: Outage) -> Self {
+        ApiError::Unavailable(format!("{outage}: nothing was stored; try again later"))
+    }
+}
+
+/// A database error: an outage (unreachable, locked, disk full) is the client's
+/// "try again later"; anything else is ours.
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match crate::store::outage(&e) {
+            Some(outage) => {
+                tracing::error!(error = %e, "database refused a request");
+                outage.into()
+            }
+            None => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -100,6 +130,7 @@ impl From<RosterError> for ApiError {
             RosterError::Invalid(m) => ApiError::BadRequest(m),
             RosterError::NotFound(_) => ApiError::NotFound(e.to_string()),
             RosterError::AliasTaken(_) | RosterError::PhoneTaken => ApiError::Unprocessable(e.to_string()),
+            RosterError::Store(e) => e.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }

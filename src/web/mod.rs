@@ -81,7 +81,7 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The process can reach its database.
+/// The process can reach its database and, on SQLite, take its write lock.
 async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
         Ok(Ok(())) => "ready\n".into_response(),
