@@ -20,6 +20,7 @@ use crate::language::{Language, Speech};
 use crate::phone::PhoneNumber;
 use crate::roster::{self, Volunteer};
 use crate::routing;
+use crate::store::arrivals::Arrival;
 use crate::store::calls as db;
 use crate::telephony::provider::{NewCall, RecordKind};
 use crate::telephony::twiml::{Twiml, Verb};
@@ -101,46 +102,42 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Tw
         Ok(number) => Some(state.vault.caller_token(&number).map_err(|e| CallError::Other(e.to_string()))?),
         Err(_) => None,
     };
-    if let Some(existing) = db::get_by_sid(state.db.pool(), call_sid).await? {
-        // The provider retried the webhook: answer as for the first time.
-        return menu_or_ring(state, existing.id, 1).await;
-    }
-    // Reads first, then one short write transaction: one commit per call.
+    // One read (block and rate limit together), then the call joins the next
+    // group commit (see `store::arrivals`).
     let refused = match &token {
         Some(token) => {
-            let t = token.as_str();
             let since = now.0 - RATE_WINDOW.as_secs() as i64;
-            db::is_blocked(state.db.pool(), t, now.0).await?
-                || db::count_attempts(state.db.pool(), db::Attempts::Calls, t, since).await?
-                    >= i64::from(state.config.caller_rate_limit)
+            let (blocked, attempts) =
+                db::block_and_attempts(state.db.pool(), db::Attempts::Calls, token.as_str(), now.0, since).await?;
+            blocked || attempts >= i64::from(state.config.caller_rate_limit)
         }
         None => false,
     };
-    let token = token.as_ref().map(|t| t.as_str());
-    let mut tx = state.db.begin_write().await?;
-    if let Some(t) = token {
-        db::insert_attempt(&mut *tx, db::Attempts::Calls, t, now.0).await?;
-    }
-    let first_state = if refused { "ended" } else { "menu" };
-    let inserted = db::insert_new(&mut *tx, call_sid, token, first_state, now.hour().0).await?;
-    if refused && let Some(id) = inserted {
-        db::end(&mut *tx, id, "refused", now.0).await?;
-    }
-    tx.commit().await?;
+    let arrival = Arrival {
+        sid: call_sid.to_string(),
+        caller_token: token.map(|t| t.as_str().to_string()),
+        refused,
+        at: now.0,
+        hour: now.hour().0,
+    };
+    let id = match state.arrivals.record(arrival).await? {
+        Some(id) => id,
+        // The provider retried the webhook, or it arrived twice at once: answer
+        // as for the first time.
+        None => {
+            let existing = db::get_by_sid(state.db.pool(), call_sid)
+                .await?
+                .ok_or_else(|| CallError::Other("a duplicate call vanished".into()))?;
+            if existing.state == "ended" {
+                return Ok(refuse(state));
+            }
+            return menu_or_ring(state, existing.id, 1).await;
+        }
+    };
     if refused {
         tracing::info!("call refused: caller blocked or over the rate limit");
         return Ok(refuse(state));
     }
-    let id = match inserted {
-        Some(id) => id,
-        // The same webhook arrived twice at once; the other request created the call.
-        None => {
-            db::get_by_sid(state.db.pool(), call_sid)
-                .await?
-                .ok_or_else(|| CallError::Other("a duplicate call vanished".into()))?
-                .id
-        }
-    };
     menu_or_ring(state, id, 1).await
 }
 
@@ -196,7 +193,7 @@ async fn start(state: &AppState, call_id: i64, lang: &Language) -> Result<Twiml>
             _ => voicemail_prompt(state, call_id, lang),
         });
     }
-    let roster = roster::list(&state.db).await?;
+    let roster = roster::on_shift(&state.db).await?;
     if !routing::anyone_on_shift(&roster) || state.provider.is_none() {
         db::set_language(state.db.pool(), call_id, lang.as_str()).await?;
         db::to_voicemail(state.db.pool(), call_id, "no_one_on_shift").await?;
@@ -262,7 +259,7 @@ pub async fn escalate(state: &AppState, call_id: i64, from: i64) -> Result<()> {
         return Ok(());
     }
     let lang = state.language_of(call.language.as_deref());
-    let roster = roster::list(&state.db).await?;
+    let roster = roster::on_shift(&state.db).await?;
     let busy: HashSet<i64> = db::busy_volunteers(state.db.pool()).await?.into_iter().collect();
     let legs = db::legs_of(state.db.pool(), call_id).await?;
     let rung: HashSet<i64> = legs.iter().filter_map(|l| l.volunteer_id).collect();

@@ -45,6 +45,8 @@ pub struct AppState {
     /// Password hashes computed at once: each takes 19 MiB, so a flood of
     /// sign-ins queues here instead of exhausting memory.
     pub hash_slots: Arc<tokio::sync::Semaphore>,
+    /// New calls are written here, several to a transaction under load.
+    pub arrivals: store::arrivals::Arrivals,
 }
 
 /// The HTTP application for a state.

@@ -100,6 +100,7 @@ impl From<sqlx::Error> for SweepError {
 pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
     // Incidents first (they reseal items and need connections of their own; their
     // conditional updates make a second instance doing the same harmless).
+    let started = std::time::Instant::now();
     let incidents_closed = crate::dispatch::close_forgotten(state).await;
     let kept_alive = crate::dispatch::keep_open_items_alive(state).await;
     let now = state.vault.clock().now();
@@ -144,7 +145,12 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
     // Keys go last: an item whose row could not be deleted yet is still unreadable.
     report.keys = destroy_keys(&state.vault).await.map_err(SweepError::Vault)?.len();
     if report.rows() > 0 || report.keys > 0 {
-        tracing::info!(count = report.rows() + report.keys as u64, "sweep removed expired rows and keys");
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::info!(
+            count = report.rows() + report.keys as u64,
+            latency_ms = ms,
+            "sweep removed expired rows and keys"
+        );
     }
     Ok(report)
 }
@@ -164,7 +170,7 @@ async fn sweep_rows(
     sweep::fold_calls(&mut *tx, cutoff).await?;
     report.calls_folded = sweep::delete_folded_calls(&mut *tx, cutoff).await?;
     tx.commit().await?;
-    report.items = sweep::delete_expired_items(&mut **conn, now.0).await?;
+    report.items = sweep::delete_expired_items(&state.db, now.0).await?;
     report.blocks = sweep::delete_expired_blocks(&mut **conn, now.0).await?;
     report.tokens = sweep::delete_expired_tokens(&mut **conn, now.0).await?;
     for kind in [Attempts::Calls, Attempts::Texts] {

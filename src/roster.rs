@@ -301,6 +301,12 @@ pub async fn list(db: &Db) -> Result<Vec<Volunteer>, RosterError> {
     volunteers::list(db.pool()).await?.into_iter().map(from_row).collect()
 }
 
+/// The volunteers on shift. Routing reads this for every call, so it does not
+/// read (and decode) the whole roster.
+pub async fn on_shift(db: &Db) -> Result<Vec<Volunteer>, RosterError> {
+    volunteers::list_on_shift(db.pool()).await?.into_iter().map(from_row).collect()
+}
+
 pub async fn get(db: &Db, alias: &str) -> Result<Volunteer, RosterError> {
     let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
     match volunteers::find_by_alias(db.pool(), alias.as_str()).await? {

@@ -63,7 +63,8 @@ pub async fn open_state(config: Config, clock: Clock) -> Result<AppState, CliErr
     }
     let provider = crate::telephony::provider::Provider::from_config(&config);
     let hash_slots = Arc::new(tokio::sync::Semaphore::new(crate::accounts::password::CONCURRENT_HASHES));
-    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider, hash_slots })
+    let arrivals = crate::store::arrivals::Arrivals::start(db.clone());
+    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider, hash_slots, arrivals })
 }
 
 /// SQLite is for one server: the lock file keeps a second one off the same data dir.

@@ -39,6 +39,9 @@ fn call_from_row(row: &AnyRow) -> Result<CallRow, sqlx::Error> {
 const CALL_COLUMNS: &str =
     "SELECT id, provider_sid, caller_token, language, state, tier, tier_deadline, answered_by, outcome FROM calls";
 
+/// Inserts a call; an existing call with this provider id is an error. (The
+/// incoming-call webhook writes through `store::arrivals`, which takes
+/// duplicates in its stride.)
 pub async fn insert<'e>(
     ex: impl Executor<'e, Database = Any>,
     provider_sid: &str,
@@ -46,29 +49,14 @@ pub async fn insert<'e>(
     state: &str,
     created_hour: i64,
 ) -> Result<i64, sqlx::Error> {
-    insert_new(ex, provider_sid, caller_token, state, created_hour)
-        .await?
-        .ok_or_else(|| sqlx::Error::Protocol("a call with this provider id already exists".into()))
-}
-
-/// Inserts a call unless one with this provider id exists (a webhook the provider
-/// sent twice); returns the new id, or `None` for the duplicate.
-pub async fn insert_new<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    provider_sid: &str,
-    caller_token: Option<&str>,
-    state: &str,
-    created_hour: i64,
-) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO calls (provider_sid, caller_token, state, created_hour) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (provider_sid) DO NOTHING RETURNING id",
+        "INSERT INTO calls (provider_sid, caller_token, state, created_hour) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(provider_sid)
     .bind(caller_token)
     .bind(state)
     .bind(created_hour)
-    .fetch_optional(ex)
+    .fetch_one(ex)
     .await
 }
 
@@ -333,22 +321,6 @@ pub async fn insert_attempt<'e>(
     Ok(())
 }
 
-pub async fn count_attempts<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    kind: Attempts,
-    token: &str,
-    since: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM {} WHERE caller_token = $1 AND at >= $2",
-        kind.table()
-    )))
-    .bind(token)
-    .bind(since)
-    .fetch_one(ex)
-    .await
-}
-
 pub async fn insert_block<'e>(
     ex: impl Executor<'e, Database = Any>,
     token: &str,
@@ -365,13 +337,26 @@ pub async fn insert_block<'e>(
     Ok(())
 }
 
-pub async fn is_blocked<'e>(ex: impl Executor<'e, Database = Any>, token: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM caller_blocks WHERE caller_token = $1 AND expires_at > $2")
-        .bind(token)
-        .bind(now)
-        .fetch_one(ex)
-        .await?;
-    Ok(n > 0)
+/// Whether the caller is blocked, and how many calls or texts they made since
+/// `since`: what a webhook from the public checks, in one round trip.
+pub async fn block_and_attempts<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    kind: Attempts,
+    token: &str,
+    now: i64,
+    since: i64,
+) -> Result<(bool, i64), sqlx::Error> {
+    let (blocks, attempts): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT (SELECT COUNT(*) FROM caller_blocks WHERE caller_token = $1 AND expires_at > $2), \
+                (SELECT COUNT(*) FROM {} WHERE caller_token = $1 AND at >= $3)",
+        kind.table()
+    )))
+    .bind(token)
+    .bind(now)
+    .bind(since)
+    .fetch_one(ex)
+    .await?;
+    Ok((blocks > 0, attempts))
 }
 
 #[derive(Debug, Clone)]

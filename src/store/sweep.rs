@@ -1,8 +1,10 @@
-//! The deletions the retention sweeper makes, one statement each, and the counts
-//! the exposure report reads. Every deletion is by a deadline, so running one
+//! The deletions the retention sweeper makes (expired items in batches, the rest
+//! one statement each), and the counts the exposure report reads. Every deletion is by a deadline, so running one
 //! twice, or after an interruption, deletes nothing that should stay.
 
 use sqlx::{Any, Executor, Row};
+
+use super::Db;
 
 /// Calls that never got their final status callback are ended as lost after a day.
 pub async fn end_lost_calls<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
@@ -39,9 +41,30 @@ pub async fn delete_folded_calls<'e>(ex: impl Executor<'e, Database = Any>, cuto
     Ok(done.rows_affected())
 }
 
-pub async fn delete_expired_items<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM sealed_items WHERE expires_at <= $1").bind(now).execute(ex).await?;
-    Ok(done.rows_affected())
+/// Items deleted per write transaction by the sweep.
+const ITEM_BATCH: u64 = 100;
+
+/// Deletes expired items a batch at a time, each batch a short write
+/// transaction of its own: a sweep of 100 000 items in one statement held every
+/// other writer (new calls among them) back for a third of a second.
+pub async fn delete_expired_items(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let mut tx = db.begin_write().await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM sealed_items WHERE id IN \
+             (SELECT id FROM sealed_items WHERE expires_at <= $1 LIMIT {ITEM_BATCH})"
+        )))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        total += done;
+        if done < ITEM_BATCH {
+            return Ok(total);
+        }
+    }
 }
 
 pub async fn delete_expired_blocks<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {

@@ -99,7 +99,19 @@ pub async fn find_by_phone_lookup<'e>(
 
 /// The whole roster, ordered by alias.
 pub async fn list<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<VolunteerRow>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY alias")))
+    list_where(ex, "").await
+}
+
+/// Those on shift: all that routing a call looks at.
+pub async fn list_on_shift<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<VolunteerRow>, sqlx::Error> {
+    list_where(ex, "AND on_shift = 1").await
+}
+
+async fn list_where<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    condition: &'static str,
+) -> Result<Vec<VolunteerRow>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} {condition} ORDER BY alias")))
         .fetch_all(ex)
         .await?
         .iter()
