@@ -179,8 +179,9 @@ impl Keystore {
             let Some(file_name) = file_name.to_str() else { continue };
             let path = entry.path();
             if file_name.starts_with(".tmp-") {
-                shred(&path).map_err(|e| VaultError::io(&path, e))?;
-                changed = true;
+                if remove_leftover(&path).map_err(|e| VaultError::io(&path, e))? {
+                    changed = true;
+                }
                 continue;
             }
             let Some(name) = KeyName::parse_file_name(file_name) else { continue };
@@ -243,6 +244,36 @@ pub(super) fn write_new_file(dir: &Path, path: &Path, contents: &[u8]) -> std::i
     linked?;
     cleanup?;
     sync_dir(dir)
+}
+
+/// How old a temporary key file must be before the sweeper takes it for a
+/// crash's leftover. Writing one takes milliseconds.
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes a temporary key file that a crash left behind; returns whether it
+/// did. A young one is being written by this or another instance: left alone.
+/// One that is also linked under a key's name *is* that key (the crash came
+/// between linking it and removing the temporary name): only the temporary name
+/// goes, because zeroing it would zero the key. Found when a sweep running
+/// beside a key's creation did exactly that, and the restarted server then read
+/// the day's caller-token key as corrupt.
+fn remove_leftover(path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let age = meta.modified()?.elapsed().unwrap_or_default();
+    if age < LEFTOVER_AGE {
+        return Ok(false);
+    }
+    if meta.nlink() > 1 {
+        fs::remove_file(path)?
+    } else {
+        shred(path)?
+    }
+    Ok(true)
 }
 
 /// Overwrites a file with zeros, syncs it, and unlinks it.
@@ -314,6 +345,31 @@ mod tests {
         let fresh = Keystore::open(dir.path()).unwrap();
         assert!(matches!(fresh.get(KeyName::Epoch(EpochId(6))), Err(VaultError::KeyCorrupt(_))));
         assert!(fresh.get(KeyName::Epoch(EpochId(5))).unwrap().is_some());
+    }
+
+    #[test]
+    fn the_sweep_never_zeroes_a_key_through_its_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Keystore::open(dir.path()).unwrap();
+        let name = KeyName::CallerWindow { window_secs: 86_400, index: 20_415 };
+        let key = store.get_or_create(name, UnixTime(0)).unwrap();
+        let real = dir.path().join(name.file_name());
+        // A temporary name still linked to the key (the moment between linking
+        // and unlinking it, or a crash there), and one being written now.
+        let linked = dir.path().join(".tmp-1");
+        fs::hard_link(&real, &linked).unwrap();
+        fs::write(dir.path().join(".tmp-2"), b"half").unwrap();
+        store.destroy_ended(UnixTime(0)).unwrap();
+        assert!(linked.exists() && dir.path().join(".tmp-2").exists(), "young temporary files are left alone");
+        // Both are old now: a crash's leftovers.
+        let old = std::time::SystemTime::now() - LEFTOVER_AGE - std::time::Duration::from_secs(1);
+        for tmp in [&linked, &dir.path().join(".tmp-2")] {
+            fs::File::options().write(true).open(tmp).unwrap().set_modified(old).unwrap();
+        }
+        store.destroy_ended(UnixTime(0)).unwrap();
+        assert!(!linked.exists() && !dir.path().join(".tmp-2").exists(), "old leftovers are removed");
+        let fresh = Keystore::open(dir.path()).unwrap();
+        assert_eq!(fresh.get(name).unwrap().expect("the key is still there")[..], key[..]);
     }
 
     #[test]
