@@ -6,6 +6,7 @@ mod support;
 
 mod accounts;
 mod binary;
+mod faults;
 mod field;
 mod health;
 mod log_hygiene;

@@ -9,28 +9,10 @@
 use std::time::{Duration, Instant};
 
 use crate::both;
-use crate::support::provider::{self, CallerScript, Person, StandIn};
-use crate::support::{Backend, ServerProcess, TestEnv, eventually, new_reader};
+use crate::support::provider::{CallerScript, Person, StandIn};
+use crate::support::{Backend, PUBLIC_URL, ServerProcess, TestEnv, eventually, new_reader};
 
-const PUBLIC: &str = "http://hotline.test";
 const CALLS: usize = 12;
-
-fn server_env(env: &TestEnv, standin: &StandIn) -> Vec<(String, String)> {
-    let mut vars = env.env();
-    for (k, v) in [
-        ("QUIETLINE_PUBLIC_URL", PUBLIC),
-        ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE),
-        ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID),
-        ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN),
-        ("QUIETLINE_PROVIDER_API_BASE", &standin.base),
-        ("QUIETLINE_RING_TIMEOUT", "3s"),
-        ("QUIETLINE_RING_PARALLEL", "2"),
-        ("QUIETLINE_SWEEP_INTERVAL", "1s"),
-    ] {
-        vars.push((k.to_string(), v.to_string()));
-    }
-    vars
-}
 
 /// POSTs a note to one server directly; its id when the server acknowledged it.
 async fn post_note(http: &reqwest::Client, server: std::net::SocketAddr, token: &str, text: &str) -> Option<i64> {
@@ -64,7 +46,7 @@ async fn an_instance_killed_mid_surge_loses_no_caller_and_no_note(backend: Backe
     let out = env.cli(&["token", "create", "abogada", "--lifetime", "1d"]).await.unwrap();
     let token = out.split_whitespace().find(|w| w.starts_with("qlt_")).expect("a token").to_string();
 
-    let vars = server_env(&env, &standin);
+    let vars = env.hotline_vars(&standin);
     let mut first = ServerProcess::spawn(&vars, &["serve"]);
     // PostgreSQL: a second instance beside the first. SQLite: it is refused.
     let second = match backend {
@@ -80,7 +62,7 @@ async fn an_instance_killed_mid_surge_loses_no_caller_and_no_note(backend: Backe
     if let Some(s) = &second {
         targets.push(format!("http://{}", s.addr));
     }
-    standin.balance(PUBLIC, &targets);
+    standin.balance(PUBLIC_URL, &targets);
 
     // The surge: calls and notes, spread over the servers, and a SIGKILL halfway.
     let http = reqwest::Client::new();
@@ -104,7 +86,7 @@ async fn an_instance_killed_mid_surge_loses_no_caller_and_no_note(backend: Backe
             if backend == Backend::Sqlite {
                 // The one server comes back on the same data dir.
                 let again = ServerProcess::spawn(&vars, &["serve"]);
-                standin.balance(PUBLIC, &[format!("http://{}", again.addr)]);
+                standin.balance(PUBLIC_URL, &[format!("http://{}", again.addr)]);
                 restarted = Some(again);
             }
         }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod line;
+pub mod outage;
 pub mod provider;
 pub mod twiml;
 
@@ -96,6 +97,10 @@ pub enum Backend {
     Sqlite,
     Postgres,
 }
+
+/// The public URL of servers started with [`TestEnv::hotline_vars`]: the
+/// stand-in signs webhooks for it and its balancer forwards them.
+pub const PUBLIC_URL: &str = "http://hotline.test";
 
 /// A data dir and a database of its own, and a manual clock for what runs in
 /// process (the real binary reads the system clock).
@@ -218,6 +223,25 @@ impl TestEnv {
     /// Starts the real binary: `quietline serve` with this env.
     pub fn spawn_server(&self) -> ServerProcess {
         ServerProcess::spawn(&self.env(), &["serve"])
+    }
+
+    /// Settings for the real binary as a hotline behind the stand-in's balancer:
+    /// call `standin.balance(PUBLIC_URL, …)` with the servers' addresses.
+    pub fn hotline_vars(&self, standin: &provider::StandIn) -> Vec<(String, String)> {
+        let mut vars = self.env();
+        for (k, v) in [
+            ("QUIETLINE_PUBLIC_URL", PUBLIC_URL),
+            ("QUIETLINE_HOTLINE_NUMBER", provider::HOTLINE),
+            ("QUIETLINE_PROVIDER_ACCOUNT_SID", provider::ACCOUNT_SID),
+            ("QUIETLINE_PROVIDER_AUTH_TOKEN", provider::AUTH_TOKEN),
+            ("QUIETLINE_PROVIDER_API_BASE", &standin.base),
+            ("QUIETLINE_RING_TIMEOUT", "3s"),
+            ("QUIETLINE_RING_PARALLEL", "2"),
+            ("QUIETLINE_SWEEP_INTERVAL", "1s"),
+        ] {
+            vars.push((k.to_string(), v.to_string()));
+        }
+        vars
     }
 
     /// Runs the real binary to completion with this env plus `extra`.
