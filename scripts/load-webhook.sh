@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Latency and throughput of the signed incoming-call webhook (/telephony/voice),
-# next to a trivial handler (/healthz) of the same server in the same run.
+# next to a trivial handler (/healthz) of the same server in the same run; then
+# the webhook at a steady 1 000 requests/s; idle and peak RSS.
 #
 #   cargo build --release
 #   scripts/load-webhook.sh                     # SQLite
@@ -8,20 +9,31 @@
 #
 # Needs wrk and python3. Each webhook request carries its own CallSid and caller
 # number, so every one runs the full path: signature check, caller token, rate
-# limit, a call row, and the language menu as TwiML.
+# limit, a call row, and the language menu as TwiML. wrk runs on the same two
+# cores as the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/load/common.sh
 duration=${DURATION:-10s}
-connections=${CONNECTIONS:-16}
-sign_requests 200000
+connections=${CONNECTIONS:-64}
+rate=${RATE:-1000}
+sign_requests 400000
 start_server
-echo "== backend: $(backend_name)"
+sleep 1
+echo "== backend: $(backend_name); idle RSS $(awk '/VmRSS/{print $2}' "/proc/$pid/status") KiB"
 # A few seconds of load first: connections, statement caches and the keystore warm up.
 wrk -t2 -c"$connections" -d3s -s scripts/load/voice.lua "$url/telephony/voice" -- "$dir/requests.tsv" >/dev/null
-echo "== trivial handler: GET /healthz ($connections connections, $duration)"
-wrk -t2 -c"$connections" -d"$duration" --latency "$url/healthz" | grep -E "Latency|50%|99%|Requests/sec"
-echo "== incoming-call webhook: POST /telephony/voice ($connections connections, $duration)"
-wrk -t2 -c"$connections" -d"$duration" --latency -s scripts/load/voice.lua "$url/telephony/voice" -- "$dir/requests.tsv" |
-    grep -E "Latency|50%|99%|Requests/sec|Non-2xx"
-echo "== peak RSS: $(awk '/VmHWM/{print $2}' "/proc/$pid/status") KiB"
+
+wrk -t2 -c"$connections" -d"$duration" --latency "$url/healthz" >"$dir/trivial.txt"
+summary "GET /healthz, $connections connections" "$dir/trivial.txt"
+wrk -t2 -c"$connections" -d"$duration" --latency -s scripts/load/voice.lua "$url/telephony/voice" \
+    -- "$dir/requests.tsv" >"$dir/webhook.txt"
+summary "POST /telephony/voice, $connections connections" "$dir/webhook.txt"
+awk '/Requests\/sec/ {print $2}' "$dir/trivial.txt" "$dir/webhook.txt" | paste -sd' ' |
+    awk '{printf "webhook / trivial handler: %.1f %%\n", 100 * $2 / $1}'
+# A steady rate: 10 connections, each pausing 10 ms between requests.
+paced=10
+wrk -t2 -c"$paced" -d"$duration" --latency -s scripts/load/paced.lua "$url/telephony/voice" \
+    -- "$dir/requests.tsv" $((paced * 1000 / rate)) >"$dir/paced.txt"
+summary "POST /telephony/voice, ~$rate/s" "$dir/paced.txt"
+echo "peak RSS: $(awk '/VmHWM/{print $2}' "/proc/$pid/status") KiB"

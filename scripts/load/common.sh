@@ -28,6 +28,13 @@ start_server() {
     done
 }
 
+# One line from a wrk --latency output file: throughput, p50, p99, errors.
+summary() { # label file
+    awk -v l="$1" '/Requests\/sec/ {r=$2} / 50%/ {p50=$2} / 99%/ {p99=$2} /Non-2xx/ {bad=$NF}
+        /Socket errors/ {err=$0}
+        END {printf "%-44s %10s req/s  p50 %-9s p99 %-9s non-2xx %s%s\n", l, r, p50, p99, bad ? bad : 0, err ? "  " err : ""}' "$2"
+}
+
 backend_name() {
     if [ -n "${QUIETLINE_DATABASE_URL:-}" ]; then echo postgres; else echo sqlite; fi
 }
