@@ -229,6 +229,19 @@ pub async fn wait(state: &AppState, call_id: i64) -> Result<Twiml> {
     if call.state == "voicemail" || call.state == "ended" {
         return Ok(Twiml::new().push(Verb::Leave));
     }
+    if call.state == "bridged"
+        && let Some(taker) = call.answered_by
+    {
+        // The caller still waits, so nobody was put through. If the taker's line
+        // has ended, it dropped between pressing 1 and the bridge: ring on.
+        let legs = db::legs_of(state.db.pool(), call_id).await?;
+        let theirs: Vec<&str> =
+            legs.iter().filter(|l| l.volunteer_id == Some(taker)).map(|l| l.state.as_str()).collect();
+        let taker_gone = !theirs.is_empty() && theirs.iter().all(|s| *s == "ended");
+        if taker_gone && db::reopen(state.db.pool(), call_id, taker, state.vault.clock().now().0).await? {
+            tracing::warn!("a volunteer's line dropped before the bridge; the call rings on");
+        }
+    }
     let lang = state.language_of(call.language.as_deref());
     let s = state.speech(&lang);
     Ok(Twiml::new().say(&s.voice, &s.hold).push(Verb::Pause { seconds: HOLD_PAUSE_SECS }))

@@ -123,6 +123,28 @@ pub async fn claim<'e>(ex: impl Executor<'e, Database = Any>, id: i64, volunteer
     Ok(done.rows_affected() == 1)
 }
 
+/// Undoes a claim whose bridge never happened (the taker's line dropped before
+/// the caller was put through): the call rings again, its tier over at `now`, so
+/// the next tick moves on to the next tier. False if the call is no longer that
+/// volunteer's.
+pub async fn reopen<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    volunteer_id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE calls SET state = 'ringing', answered_by = NULL, outcome = NULL, tier_deadline = $1 \
+         WHERE id = $2 AND state = 'bridged' AND answered_by = $3",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(volunteer_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Moves a ringing call from tier `from` to tier `to`; false if someone else did,
 /// or the call was taken meanwhile.
 pub async fn advance_tier<'e>(

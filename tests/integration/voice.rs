@@ -71,6 +71,33 @@ async fn voicemail_boxes_never_take_a_call_and_the_next_tier_rings(backend: Back
     assert!(ana.bridged_with.is_none());
 }
 
+both!(a_taker_whose_line_drops_before_the_bridge_does_not_strand_the_caller);
+async fn a_taker_whose_line_drops_before_the_bridge_does_not_strand_the_caller(backend: Backend) {
+    let line = line(backend, "en").await;
+    line.volunteer(
+        "ana",
+        "+14155550101",
+        "dispatcher",
+        "en",
+        Person::DropsAfterPressingOne { answer_ms: 9, press_ms: 9 },
+    )
+    .await;
+    line.volunteer("coord", "+14155550105", "coordinator", "en", Person::PressesOne { answer_ms: 30, press_ms: 30 })
+        .await;
+    let sid = line.standin.place_call(CALLER, CallerScript { gathers: vec![], talk_ms: 100 });
+    line.until_ended(&sid).await;
+    let events = line.standin.events().join("\n");
+    let ana = line.leg_to("+14155550101").unwrap();
+    assert!(events.contains(&format!("{} drops before the bridge", ana.sid)), "{events}");
+    assert!(ana.bridged_with.is_none());
+    // The caller, still held, was rung on to the next tier and put through there.
+    let coord = line.leg_to("+14155550105").expect("the next tier rang");
+    assert_eq!(line.standin.call(&sid).unwrap().bridged_with.as_deref(), Some(coord.sid.as_str()), "{events}");
+    let row = line.call_row(&sid).await;
+    assert_eq!(line.alias_of(row.answered_by).await.as_deref(), Some("coord"));
+    assert_eq!(row.outcome.as_deref(), Some("answered"));
+}
+
 both!(an_unanswered_tier_escalates_when_its_time_runs_out);
 async fn an_unanswered_tier_escalates_when_its_time_runs_out(backend: Backend) {
     let line = line(backend, "en").await;

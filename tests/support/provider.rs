@@ -31,6 +31,8 @@ pub const HOTLINE: &str = "+14155550000";
 pub enum Person {
     /// Picks up after the delay and presses 1 after another.
     PressesOne { answer_ms: u64, press_ms: u64 },
+    /// Picks up, presses 1, and the line drops before the caller is put through.
+    DropsAfterPressingOne { answer_ms: u64, press_ms: u64 },
     /// A voicemail box: picks up and never presses anything.
     VoicemailBox { answer_ms: u64 },
     /// Rings until cancelled.
@@ -436,7 +438,8 @@ impl StandIn {
                 "Dial" => {
                     let queue = verb.children.iter().find(|c| c.name == "Queue").map(|q| q.text.clone());
                     if let Some(q) = queue {
-                        self.bridge(sid, &q).await;
+                        let timeout = verb.attr("timeout").and_then(|t| t.parse().ok()).unwrap_or(30);
+                        self.bridge(sid, &q, Duration::from_secs(timeout)).await;
                     }
                     let number = verb.children.iter().find(|c| c.name == "Number").map(|n| n.text.clone());
                     if let Some(n) = number {
@@ -535,15 +538,24 @@ impl StandIn {
     }
 
     /// A volunteer's `<Dial><Queue>`: connects them to the first caller waiting.
-    async fn bridge(&self, volunteer_sid: &str, queue: &str) {
-        let caller = {
-            let mut sim = self.sim.lock().unwrap();
-            let caller = sim.queues.get_mut(queue).and_then(|q| q.pop_front());
-            if let Some(c) = &caller {
-                sim.calls.get_mut(c).unwrap().bridged_with = Some(volunteer_sid.to_string());
-                sim.calls.get_mut(volunteer_sid).unwrap().bridged_with = Some(c.clone());
+    /// As the provider documents it, an empty queue is waited on until someone
+    /// joins or the `<Dial>` times out.
+    async fn bridge(&self, volunteer_sid: &str, queue: &str, timeout: Duration) {
+        let give_up = std::time::Instant::now() + timeout;
+        let caller = loop {
+            let caller = {
+                let mut sim = self.sim.lock().unwrap();
+                let caller = sim.queues.get_mut(queue).and_then(|q| q.pop_front());
+                if let Some(c) = &caller {
+                    sim.calls.get_mut(c).unwrap().bridged_with = Some(volunteer_sid.to_string());
+                    sim.calls.get_mut(volunteer_sid).unwrap().bridged_with = Some(c.clone());
+                }
+                caller
+            };
+            if caller.is_some() || std::time::Instant::now() >= give_up || self.ended(volunteer_sid) {
+                break caller;
             }
-            caller
+            tokio::time::sleep(Duration::from_millis(20)).await;
         };
         match caller {
             Some(c) => {
@@ -612,6 +624,29 @@ impl StandIn {
         }
     }
 
+    /// Hears the whisper, presses 1, and hangs up on what the server answers.
+    async fn drops_after_pressing_one(&self, sid: &str, answer_url: &str, press_ms: u64) {
+        if self.ended(sid) {
+            return;
+        }
+        self.sim.lock().unwrap().calls.get_mut(sid).unwrap().status = "in-progress".into();
+        self.event(format!("{sid} answered by a person"));
+        let (status, body) = self.webhook(answer_url, &self.base_params(sid)).await;
+        assert_eq!(status, 200, "{body}");
+        let doc = twiml::parse(&body);
+        let action = doc.children.iter().find(|v| v.name == "Gather").and_then(|g| g.attr("action"));
+        if let Some(action) = action {
+            tokio::time::sleep(Duration::from_millis(press_ms)).await;
+            self.event(format!("{sid} presses 1"));
+            let mut params = self.base_params(sid);
+            params.push(("Digits".into(), "1".into()));
+            let (status, body) = self.webhook(action, &params).await;
+            assert_eq!(status, 200, "{body}");
+            self.event(format!("{sid} drops before the bridge"));
+        }
+        self.finish(sid, "completed").await;
+    }
+
     /// An outbound call to a volunteer plays out as their script says.
     async fn ring_volunteer(&self, sid: String, answer_url: String, timeout: u64) {
         let to = self.call(&sid).unwrap().to;
@@ -619,6 +654,11 @@ impl StandIn {
         self.event(format!("{sid} rings {to}"));
         let (answer_ms, press) = match person {
             Person::PressesOne { answer_ms, press_ms } => (answer_ms, Some(press_ms)),
+            Person::DropsAfterPressingOne { answer_ms, press_ms } => {
+                tokio::time::sleep(Duration::from_millis(answer_ms)).await;
+                self.drops_after_pressing_one(&sid, &answer_url, press_ms).await;
+                return;
+            }
             Person::VoicemailBox { answer_ms } => (answer_ms, None),
             Person::NeverAnswers => {
                 let deadline = std::time::Instant::now() + Duration::from_secs(timeout);
