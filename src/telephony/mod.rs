@@ -133,18 +133,30 @@ impl FromRequest<AppState> for Webhook {
 /// turned away.
 const DEADLINE: Duration = Duration::from_secs(10);
 
-/// Call handling worked on at once. A surge of a thousand callers would
+/// Calls already under way (menu choices, the queue, volunteers answering and
+/// pressing 1, voicemail) worked on at once. A surge of a thousand callers would
 /// otherwise have a thousand requests each holding rows, buffers and a place in
 /// the database's queue: measured (`benches/callflow.rs`), the peak memory of
-/// such a surge went from 180–220 MiB to ~120 MiB with this limit.
-static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+/// such a surge went from 180–220 MiB to ~120 MiB with a limit.
+static UNDER_WAY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
 
-/// Runs call handling (after its turn among [`SLOTS`]) within [`DEADLINE`], and
+/// New callers worked on at once, apart from [`UNDER_WAY`]: in a surge the
+/// volunteer pressing 1 for a caller already held must not queue behind a
+/// thousand callers just ringing in. Otherwise every step of every call waits
+/// its turn behind the arrivals, the waits reach the deadline, and under a
+/// little more load nobody is put through at all.
+static ARRIVALS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
+
+/// Runs call handling (after its turn among `slots`) within [`DEADLINE`], and
 /// turns a failure into something the caller can still hear: never a provider
 /// error tone.
-async fn answer(state: &AppState, work: impl Future<Output = Result<Twiml, calls::CallError>>) -> Response {
+async fn answer(
+    state: &AppState,
+    slots: &'static tokio::sync::Semaphore,
+    work: impl Future<Output = Result<Twiml, calls::CallError>>,
+) -> Response {
     let result = tokio::time::timeout(DEADLINE, async {
-        let _slot = SLOTS.acquire().await;
+        let _slot = slots.acquire().await;
         work.await
     })
     .await
@@ -163,43 +175,43 @@ async fn answer(state: &AppState, work: impl Future<Output = Result<Twiml, calls
 async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
     let sid = hook.get("CallSid").unwrap_or("").to_string();
     let from = hook.get("From").unwrap_or("");
-    answer(&state, calls::incoming(&state, &sid, from)).await
+    answer(&state, &ARRIVALS, calls::incoming(&state, &sid, from)).await
 }
 
 async fn language(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let attempt = hook.query_number("attempt").unwrap_or(1);
-    Ok(answer(&state, calls::choose_language(&state, hook.call_id()?, attempt, hook.get("Digits"))).await)
+    Ok(answer(&state, &UNDER_WAY, calls::choose_language(&state, hook.call_id()?, attempt, hook.get("Digits"))).await)
 }
 
 async fn wait(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(&state, calls::wait(&state, hook.call_id()?)).await)
+    Ok(answer(&state, &UNDER_WAY, calls::wait(&state, hook.call_id()?)).await)
 }
 
 async fn queue_end(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(&state, calls::queue_end(&state, hook.call_id()?, hook.get("QueueResult"))).await)
+    Ok(answer(&state, &UNDER_WAY, calls::queue_end(&state, hook.call_id()?, hook.get("QueueResult"))).await)
 }
 
 async fn volunteer(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    Ok(answer(&state, calls::volunteer_answered(&state, hook.call_id()?, sid)).await)
+    Ok(answer(&state, &UNDER_WAY, calls::volunteer_answered(&state, hook.call_id()?, sid)).await)
 }
 
 async fn accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    Ok(answer(&state, calls::volunteer_pressed(&state, hook.call_id()?, sid, hook.get("Digits"))).await)
+    Ok(answer(&state, &UNDER_WAY, calls::volunteer_pressed(&state, hook.call_id()?, sid, hook.get("Digits"))).await)
 }
 
 async fn voicemail(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(&state, calls::voicemail(&state, hook.call_id()?)).await)
+    Ok(answer(&state, &UNDER_WAY, calls::voicemail(&state, hook.call_id()?)).await)
 }
 
 async fn voicemail_choice(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let from = hook.get("From").unwrap_or("");
-    Ok(answer(&state, calls::voicemail_choice(&state, hook.call_id()?, hook.get("Digits"), from)).await)
+    Ok(answer(&state, &UNDER_WAY, calls::voicemail_choice(&state, hook.call_id()?, hook.get("Digits"), from)).await)
 }
 
 async fn voicemail_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(&state, calls::voicemail_done(&state, hook.call_id()?)).await)
+    Ok(answer(&state, &UNDER_WAY, calls::voicemail_done(&state, hook.call_id()?)).await)
 }
 
 fn item_id(hook: &Webhook) -> Result<i64, StatusCode> {
@@ -208,18 +220,18 @@ fn item_id(hook: &Webhook) -> Result<i64, StatusCode> {
 
 async fn callback(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let volunteer = hook.query_number("volunteer");
-    Ok(answer(&state, calls::callback_answered(&state, item_id(&hook)?, volunteer)).await)
+    Ok(answer(&state, &UNDER_WAY, calls::callback_answered(&state, item_id(&hook)?, volunteer)).await)
 }
 
 async fn callback_accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let volunteer = hook.query_number("volunteer");
-    Ok(answer(&state, calls::callback_accept(&state, item_id(&hook)?, volunteer, hook.get("Digits"))).await)
+    Ok(answer(&state, &UNDER_WAY, calls::callback_accept(&state, item_id(&hook)?, volunteer, hook.get("Digits"))).await)
 }
 
 async fn callback_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
     let work = calls::callback_done(&state, item_id(&hook)?, sid, hook.get("DialCallSid"), hook.get("DialCallStatus"));
-    Ok(answer(&state, work).await)
+    Ok(answer(&state, &UNDER_WAY, work).await)
 }
 
 async fn recording(State(state): State<AppState>, hook: Webhook) -> StatusCode {
