@@ -97,11 +97,8 @@ impl std::error::Error for AccountError {}
 
 impl From<sqlx::Error> for AccountError {
     fn from(e: sqlx::Error) -> Self {
-        match crate::store::outage(&e) {
-            Some(outage) => {
-                tracing::error!(error = %e, "database refused a request");
-                AccountError::Unavailable(outage)
-            }
+        match crate::store::reported_outage(&e) {
+            Some(outage) => AccountError::Unavailable(outage),
             None => AccountError::Internal(e.to_string()),
         }
     }

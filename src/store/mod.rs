@@ -289,6 +289,16 @@ pub fn outage(e: &sqlx::Error) -> Option<Outage> {
     }
 }
 
+/// [`outage`] for an error about to become an answer to a client: an outage is
+/// logged here, once (its text names no value, only the database's situation).
+pub fn reported_outage(e: &sqlx::Error) -> Option<Outage> {
+    let found = outage(e);
+    if found.is_some() {
+        tracing::error!(error = %e, "database refused a request");
+    }
+    found
+}
+
 /// Number of applied migrations; zero before the migrations table exists.
 async fn applied_count(conn: &mut sqlx::AnyConnection) -> usize {
     sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")

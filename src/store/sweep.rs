@@ -1,6 +1,7 @@
 //! The deletions the retention sweeper makes (expired items in batches, the rest
-//! one statement each), and the counts the exposure report reads. Every deletion is by a deadline, so running one
-//! twice, or after an interruption, deletes nothing that should stay.
+//! one statement each), and the counts the exposure report reads. Every deletion
+//! is by a deadline, so running one twice, or after an interruption, deletes
+//! nothing that should stay.
 
 use sqlx::{Any, Executor, Row};
 

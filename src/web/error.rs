@@ -114,11 +114,8 @@ impl From<Outage> for ApiError {
 /// "try again later"; anything else is ours.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match crate::store::outage(&e) {
-            Some(outage) => {
-                tracing::error!(error = %e, "database refused a request");
-                outage.into()
-            }
+        match crate::store::reported_outage(&e) {
+            Some(outage) => outage.into(),
             None => ApiError::Internal(e.to_string()),
         }
     }
