@@ -25,14 +25,10 @@ struct Hotline {
 async fn hotline(env: TestEnv) -> Hotline {
     let standin = StandIn::start().await;
     let attorney = new_reader(env.dir.path(), "abogada");
-    for (i, phone) in ["+14155550141", "+14155550142"].iter().enumerate() {
-        env.add_volunteer(&format!("d{i}"), phone, "dispatcher", "en", None).await;
-        env.cli(&["shift", "on", &format!("d{i}")]).await.unwrap();
-        standin.person(phone, Person::PressesOne { answer_ms: 50, press_ms: 30 });
-    }
+    let presses_one = Person::PressesOne { answer_ms: 50, press_ms: 30 };
+    env.dispatchers_on_shift(&standin, &["+14155550141", "+14155550142"], presses_one).await;
     env.add_volunteer("abogada", "+14155550149", "attorney", "en", Some(&attorney.public)).await;
-    let out = env.cli(&["token", "create", "abogada", "--lifetime", "1d"]).await.unwrap();
-    let token = out.split_whitespace().find(|w| w.starts_with("qlt_")).expect("a token").to_string();
+    let token = env.api_token("abogada").await;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
     Hotline { env, standin, attorney, token, http }
 }
@@ -46,17 +42,7 @@ impl Hotline {
 
     /// The note's text as its reader decrypts it, from the server's API.
     async fn read_note(&self, server: &ServerProcess, id: i64) -> String {
-        let answer = self
-            .http
-            .get(format!("http://{}/api/v1/items/{id}/ciphertext", server.addr))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200, "note {id}");
-        let ciphertext = answer.bytes().await.unwrap();
-        let identities = quietline::vault::read_identity_file(&self.attorney.file).unwrap();
-        String::from_utf8_lossy(&quietline::vault::open_as_reader(&ciphertext, &identities).unwrap()).into_owned()
+        self.attorney.read_note(&self.http, server.addr, &self.token, id).await
     }
 
     /// POSTs a note; the status and the answer's body.

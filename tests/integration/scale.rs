@@ -36,15 +36,10 @@ async fn an_instance_killed_mid_surge_loses_no_caller_and_no_note(backend: Backe
     let env = TestEnv::new(backend).await;
     let standin = StandIn::start().await;
     let attorney = new_reader(env.dir.path(), "abogada");
-    let phones: Vec<String> = (0..4).map(|i| format!("+1415555013{i}")).collect();
-    for (i, phone) in phones.iter().enumerate() {
-        env.add_volunteer(&format!("d{i}"), phone, "dispatcher", "en", None).await;
-        env.cli(&["shift", "on", &format!("d{i}")]).await.unwrap();
-        standin.person(phone, Person::PressesOne { answer_ms: 80, press_ms: 40 });
-    }
+    let phones = ["+14155550130", "+14155550131", "+14155550132", "+14155550133"];
+    env.dispatchers_on_shift(&standin, &phones, Person::PressesOne { answer_ms: 80, press_ms: 40 }).await;
     env.add_volunteer("abogada", "+14155550139", "attorney", "en", Some(&attorney.public)).await;
-    let out = env.cli(&["token", "create", "abogada", "--lifetime", "1d"]).await.unwrap();
-    let token = out.split_whitespace().find(|w| w.starts_with("qlt_")).expect("a token").to_string();
+    let token = env.api_token("abogada").await;
 
     let vars = env.hotline_vars(&standin);
     let mut first = ServerProcess::spawn(&vars, &["serve"]);
@@ -114,17 +109,7 @@ async fn an_instance_killed_mid_surge_loses_no_caller_and_no_note(backend: Backe
     // Every acknowledged note is there, for its reader, from the survivor.
     assert!(acknowledged.len() >= CALLS / 2, "most notes were acknowledged: {}", acknowledged.len());
     for (id, text) in &acknowledged {
-        let answer = http
-            .get(format!("http://{}/api/v1/items/{id}/ciphertext", survivor.addr))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200, "note {id}");
-        let ciphertext = answer.bytes().await.unwrap();
-        let identities = quietline::vault::read_identity_file(&attorney.file).unwrap();
-        let plain = quietline::vault::open_as_reader(&ciphertext, &identities).unwrap();
-        assert_eq!(String::from_utf8_lossy(&plain), *text);
+        assert_eq!(attorney.read_note(&http, survivor.addr, &token, *id).await, *text);
     }
 
     // The survivor's sweeper works on: a note with a one-second life goes.

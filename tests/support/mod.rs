@@ -40,6 +40,18 @@ pub fn new_reader(dir: &std::path::Path, name: &str) -> Reader {
     Reader { file, public: identity.to_public().to_string() }
 }
 
+impl Reader {
+    /// A note as this reader decrypts it, fetched from a server's API with `token`.
+    pub async fn read_note(&self, http: &reqwest::Client, server: SocketAddr, token: &str, id: i64) -> String {
+        let answer =
+            http.get(format!("http://{server}/api/v1/items/{id}/ciphertext")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "note {id}");
+        let ciphertext = answer.bytes().await.unwrap();
+        let identities = quietline::vault::read_identity_file(&self.file).unwrap();
+        String::from_utf8_lossy(&quietline::vault::open_as_reader(&ciphertext, &identities).unwrap()).into_owned()
+    }
+}
+
 pub const PG_ENV: &str = "QUIETLINE_TEST_DATABASE_URL";
 
 /// Everything the in-process servers of this test binary log, through the same
@@ -204,6 +216,23 @@ impl TestEnv {
             args.extend(["--age-recipient", k]);
         }
         self.cli(&args).await
+    }
+
+    /// Dispatchers `d0`, `d1`, … with these numbers, on shift, each picking up as
+    /// `person` says at the stand-in.
+    pub async fn dispatchers_on_shift(&self, standin: &provider::StandIn, phones: &[&str], person: provider::Person) {
+        for (i, phone) in phones.iter().enumerate() {
+            let alias = format!("d{i}");
+            self.add_volunteer(&alias, phone, "dispatcher", "en", None).await;
+            self.cli(&["shift", "on", &alias]).await.unwrap();
+            standin.person(phone, person);
+        }
+    }
+
+    /// A one-day API token for `alias`, made with `quietline token create`.
+    pub async fn api_token(&self, alias: &str) -> String {
+        let out = self.cli(&["token", "create", alias, "--lifetime", "1d"]).await.unwrap();
+        out.split_whitespace().find(|w| w.starts_with("qlt_")).expect("a token").to_string()
     }
 
     /// Opens the data dir, database and vault as the server does, on the manual clock.
