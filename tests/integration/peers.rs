@@ -20,8 +20,15 @@ out = {
 print(json.dumps(out))
 "#;
 
+/// The Python with the provider's library: the virtualenv `scripts/test` makes
+/// in `target/peers`, or else whatever `python3` is on the PATH.
+fn python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/bin/python3");
+    if venv.exists() { venv } else { "python3".into() }
+}
+
 fn peer(input: serde_json::Value) -> serde_json::Value {
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python())
         .args(["-c", PEER])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -32,7 +39,8 @@ fn peer(input: serde_json::Value) -> serde_json::Value {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "the twilio package must be installed (pip install twilio): {}",
+        "the provider's signing library is missing: run scripts/test once (it installs it into \
+         target/peers), or pip install 'twilio>=9,<10': {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
