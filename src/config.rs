@@ -41,6 +41,8 @@ pub struct Config {
     pub provider_account_sid: Option<String>,
     pub provider_auth_token: Option<SecretString>,
     pub provider_api_base: String,
+    /// REST-created calls per second the provider account allows (its default is 1).
+    pub provider_call_rate: u32,
     /// Languages the hotline answers in; the first is the default.
     pub languages: Vec<Language>,
     /// How long shutdown waits for requests in flight before giving up on them.
@@ -185,6 +187,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("provider_account_sid", "phone provider account id (AC…)"),
     ("provider_auth_token", "phone provider auth token; signs webhooks (secret)"),
     ("provider_api_base", "phone provider REST API base (default https://api.twilio.com)"),
+    (
+        "provider_call_rate",
+        "REST-created calls per second the provider account allows (default 1, the provider's default)",
+    ),
     ("languages", "languages answered, first is default (default en; e.g. en,es)"),
     ("shutdown_grace", "how long shutdown waits for requests in flight (default 30s)"),
     ("log", "log filter (default info); turning up other crates may log sensitive data"),
@@ -248,6 +254,7 @@ impl Config {
             provider_account_sid: None,
             provider_auth_token: None,
             provider_api_base: DEFAULT_PROVIDER_API_BASE.to_string(),
+            provider_call_rate: 1,
             languages: vec![Language::parse("en").expect("built-in language code")],
             shutdown_grace: Duration::from_secs(30),
             log: "info".to_string(),
@@ -371,6 +378,7 @@ impl Config {
                 non_empty(value).map(|v| self.provider_auth_token = Some(SecretString::from(v.to_string())))
             }
             "provider_api_base" => parse_base_url(value).map(|v| self.provider_api_base = v),
+            "provider_call_rate" => parse_count(value, 1, 1000).map(|v| self.provider_call_rate = v),
             "languages" => language::parse_list(value).map(|v| self.languages = v),
             "shutdown_grace" => parse_duration(value).map(|v| self.shutdown_grace = v),
             "log" => crate::logging::parse_filter(value).map(|_| self.log = value.trim().to_string()),

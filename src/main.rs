@@ -12,6 +12,9 @@ fn main() -> ExitCode {
     let loaded = match Config::load(args.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(e) => {
+            if matches!(args.command, cli::Command::Doctor) {
+                println!("{}", cli::doctor::config_failed(&e.to_string()));
+            }
             eprintln!("quietline: {e}");
             return ExitCode::from(2);
         }

@@ -3,8 +3,10 @@
 
 mod block;
 mod callback;
+pub mod doctor;
 mod field;
 mod open;
+mod provider;
 mod server;
 mod simulate;
 mod token;
@@ -39,6 +41,11 @@ pub enum Command {
     Init,
     /// Apply database migrations that have not been applied yet
     Migrate,
+    /// Check the installation: files, database, public URL, provider, clock (run after every change)
+    Doctor,
+    /// The phone provider: point the hotline number at this server
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
     /// Manage the roster
     #[command(subcommand)]
     Volunteer(volunteer::VolunteerCommand),
@@ -117,6 +124,8 @@ pub async fn run(command: Command, config: Config, out: &mut dyn Write) -> Resul
         Command::Serve => server::serve(config).await,
         Command::Init => server::init(config, out).await,
         Command::Migrate => server::migrate(&config, out).await,
+        Command::Doctor => doctor::run(config, out).await,
+        Command::Provider(cmd) => provider::run(cmd, config, out).await,
         Command::Volunteer(cmd) => volunteer::run(cmd, config, out).await,
         Command::Shift(cmd) => volunteer::shift(cmd, config, out).await,
         Command::Token(cmd) => token::run(cmd, config, out).await,

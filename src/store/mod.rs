@@ -201,6 +201,22 @@ impl Db {
         Ok(WriteTx { conn: Some(conn), _turn: turn })
     }
 
+    /// How many of this version's migrations the database has not applied.
+    pub async fn pending_migrations(&self) -> Result<usize, sqlx::Error> {
+        let migrator = migrations::migrator(self.backend);
+        let mut conn = self.pool.acquire().await?;
+        let exists = match self.backend {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            Backend::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '_sqlx_migrations'",
+        };
+        let applied: Vec<i64> = if sqlx::query_scalar::<_, i64>(exists).fetch_one(&mut *conn).await? > 0 {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(&mut *conn).await?
+        } else {
+            Vec::new()
+        };
+        Ok(migrator.iter().filter(|m| !applied.contains(&m.version)).count())
+    }
+
     /// Applies migrations up to `version` only: for upgrade tests that need the
     /// schema of an earlier release.
     pub async fn migrate_to(&self, version: i64) -> Result<(), sqlx::migrate::MigrateError> {

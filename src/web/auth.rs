@@ -67,6 +67,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::POST, "/api/v1/volunteers/{alias}/enrollment", Access::Roles(COORDINATOR)),
     (Method::GET, "/api/v1/exposure", Access::Roles(COORDINATOR)),
     (Method::GET, "/api/v1/audit", Access::Roles(COORDINATOR)),
+    (Method::GET, "/", Access::Public),
     (Method::GET, "/console/static/console.css", Access::Public),
     (Method::GET, "/console/sign-in", Access::Public),
     (Method::POST, "/console/sign-in", Access::Public),

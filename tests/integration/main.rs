@@ -8,6 +8,7 @@ mod accounts;
 mod binary;
 mod faults;
 mod field;
+mod first_hour;
 mod health;
 mod log_hygiene;
 mod peers;

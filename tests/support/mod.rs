@@ -488,3 +488,25 @@ fn with_database(url: &str, name: &str) -> String {
         None => format!("{host_part}/{name}"),
     }
 }
+
+/// Enrolls `alias` (already on the roster) through the account functions the
+/// console uses, authenticator included; returns the session cookie's value.
+pub async fn sign_in_session(_env: &TestEnv, state: &AppState, alias: &str) -> String {
+    use quietline::accounts::sessions::{self, Enrollment};
+    use secrecy::{ExposeSecret, SecretString};
+    let v = quietline::roster::get(&state.db, alias).await.unwrap();
+    let code = sessions::issue_enrollment_code(state, &v).await.unwrap();
+    let enrollment = Enrollment {
+        alias: alias.to_string(),
+        code,
+        password: SecretString::from("river glass orbit 19"),
+        age_recipient: None,
+    };
+    let started = sessions::enroll(state, enrollment).await.unwrap();
+    let token = started.token.expose_secret().to_string();
+    let session = sessions::lookup(state, &token, true).await.unwrap().expect("the new session");
+    let secret = sessions::pending_totp(state, &session).await.unwrap();
+    let step = state.vault.clock().now().0.div_euclid(30);
+    sessions::confirm_totp(state, &session, &format!("{:06}", secret.code_at_step(step))).await.unwrap();
+    token
+}

@@ -91,6 +91,27 @@ struct Sim {
     latencies: Vec<Duration>,
     /// Several servers behind one public URL, as a load balancer presents them.
     balance: Option<Balance>,
+    /// The account's phone numbers (the incoming-phone-numbers resource).
+    numbers: Vec<SimNumber>,
+    /// How far the stand-in's clock (its `Date` header) is from the real one.
+    clock_skew_secs: i64,
+    /// `Trial` or `Full`.
+    account_type: Option<&'static str>,
+}
+
+/// A number of the account and where it sends calls and texts, as the
+/// provider's incoming-phone-numbers resource describes it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SimNumber {
+    pub sid: String,
+    pub phone_number: String,
+    pub voice_url: String,
+    pub voice_method: String,
+    pub status_callback: String,
+    pub status_callback_method: String,
+    pub sms_url: String,
+    pub sms_method: String,
+    pub voice_application_sid: Option<String>,
 }
 
 /// Requests for `public` go to the live targets in turn; a target that fails is
@@ -123,6 +144,10 @@ impl StandIn {
             .route("/2010-04-01/Accounts/{ac}/Messages.json", post(create_message))
             .route("/2010-04-01/Accounts/{ac}/Messages/{sid}", axum::routing::delete(delete_message))
             .route("/2010-04-01/Accounts/{ac}/Messages/{sid}/Media/{me}", axum::routing::delete(delete_media))
+            .route("/2010-04-01/Accounts/{file}", get(fetch_account))
+            .route("/2010-04-01/Accounts/{ac}/IncomingPhoneNumbers.json", get(list_numbers))
+            .route("/2010-04-01/Accounts/{ac}/IncomingPhoneNumbers/{file}", post(update_number))
+            .layer(axum::middleware::from_fn_with_state(standin.clone(), dated))
             .with_state(standin.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         standin
@@ -175,6 +200,35 @@ impl StandIn {
         if let Some(b) = self.sim.lock().unwrap().balance.as_mut() {
             b.dead[i] = true;
         }
+    }
+
+    /// Gives the account a number, with webhooks pointing wherever `hooks` says.
+    pub fn own_number(&self, phone_number: &str, voice_url: &str) -> String {
+        let sid = self.next_sid("PN");
+        let number = SimNumber {
+            sid: sid.clone(),
+            phone_number: phone_number.to_string(),
+            voice_url: voice_url.to_string(),
+            voice_method: "POST".into(),
+            sms_method: "POST".into(),
+            status_callback_method: "POST".into(),
+            ..Default::default()
+        };
+        self.sim.lock().unwrap().numbers.push(number);
+        sid
+    }
+
+    pub fn number(&self, phone_number: &str) -> Option<SimNumber> {
+        self.sim.lock().unwrap().numbers.iter().find(|n| n.phone_number == phone_number).cloned()
+    }
+
+    /// Sets the stand-in's clock this far from the real one (its `Date` header).
+    pub fn skew_clock(&self, secs: i64) {
+        self.sim.lock().unwrap().clock_skew_secs = secs;
+    }
+
+    pub fn set_account_type(&self, kind: &'static str) {
+        self.sim.lock().unwrap().account_type = Some(kind);
     }
 
     pub fn person(&self, number: &str, person: Person) {
@@ -850,4 +904,93 @@ async fn delete_media(
     headers: HeaderMap,
 ) -> Response {
     delete_record(&s, &ac, &headers, "media", &format!("{sid}/{}", file.trim_end_matches(".json")))
+}
+
+/// Every answer carries the stand-in's clock in its `Date` header, as the
+/// provider's do.
+async fn dated(State(s): State<StandIn>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let skew = s.sim.lock().unwrap().clock_skew_secs;
+    let now = std::time::SystemTime::now();
+    let date =
+        if skew >= 0 { now + Duration::from_secs(skew as u64) } else { now - Duration::from_secs(skew.unsigned_abs()) };
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(axum::http::header::DATE, axum::http::HeaderValue::from_str(&httpdate::fmt_http_date(date)).unwrap());
+    response
+}
+
+async fn fetch_account(State(s): State<StandIn>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let ac = file.trim_end_matches(".json");
+    if !authorized(&headers) || ac != ACCOUNT_SID {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let kind = s.sim.lock().unwrap().account_type.unwrap_or("Full");
+    // The provider's answer also carries the auth token: the client must not log it.
+    Json(serde_json::json!({
+        "sid": ACCOUNT_SID, "status": "active", "type": kind, "auth_token": AUTH_TOKEN, "friendly_name": "stand-in"
+    }))
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct NumberFilter {
+    #[serde(rename = "PhoneNumber")]
+    phone_number: Option<String>,
+}
+
+/// The list, filtered as the provider filters: `PhoneNumber` is a pattern, so
+/// a part of a number matches.
+async fn list_numbers(
+    State(s): State<StandIn>,
+    Path(ac): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(filter): axum::extract::Query<NumberFilter>,
+) -> Response {
+    if !authorized(&headers) || ac != ACCOUNT_SID {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let numbers: Vec<SimNumber> = s
+        .sim
+        .lock()
+        .unwrap()
+        .numbers
+        .iter()
+        .filter(|n| filter.phone_number.as_deref().is_none_or(|p| n.phone_number.contains(p.trim_start_matches('+'))))
+        .cloned()
+        .collect();
+    Json(serde_json::json!({
+        "incoming_phone_numbers": numbers, "page": 0, "page_size": 50, "start": 0, "end": numbers.len(),
+        "next_page_uri": null, "previous_page_uri": null
+    }))
+    .into_response()
+}
+
+async fn update_number(
+    State(s): State<StandIn>,
+    Path((ac, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) || ac != ACCOUNT_SID {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let sid = file.trim_end_matches(".json");
+    let mut sim = s.sim.lock().unwrap();
+    let Some(n) = sim.numbers.iter_mut().find(|n| n.sid == sid) else {
+        return error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found");
+    };
+    for (key, value) in &form {
+        match key.as_str() {
+            "VoiceUrl" => n.voice_url = value.clone(),
+            "VoiceMethod" => n.voice_method = value.clone(),
+            "StatusCallback" => n.status_callback = value.clone(),
+            "StatusCallbackMethod" => n.status_callback_method = value.clone(),
+            "SmsUrl" => n.sms_url = value.clone(),
+            "SmsMethod" => n.sms_method = value.clone(),
+            "VoiceApplicationSid" => n.voice_application_sid = Some(value.clone()).filter(|v| !v.is_empty()),
+            _ => return error(StatusCode::BAD_REQUEST, 21201, "unknown parameter"),
+        }
+    }
+    Json(serde_json::to_value(&*n).unwrap()).into_response()
 }

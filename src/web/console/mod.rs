@@ -28,6 +28,7 @@ const CSS: &str = include_str!("console.css");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(root))
         .route("/console/static/console.css", get(css))
         .route("/console/sign-in", get(sign_in_page).post(sign_in))
         .route("/console/enroll", get(enroll_page).post(enroll))
@@ -144,6 +145,12 @@ fn when(t: i64) -> String {
 
 fn session_of(auth: &Authorized) -> std::result::Result<&Session, ApiError> {
     auth.session().ok_or(ApiError::Unauthorized)
+}
+
+/// `/`: the console, which shows the dashboard to someone signed in, the
+/// enrollment step to someone enrolling, and the sign-in page to anyone else.
+async fn root() -> Redirect {
+    Redirect::to("/console")
 }
 
 async fn css() -> Response {
