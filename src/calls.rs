@@ -96,10 +96,12 @@ fn refuse(state: &AppState) -> Twiml {
 /// `POST /telephony/voice`: a caller rings the hotline.
 pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Twiml> {
     let now = state.vault.clock().now();
-    // Anonymous and malformed caller IDs get no token: they are not rate limited
-    // together, and nothing links them.
+    // Withheld, anonymous and malformed caller IDs get no token (nothing links
+    // them); they are asked to press a key first, and limited together.
     let token = match PhoneNumber::parse(from) {
-        Ok(number) => Some(state.vault.caller_token(&number).map_err(|e| CallError::Other(e.to_string()))?),
+        Ok(number) => {
+            Some(state.vault.caller_token_off_thread(&number).await.map_err(|e| CallError::Other(e.to_string()))?)
+        }
         Err(_) => None,
     };
     // One read (block and rate limit together), then the call joins the next
@@ -115,7 +117,7 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Tw
     };
     let arrival = Arrival {
         sid: call_sid.to_string(),
-        caller_token: token.map(|t| t.as_str().to_string()),
+        caller_token: token.as_ref().map(|t| t.as_str().to_string()),
         refused,
         at: now.0,
         hour: now.hour().0,
@@ -131,14 +133,72 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Tw
             if existing.state == "ended" {
                 return Ok(refuse(state));
             }
+            if token.is_none() {
+                return Ok(challenge(state, existing.id, 1));
+            }
             return menu_or_ring(state, existing.id, 1).await;
         }
     };
     if refused {
-        tracing::info!("call refused: caller blocked or over the rate limit");
+        tracing::debug!("call refused: caller blocked or over the rate limit");
         return Ok(refuse(state));
     }
+    if token.is_none() {
+        return Ok(challenge(state, id, 1));
+    }
     menu_or_ring(state, id, 1).await
+}
+
+/// The key a caller with a withheld number presses to be put through. Robocalls
+/// and floods of them do not press.
+const CHALLENGE_DIGIT: &str = "7";
+/// Calls of every withheld number together count against one limit, kept as
+/// rate-limit attempts under this name instead of a caller token.
+const WITHHELD: &str = "withheld";
+
+/// "To reach a volunteer, press 7", in every language the line speaks.
+fn challenge(state: &AppState, call_id: i64, attempt: u32) -> Twiml {
+    let prompts = state
+        .config
+        .languages
+        .iter()
+        .map(|lang| {
+            let s = state.speech(lang);
+            Verb::Say { language: s.voice, text: s.challenge.replace("{digit}", CHALLENGE_DIGIT) }
+        })
+        .collect();
+    let action = state.public(&format!("/telephony/voice/challenge?call={call_id}&attempt={attempt}"));
+    Twiml::new()
+        .push(Verb::Gather { action: action.clone(), num_digits: 1, timeout: 6, prompts })
+        .push(Verb::Redirect { url: action })
+}
+
+/// `POST /telephony/voice/challenge`: a withheld caller pressed a key, or did not.
+/// The right key goes on to the menu or the ringing while the withheld callers
+/// of the last ten minutes, together, stay under `withheld_rate_limit`; anything
+/// else is asked once more, then hears the short message.
+pub async fn challenge_answered(state: &AppState, call_id: i64, attempt: u32, digits: Option<&str>) -> Result<Twiml> {
+    let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(refuse(state)) };
+    if call.state != "menu" {
+        return Ok(if call.state == "ended" { refuse(state) } else { hold(state, call_id) });
+    }
+    let now = state.vault.clock().now();
+    if digits.map(str::trim) != Some(CHALLENGE_DIGIT) {
+        if attempt < 2 {
+            return Ok(challenge(state, call_id, attempt + 1));
+        }
+        db::end(state.db.pool(), call_id, "refused", now.0).await?;
+        return Ok(refuse(state));
+    }
+    let since = now.0 - RATE_WINDOW.as_secs() as i64;
+    let (_, recent) = db::block_and_attempts(state.db.pool(), db::Attempts::Calls, WITHHELD, now.0, since).await?;
+    if recent >= i64::from(state.config.withheld_rate_limit) {
+        tracing::warn!("a withheld-number caller was refused: too many withheld calls in ten minutes");
+        db::end(state.db.pool(), call_id, "refused", now.0).await?;
+        return Ok(refuse(state));
+    }
+    db::insert_attempt(state.db.pool(), db::Attempts::Calls, WITHHELD, now.0).await?;
+    menu_or_ring(state, call_id, 1).await
 }
 
 /// The language menu (several languages), or straight to ringing (one).
@@ -346,7 +406,7 @@ async fn end_leg(state: &AppState, leg: &db::LegRow) {
     if let Some(provider) = &state.provider
         && let Err(e) = provider.end_call(&leg.sid, leg.state == "answered").await
     {
-        tracing::info!(error = %e, "ending a volunteer leg");
+        tracing::debug!(error = %e, "ending a volunteer leg");
     }
 }
 
@@ -421,7 +481,7 @@ pub async fn volunteer_pressed(state: &AppState, call_id: i64, leg_sid: &str, di
         return Ok(Twiml::new().say(&vs.voice, &vs.taken).hangup());
     }
     db::set_leg_state(state.db.pool(), leg_sid, "accepted").await?;
-    tracing::info!("call answered by a volunteer");
+    tracing::debug!("call answered by a volunteer");
     // The others stop ringing.
     let others: Vec<db::LegRow> = db::legs_of(state.db.pool(), call_id)
         .await?
@@ -473,8 +533,14 @@ pub async fn voicemail_choice(state: &AppState, call_id: i64, digits: Option<&st
     let lang = state.language_of(call.as_ref().and_then(|c| c.language.as_deref()));
     let s = state.speech(&lang);
     let mut twiml = Twiml::new();
+    // One call back per call, however often this request is sent.
+    let first = |state: &AppState| {
+        let state = state.clone();
+        async move { crate::sms::first_time(&state, "voicemail-choice", &call_id.to_string()).await }
+    };
     if digits.map(str::trim) == Some("1")
         && let Ok(number) = PhoneNumber::parse(from)
+        && first(state).await.map_err(|e| CallError::Other(e.to_string()))?
     {
         match items::store_for_server(
             &state.db,
@@ -509,6 +575,13 @@ pub async fn voicemail_done(state: &AppState, call_id: i64) -> Result<Twiml> {
 /// and send dispatchers a content-free alert.
 pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str, status: &str) -> Result<()> {
     let now = state.vault.clock().now();
+    if !crate::sms::provider_id(recording_sid, &["RE"]) {
+        return Err(CallError::Other("a recording callback without a well-formed recording id".into()));
+    }
+    if !crate::sms::first_time(state, "recording", recording_sid).await.map_err(|e| CallError::Other(e.to_string()))? {
+        tracing::warn!("a recording callback arrived again (a retry or a replay) and was ignored");
+        return Ok(());
+    }
     // Whatever happens next, the recording must go from the provider.
     db::enqueue_deletion(state.db.pool(), RecordKind::Recording.as_str(), recording_sid, now.0).await?;
     if status != "completed" {
@@ -516,7 +589,7 @@ pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str
     }
     let Some(provider) = &state.provider else { return Ok(()) };
     let audio = match provider.fetch_recording(recording_sid).await {
-        Ok(audio) => zeroize::Zeroizing::new(audio),
+        Ok(audio) => audio,
         Err(e) => {
             tracing::error!(error = %e, "a voicemail could not be downloaded; it will be deleted unheard");
             return Ok(());
@@ -620,7 +693,7 @@ pub async fn scrub(state: &AppState) -> usize {
                 if now.0 - failing_since > 86_400 {
                     tracing::warn!(error = %e, "a provider deletion has failed for more than a day");
                 } else {
-                    tracing::info!(error = %e, "a provider deletion will be retried");
+                    tracing::debug!(error = %e, "a provider deletion will be retried");
                 }
             }
         }
@@ -642,6 +715,15 @@ pub async fn run(state: AppState) {
         }
         if let Err(e) = crate::dispatch::escalate_due(&state).await {
             tracing::warn!(error = %e, "dispatch escalation pass failed");
+        }
+        if n % 3600 == 3599 {
+            let (answered, failed) = state.webhooks.take();
+            if answered > 0 {
+                tracing::info!(count = answered, "provider webhooks answered in the last hour ({failed} failed)");
+            }
+        }
+        if let Err(e) = crate::blocks::refresh(&state).await {
+            tracing::warn!(error = %e, "carrying blocks into a new caller-token window failed");
         }
         if n.is_multiple_of(5) {
             scrub(&state).await;
@@ -727,10 +809,10 @@ pub async fn callback_accept(
             return Ok(Twiml::new().say(&s.voice, &s.unavailable).hangup());
         }
     };
-    let number = String::from_utf8_lossy(&number).to_string();
+    let number = zeroize::Zeroizing::new(String::from_utf8_lossy(&number).to_string());
     Ok(Twiml::new()
         .push(Verb::DialNumber {
-            number,
+            number: number.to_string(),
             caller_id: hotline.as_str().to_string(),
             timeout: 30,
             action: state.public(&format!("/telephony/voice/callback/done?item={item}")),
@@ -755,7 +837,7 @@ pub async fn callback_done(
     }
     if dial_status == Some("completed") {
         crate::store::items::delete(state.db.pool(), item).await?;
-        tracing::info!("call back connected; its number is deleted");
+        tracing::debug!("call back connected; its number is deleted");
     }
     Ok(Twiml::new().hangup())
 }

@@ -28,6 +28,25 @@ impl UnixTime {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, or with `hour_only` `YYYY-MM-DDTHH:00:00Z`: the
+/// log's timestamps (see `logging`).
+pub fn rfc3339(at: SystemTime, hour_only: bool) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let of_day = secs.rem_euclid(86_400);
+    if hour_only {
+        return format!("{y:04}-{m:02}-{d:02}T{:02}:00:00Z", of_day / 3600);
+    }
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        of_day / 3600,
+        (of_day % 3600) / 60,
+        of_day % 60,
+        since.subsec_micros()
+    )
+}
+
 /// Gregorian date from days since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

@@ -84,6 +84,22 @@ pub struct Config {
     pub client_ip_header: Option<String>,
     /// Texts from one sender within 10 minutes that are relayed; more are refused.
     pub text_rate_limit: u32,
+    /// Callers with a withheld or anonymous number, all together, put through
+    /// within 10 minutes (after they pressed the challenge key).
+    pub withheld_rate_limit: u32,
+    /// Whether SMS commands that act on others (NEW, R) wait for the one-time
+    /// code sent back to the volunteer's number.
+    pub sms_confirm: bool,
+    /// Addresses of reverse proxies whose `client_ip_header` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// A second listener for the onion service, where no client address is known.
+    pub listen_onion: Option<SocketAddr>,
+    /// How long a client may take to send a request's head.
+    pub http_header_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request.
+    pub http_idle_timeout: Duration,
+    /// Connections open at once (the idle longest make room for new ones).
+    pub http_max_connections: usize,
     /// Overrides of spoken texts: `(language, key, text)`.
     text_overrides: Vec<(Language, String, String)>,
 }
@@ -225,6 +241,19 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("sweep_interval", "how often the retention sweeper runs (default 60s, at most 1h)"),
     ("text_rate_limit", "texts from one sender within 10 minutes that are relayed (default 10)"),
+    (
+        "withheld_rate_limit",
+        "callers with a withheld number, all together, put through within 10 minutes after the challenge (default 10)",
+    ),
+    ("sms_confirm", "whether SMS commands that act on others (NEW, R) wait for a one-time code (default true)"),
+    (
+        "trusted_proxies",
+        "addresses of reverse proxies whose client_ip_header is believed (default 127.0.0.1/32,::1/128)",
+    ),
+    ("listen_onion", "a second listener for the onion service; no client address is known there (default none)"),
+    ("http_header_timeout", "how long a client may take to send a request's head (default 10s)"),
+    ("http_idle_timeout", "how long a keep-alive connection may wait for its next request (default 60s)"),
+    ("http_max_connections", "connections open at once; the idle longest make room for new ones (default 512)"),
 ];
 
 /// Where a value came from, for error messages.
@@ -275,6 +304,16 @@ impl Config {
             sweep_interval: Duration::from_secs(60),
             client_ip_header: None,
             text_rate_limit: 10,
+            withheld_rate_limit: 10,
+            sms_confirm: true,
+            trusted_proxies: vec![
+                IpNet::parse("127.0.0.1/32").expect("loopback"),
+                IpNet::parse("::1/128").expect("loopback"),
+            ],
+            listen_onion: None,
+            http_header_timeout: Duration::from_secs(10),
+            http_idle_timeout: Duration::from_secs(60),
+            http_max_connections: 512,
             text_overrides: Vec::new(),
         }
     }
@@ -380,11 +419,11 @@ impl Config {
             "provider_api_base" => parse_base_url(value).map(|v| self.provider_api_base = v),
             "provider_call_rate" => parse_count(value, 1, 1000).map(|v| self.provider_call_rate = v),
             "languages" => language::parse_list(value).map(|v| self.languages = v),
-            "shutdown_grace" => parse_duration(value).map(|v| self.shutdown_grace = v),
+            "shutdown_grace" => bounded(value, Duration::from_secs(1), 10 * MINUTE).map(|v| self.shutdown_grace = v),
             "log" => crate::logging::parse_filter(value).map(|_| self.log = value.trim().to_string()),
             "server_key" => non_empty(value).map(|v| self.server_key = Some(SecretString::from(v.to_string()))),
             "caller_token_window" => self.apply_caller_window(value),
-            "ring_timeout" => parse_duration(value).map(|v| self.ring_timeout = v),
+            "ring_timeout" => bounded(value, Duration::from_secs(1), 10 * MINUTE).map(|v| self.ring_timeout = v),
             "ring_parallel" => parse_count(value, 1, 50).map(|v| self.ring_parallel = v as usize),
             "caller_rate_limit" => parse_count(value, 1, 1000).map(|v| self.caller_rate_limit = v),
             "voicemail_max_length" => parse_duration(value).and_then(|d| {
@@ -395,22 +434,26 @@ impl Config {
                     Ok(())
                 }
             }),
-            "retention_call" => parse_duration(value).map(|d| self.retention.call = d),
+            "retention_call" => lifetime(value).map(|d| self.retention.call = d),
             "retention_caller_token" => self.apply_caller_window(value),
-            "retention_callback" => parse_duration(value).map(|d| self.retention.callback = d),
-            "retention_voicemail" => parse_duration(value).map(|d| self.retention.voicemail = d),
-            "retention_note" => parse_duration(value).map(|d| self.retention.note = d),
-            "retention_intake" => parse_duration(value).map(|d| self.retention.intake = d),
-            "retention_intake_handled" => parse_duration(value).map(|d| self.retention.intake_handled = d),
-            "retention_incident" => parse_duration(value).map(|d| self.retention.incident = d),
-            "retention_audit" => parse_duration(value).map(|d| self.retention.audit = d),
+            "retention_callback" => lifetime(value).map(|d| self.retention.callback = d),
+            "retention_voicemail" => lifetime(value).map(|d| self.retention.voicemail = d),
+            "retention_note" => lifetime(value).map(|d| self.retention.note = d),
+            "retention_intake" => lifetime(value).map(|d| self.retention.intake = d),
+            "retention_intake_handled" => lifetime(value).map(|d| self.retention.intake_handled = d),
+            "retention_incident" => lifetime(value).map(|d| self.retention.incident = d),
+            "retention_audit" => lifetime(value).map(|d| self.retention.audit = d),
             "zones" => parse_zones(value).map(|v| self.zones = v),
             "dispatch_observers" => parse_count(value, 1, 20).map(|v| self.dispatch_observers = v),
-            "dispatch_timeout" => parse_duration(value).map(|v| self.dispatch_timeout = v),
+            "dispatch_timeout" => bounded(value, Duration::from_secs(1), DAY).map(|v| self.dispatch_timeout = v),
             "dispatch_location_by_sms" => parse_bool(value).map(|v| self.dispatch_location_by_sms = v),
             "relay_content" => parse_bool(value).map(|v| self.relay_content = v),
-            "incident_auto_close" => parse_duration(value).map(|v| self.incident_auto_close = v),
-            "enrollment_code_lifetime" => parse_duration(value).map(|v| self.enrollment_code_lifetime = v),
+            "incident_auto_close" => {
+                bounded(value, Duration::from_secs(1), 90 * DAY).map(|v| self.incident_auto_close = v)
+            }
+            "enrollment_code_lifetime" => {
+                bounded(value, Duration::from_secs(1), 30 * DAY).map(|v| self.enrollment_code_lifetime = v)
+            }
             "sweep_interval" => parse_duration(value).and_then(|d| {
                 if d.as_secs() > 3600 {
                     Err("at most 1h: expired content must not wait longer to go".to_string())
@@ -421,6 +464,21 @@ impl Config {
             }),
             "client_ip_header" => parse_header_name(value).map(|v| self.client_ip_header = Some(v)),
             "text_rate_limit" => parse_count(value, 1, 1000).map(|v| self.text_rate_limit = v),
+            "withheld_rate_limit" => parse_count(value, 1, 1000).map(|v| self.withheld_rate_limit = v),
+            "sms_confirm" => parse_bool(value).map(|v| self.sms_confirm = v),
+            "trusted_proxies" => parse_networks(value).map(|v| self.trusted_proxies = v),
+            "listen_onion" => value
+                .trim()
+                .parse()
+                .map(|v| self.listen_onion = Some(v))
+                .map_err(|_| format!("{value:?} is not an address and port such as 127.0.0.1:8081")),
+            "http_header_timeout" => {
+                bounded(value, Duration::from_secs(1), 5 * MINUTE).map(|v| self.http_header_timeout = v)
+            }
+            "http_idle_timeout" => {
+                bounded(value, Duration::from_secs(1), 60 * MINUTE).map(|v| self.http_idle_timeout = v)
+            }
+            "http_max_connections" => parse_count(value, 16, 100_000).map(|v| self.http_max_connections = v as usize),
             _ if key.starts_with("texts_") => self.set_text(&key["texts_".len()..], value),
             _ => {
                 warnings.push(format!("unknown setting {} ignored", source.name(key)));
@@ -607,6 +665,53 @@ fn parse_base_url(value: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
+/// An address or network: `127.0.0.1`, `10.0.0.0/8`, `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Result<IpNet, String> {
+        let bad = || format!("{text:?} is not an address or network such as 10.0.0.2 or 10.0.0.0/24");
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.trim(), None),
+        };
+        let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> (u128, u8) {
+            match ip {
+                std::net::IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
+                std::net::IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                    Some(v4) => (u128::from(u32::from(v4)), 32),
+                    None => (u128::from(a), 128),
+                },
+            }
+        };
+        let (net, width) = bits(self.addr);
+        let (candidate, candidate_width) = bits(ip);
+        if width != candidate_width {
+            return false;
+        }
+        let shift = u32::from(width - self.prefix);
+        shift >= 128 || (net >> shift) == (candidate >> shift)
+    }
+}
+
+fn parse_networks(value: &str) -> Result<Vec<IpNet>, String> {
+    value.split(',').map(str::trim).filter(|p| !p.is_empty()).map(IpNet::parse).collect()
+}
+
 fn parse_header_name(value: &str) -> Result<String, String> {
     let v = value.trim().to_ascii_lowercase();
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -640,6 +745,26 @@ fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("{value:?} is not a whole number from {min} to {max}")),
     }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+/// The longest lifetime of any data class: a year.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 86_400);
+
+/// A duration from `min` to `max`: every duration setting has bounds, so no sum
+/// or product of them can overflow or mean "forever".
+fn bounded(value: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(value)?;
+    if d < min || d > max {
+        return Err(format!("{value:?} is out of range: from {}s to {}s", min.as_secs(), max.as_secs()));
+    }
+    Ok(d)
+}
+
+/// A data class's lifetime: at most [`MAX_LIFETIME`].
+fn lifetime(value: &str) -> Result<Duration, String> {
+    bounded(value, Duration::from_secs(1), MAX_LIFETIME)
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d`. Zero is refused: nothing here means "never".
@@ -852,6 +977,42 @@ mod tests {
         assert!(err.0.contains("QUIETLINE_RETENTION_VOICEMAIL") && err.0.contains("zero"), "{err}");
         let err = load(&[("QUIETLINE_RETENTION_NOTE", "forever")]).err().unwrap();
         assert!(err.0.contains("QUIETLINE_RETENTION_NOTE"), "{err}");
+    }
+
+    #[test]
+    fn every_duration_has_bounds_so_none_can_overflow() {
+        // A dispatch timeout of centuries once panicked when doubled.
+        for (var, value) in [
+            ("QUIETLINE_DISPATCH_TIMEOUT", "99999999999d"),
+            ("QUIETLINE_DISPATCH_TIMEOUT", "2d"),
+            ("QUIETLINE_RING_TIMEOUT", "11m"),
+            ("QUIETLINE_RETENTION_NOTE", "400d"),
+            ("QUIETLINE_INCIDENT_AUTO_CLOSE", "91d"),
+            ("QUIETLINE_SHUTDOWN_GRACE", "1h"),
+            ("QUIETLINE_HTTP_HEADER_TIMEOUT", "6m"),
+        ] {
+            let err = load(&[(var, value)]).err().unwrap_or_else(|| panic!("{var}={value} accepted"));
+            assert!(err.0.contains(var) && err.0.contains("out of range"), "{err}");
+        }
+        let c = load(&[("QUIETLINE_DISPATCH_TIMEOUT", "1d")]).unwrap().config;
+        assert_eq!(c.dispatch_timeout, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_networks() {
+        let c = load(&[("QUIETLINE_TRUSTED_PROXIES", "10.0.0.0/24, ::1, 172.31.0.2")]).unwrap().config;
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(c.trusted_proxies.iter().any(|n| n.contains(ip("10.0.0.77"))));
+        assert!(!c.trusted_proxies.iter().any(|n| n.contains(ip("10.0.1.1"))));
+        assert!(c.trusted_proxies.iter().any(|n| n.contains(ip("::1"))));
+        assert!(c.trusted_proxies.iter().any(|n| n.contains(ip("::ffff:172.31.0.2"))), "IPv4 seen through IPv6");
+        let default = load(&[]).unwrap().config;
+        assert!(default.trusted_proxies.iter().any(|n| n.contains(ip("127.0.0.1"))));
+        assert!(!default.trusted_proxies.iter().any(|n| n.contains(ip("127.0.0.2"))));
+        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains(ip("203.0.113.9")));
+        for bad in ["10.0.0.0/33", "example.org", "10.0.0/8", "::1/129"] {
+            assert!(load(&[("QUIETLINE_TRUSTED_PROXIES", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

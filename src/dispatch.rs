@@ -213,7 +213,7 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
     };
     if state.config.dispatch_location_by_sms {
         // Kept only while paging may need it: paging ends within two timeouts.
-        let until = now.plus(state.config.dispatch_timeout * 2 + Duration::from_secs(3600));
+        let until = now.plus(state.config.dispatch_timeout.saturating_mul(2).saturating_add(Duration::from_secs(3600)));
         let location: String = report.location.trim().chars().take(LOCATION_SMS_CHARS).collect();
         let location = zeroize::Zeroizing::new(location);
         let kept = items::store_for_server_linked(
@@ -267,7 +267,7 @@ async fn page(
     let zone = Zone::parse(&incident.zone).map_err(DispatchError::Invalid)?;
     let observers: Vec<&Volunteer> = roster
         .iter()
-        .filter(|v| v.on_shift && v.has_role(Role::Observer))
+        .filter(|v| v.active_on_shift() && v.has_role(Role::Observer))
         .filter(|v| tier != TIER_ZONE || v.zones.contains(&zone))
         .filter(|v| skip.is_none_or(|s| s.id != v.id))
         .collect();
@@ -379,11 +379,22 @@ fn require_observer(v: &Volunteer) -> Result<()> {
     }
 }
 
+/// The observer's place on an incident: only someone paged for it (or assigned)
+/// may answer it. Anyone else hears what a number that does not exist gets, so
+/// incident numbers of other zones tell them nothing.
+async fn dispatch_of(state: &AppState, id: i64, v: &Volunteer) -> Result<(IncidentRow, String)> {
+    require_observer(v)?;
+    let incident = incident(state, id).await?;
+    match field::dispatch_state(state.db.pool(), id, v.id).await? {
+        Some(s) => Ok((incident, s)),
+        None => Err(DispatchError::NotFound(id)),
+    }
+}
+
 /// An observer accepts: the first `needed` are assigned, in one transaction per
 /// accept so no slot is handed out twice, on any number of instances.
 pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted> {
-    require_observer(v)?;
-    let incident = incident(state, id).await?;
+    let (incident, _) = dispatch_of(state, id, v).await?;
     if !is_open(&incident.status) {
         return Err(DispatchError::Ended(id));
     }
@@ -409,20 +420,21 @@ pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted
 
 /// An observer declines (or withdraws after accepting, giving the slot back).
 pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
-    require_observer(v)?;
-    let incident = incident(state, id).await?;
+    let (incident, _) = dispatch_of(state, id, v).await?;
     if !is_open(&incident.status) {
         return Err(DispatchError::Ended(id));
     }
     // The dispatch row first, then the incident's, as in `accept`: one lock
-    // order, and a slot given back only by the one decline that withdrew.
+    // order, and a slot given back only by the one decline that withdrew. A
+    // slot given back with nobody left assigned puts paging back on a deadline,
+    // from the zone up, so the incident escalates again.
+    let now = state.vault.clock().now();
     let mut tx = state.db.begin_write().await?;
     let withdrew = field::move_dispatch(&mut *tx, id, v.id, &["accepted", "on_scene"], "declined").await?;
     if withdrew {
-        field::release_slot(&mut *tx, id).await?;
-    } else if !field::move_dispatch(&mut *tx, id, v.id, &["paged", "covered", "declined"], "declined").await? {
-        field::add_paged(&mut *tx, id, v.id).await?;
-        field::move_dispatch(&mut *tx, id, v.id, &["paged"], "declined").await?;
+        field::release_slot(&mut *tx, id, now.plus(state.config.dispatch_timeout).0, TIER_ZONE).await?;
+    } else {
+        field::move_dispatch(&mut *tx, id, v.id, &["paged", "covered", "declined"], "declined").await?;
     }
     tx.commit().await?;
     audit::record(state, Actor::Volunteer(v), "dispatch.decline", "incident", Some(id)).await;
@@ -434,8 +446,7 @@ pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
 
 /// `AT` and `DONE`: an assigned observer arrives or leaves.
 pub async fn arrive_or_leave(state: &AppState, id: i64, v: &Volunteer, arrived: bool) -> Result<()> {
-    require_observer(v)?;
-    incident(state, id).await?;
+    dispatch_of(state, id, v).await?;
     let allowed = if arrived { ["accepted"].as_slice() } else { ["accepted", "on_scene"].as_slice() };
     let (state_name, action) = if arrived { ("on_scene", "dispatch.on_scene") } else { ("done", "dispatch.done") };
     if !field::move_dispatch(state.db.pool(), id, v.id, allowed, state_name).await? {

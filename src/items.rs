@@ -121,7 +121,7 @@ impl From<VaultError> for ItemError {
     }
 }
 
-/// Seals `content` for `readers` (those without a key are skipped; none left is
+/// Seals `content` for `readers` (those without a key, and revoked ones, are skipped; none left is
 /// an error, so the caller can choose other readers) and stores it.
 pub async fn store(
     db: &Db,
@@ -153,7 +153,9 @@ pub async fn store_linked(
     if expires_at <= now {
         return Err(ItemError::Invalid("an item must expire in the future".into()));
     }
-    let mut keyed: Vec<&Volunteer> = readers.iter().copied().filter(|v| v.age_recipient.is_some()).collect();
+    // Whoever is revoked reads nothing that arrives after: skipped here, whatever
+    // list the caller built.
+    let mut keyed: Vec<&Volunteer> = readers.iter().copied().filter(|v| v.can_read()).collect();
     keyed.sort_by_key(|v| v.id);
     keyed.dedup_by_key(|v| v.id);
     let recipients: Vec<AgeRecipient> = keyed.iter().filter_map(|v| v.age_recipient.clone()).collect();

@@ -84,6 +84,8 @@ pub struct Speech {
     pub callback_noted: String,
     pub goodbye: String,
     pub unavailable: String,
+    /// What a caller with a withheld number hears first: `{digit}` is the key.
+    pub challenge: String,
     /// SMS: the acknowledgement of a public text.
     pub sms_ack: String,
     /// SMS: safety guidance sent with the first acknowledgement of a thread.
@@ -106,6 +108,7 @@ pub const SPEECH_KEYS: &[&str] = &[
     "callback_noted",
     "goodbye",
     "unavailable",
+    "challenge",
     "callback_whisper",
     "sms_ack",
     "sms_safety",
@@ -132,6 +135,7 @@ impl Speech {
                 callback_noted: "Le devolveremos la llamada. Puede dejar un mensaje después del tono.".into(),
                 goodbye: "Gracias. Adiós.".into(),
                 unavailable: "No podemos atender su llamada en este momento. Por favor intente más tarde.".into(),
+                challenge: "Para hablar con una persona voluntaria, oprima {digit}.".into(),
                 sms_ack: "Recibimos su mensaje. Una persona voluntaria le responderá desde este número.".into(),
                 sms_safety: "Por su seguridad: no se acerque a los agentes. Anote el lugar, la hora, cuántos \
                              agentes, uniformes y vehículos. Tiene derecho a guardar silencio. No envíe fotos de caras."
@@ -157,6 +161,7 @@ impl Speech {
                 callback_noted: "We will call you back. You can leave a message after the tone.".into(),
                 goodbye: "Thank you. Goodbye.".into(),
                 unavailable: "We cannot take your call right now. Please try again later.".into(),
+                challenge: "To reach a volunteer, press {digit}.".into(),
                 sms_ack: "We received your message. A volunteer will reply from this number.".into(),
                 sms_safety: "Stay safe: do not approach agents. Note the place, time, number of officers, \
                              uniforms and vehicles. You have the right to remain silent. Do not send photos of faces."
@@ -184,6 +189,7 @@ impl Speech {
             "callback_noted" => &mut self.callback_noted,
             "goodbye" => &mut self.goodbye,
             "unavailable" => &mut self.unavailable,
+            "challenge" => &mut self.challenge,
             "sms_ack" => &mut self.sms_ack,
             "sms_safety" => &mut self.sms_safety,
             "sms_help" => &mut self.sms_help,

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod blocks;
 pub mod calls;
 pub mod cli;
 pub mod clock;
@@ -42,11 +43,12 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// The phone provider's REST API, when an account is configured.
     pub provider: Option<telephony::provider::Provider>,
-    /// Password hashes computed at once: each takes 19 MiB, so a flood of
-    /// sign-ins queues here instead of exhausting memory.
-    pub hash_slots: Arc<tokio::sync::Semaphore>,
+    /// Password hashes computed at once, at most one per client network.
+    pub hash_slots: Arc<accounts::slots::HashSlots>,
     /// New calls are written here, several to a transaction under load.
     pub arrivals: store::arrivals::Arrivals,
+    /// Provider webhooks answered, for the hourly count in the log.
+    pub webhooks: Arc<web::WebhookCounts>,
 }
 
 /// The HTTP application for a state.
@@ -61,21 +63,43 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_onion(listener, None, state, shutdown).await
+}
+
+/// Like [`serve`], with a second listener for an onion service: requests there
+/// carry no client address and no header of theirs is trusted for one.
+pub async fn serve_with_onion(
+    listener: TcpListener,
+    onion: Option<TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let grace = state.config.shutdown_grace;
-    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing requests in flight");
-        let _ = stopping_tx.send(true);
-    });
-    let grace_expired = async move {
-        let _ = stopping_rx.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(grace).await;
+    let limits = web::listen::Limits {
+        header_timeout: state.config.http_header_timeout,
+        idle_timeout: state.config.http_idle_timeout,
+        max_connections: state.config.http_max_connections,
     };
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let router = app(state);
+    let main = web::listen::run(listener, router.clone(), limits, false, stopping_rx.clone());
+    let onion = async {
+        match onion {
+            Some(l) => web::listen::run(l, router, limits, true, stopping_rx.clone()).await,
+            None => Ok(()),
+        }
+    };
+    let served = async { tokio::try_join!(main, onion).map(|_| ()) };
+    tokio::pin!(served);
     tokio::select! {
-        result = server => result,
-        () = grace_expired => {
+        result = &mut served => return result,
+        () = shutdown => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = stopping_tx.send(true);
+    tokio::select! {
+        result = served => result,
+        () = tokio::time::sleep(grace) => {
             tracing::warn!("shutdown grace period passed with requests still in flight; closing them");
             Ok(())
         }

@@ -13,12 +13,19 @@ use std::fmt;
 use std::io::IsTerminal;
 
 use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::fmt::FormatFields;
-use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::format::{Format, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+
+/// The span every provider webhook runs in. What is logged inside it carries
+/// the time only to the hour, as the database keeps call and text times: the
+/// log must not hold the exact time of every call and text.
+pub const WEBHOOK_SPAN: &str = "webhook";
 
 /// Field names that may appear in the log. Keep this list short and content-free.
 pub const ALLOWED_FIELDS: &[&str] = &[
@@ -98,6 +105,7 @@ where
         .with_writer(writer)
         .with_ansi(ansi)
         .fmt_fields(AllowListed)
+        .event_format(Stamped)
         .with_filter(filter.targets());
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).map_err(|e| e.to_string())?;
     let noisy = filter.noisy_targets();
@@ -108,6 +116,23 @@ where
         );
     }
     Ok(())
+}
+
+/// The usual line, after a timestamp of our own: to the microsecond, except
+/// inside a provider webhook, where it is rounded down to the hour.
+struct Stamped;
+
+impl<S, N> FormatEvent<S, N> for Stamped
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let webhook = ctx.event_scope().is_some_and(|mut scope| scope.any(|span| span.name() == WEBHOOK_SPAN));
+        write!(writer, "{} ", crate::clock::rfc3339(std::time::SystemTime::now(), webhook))?;
+        let ansi = writer.has_ansi_escapes();
+        Format::default().without_time().with_ansi(ansi).format_event(ctx, writer, event)
+    }
 }
 
 /// Formats only allow-listed fields.

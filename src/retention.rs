@@ -1,11 +1,12 @@
 //! Retention: every data class expires on schedule.
 //!
 //! The sweeper runs at start-up (catching up after downtime) and every
-//! `sweep_interval` (a minute). It
-//! ends calls that never got their final status, folds call records older than
-//! their lifetime into daily counts and deletes them (in one transaction, so each
-//! call is counted once), deletes expired items, blocks, tokens and rate-limit
-//! attempts, then destroys the epoch and caller-token keys whose time has ended.
+//! `sweep_interval` (a minute). It first destroys the keys whose time has ended,
+//! on every instance and whether or not the database answers; then it ends calls
+//! that never got their final status, folds call records older than their
+//! lifetime into daily counts and deletes them (in one transaction, so each call
+//! is counted once), and deletes expired items, blocks, tokens and rate-limit
+//! attempts.
 //! Every step deletes by deadline, so a sweep interrupted anywhere is completed
 //! by the next one and never removes what should stay.
 //!
@@ -98,9 +99,14 @@ impl From<sqlx::Error> for SweepError {
 
 /// One sweep.
 pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
-    // Incidents first (they reseal items and need connections of their own; their
-    // conditional updates make a second instance doing the same harmless).
+    // Ended keys go first, on every instance, whatever the database does: a
+    // database that is locked by a backup, unreachable, or swept by another
+    // instance must not keep expired content readable in any copy. (The rows go
+    // below; without their keys they are unreadable already.)
     let started = std::time::Instant::now();
+    let keys = destroy_keys(&state.vault).await.map_err(SweepError::Vault)?.len();
+    // Incidents next (they reseal items and need connections of their own; their
+    // conditional updates make a second instance doing the same harmless).
     let incidents_closed = crate::dispatch::close_forgotten(state).await;
     let kept_alive = crate::dispatch::keep_open_items_alive(state).await;
     let now = state.vault.clock().now();
@@ -110,7 +116,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
         let got: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(SWEEP_LOCK).fetch_one(&mut *conn).await?;
         if !got {
-            return Ok(SweepReport::default());
+            return Ok(SweepReport { keys, ..SweepReport::default() });
         }
     }
     let result = sweep_rows(&mut conn, state, now).await;
@@ -142,8 +148,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, SweepError> {
             }
         }
     }
-    // Keys go last: an item whose row could not be deleted yet is still unreadable.
-    report.keys = destroy_keys(&state.vault).await.map_err(SweepError::Vault)?.len();
+    report.keys = keys;
     if report.rows() > 0 || report.keys > 0 {
         let ms = started.elapsed().as_millis() as u64;
         tracing::info!(
@@ -171,7 +176,7 @@ async fn sweep_rows(
     report.calls_folded = sweep::delete_folded_calls(&mut *tx, cutoff).await?;
     tx.commit().await?;
     report.items = sweep::delete_expired_items(&state.db, now.0).await?;
-    report.blocks = sweep::delete_expired_blocks(&mut **conn, now.0).await?;
+    report.blocks = sweep::delete_expired_blocks(conn, now.0).await?;
     report.tokens = sweep::delete_expired_tokens(&mut **conn, now.0).await?;
     for kind in [Attempts::Calls, Attempts::Texts] {
         report.attempts += sweep::delete_old_attempts(&mut **conn, kind, now.0 - ATTEMPT_WINDOW_SECS).await?;

@@ -111,6 +111,9 @@ pub struct Volunteer {
     /// Rung in the overflow tier for callers of any language.
     pub overflow: bool,
     pub age_recipient: Option<AgeRecipient>,
+    /// Revoked by a coordinator (a seized phone): a reader of nothing that arrives
+    /// after, rung and paged for nothing, until they enroll again.
+    pub revoked: bool,
 }
 
 /// A volunteer for unit tests of pure logic (no number).
@@ -126,12 +129,23 @@ pub(crate) fn test_volunteer(id: i64, roles: &[Role], languages: &[&str], on_shi
         on_shift,
         overflow,
         age_recipient: None,
+        revoked: false,
     }
 }
 
 impl Volunteer {
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// Whether content may be sealed to them: a key registered, not revoked.
+    pub fn can_read(&self) -> bool {
+        self.age_recipient.is_some() && !self.revoked
+    }
+
+    /// Whether they may be rung, paged or texted as a volunteer now.
+    pub fn active_on_shift(&self) -> bool {
+        self.on_shift && !self.revoked
     }
 
     /// The volunteer's number, unsealed with the server key for dialing.
@@ -142,17 +156,14 @@ impl Volunteer {
     }
 }
 
-/// The legal team: every coordinator and attorney who has registered a key.
+/// The legal team: every coordinator and attorney who can read (a key, not revoked).
 pub fn legal_team(roster: &[Volunteer]) -> Vec<&Volunteer> {
-    roster
-        .iter()
-        .filter(|v| v.age_recipient.is_some() && (v.has_role(Role::Coordinator) || v.has_role(Role::Attorney)))
-        .collect()
+    roster.iter().filter(|v| v.can_read() && (v.has_role(Role::Coordinator) || v.has_role(Role::Attorney))).collect()
 }
 
-/// Dispatchers on shift right now who have registered a key.
+/// Dispatchers on shift right now who can read (a key, not revoked).
 pub fn on_shift_dispatchers(roster: &[Volunteer]) -> Vec<&Volunteer> {
-    roster.iter().filter(|v| v.on_shift && v.age_recipient.is_some() && v.has_role(Role::Dispatcher)).collect()
+    roster.iter().filter(|v| v.active_on_shift() && v.can_read() && v.has_role(Role::Dispatcher)).collect()
 }
 
 /// A volunteer to add, already validated.
@@ -258,6 +269,7 @@ fn from_row(row: VolunteerRow) -> Result<Volunteer, RosterError> {
         on_shift: row.on_shift,
         overflow: row.overflow,
         age_recipient: row.age_recipient.as_deref().map(AgeRecipient::parse).transpose().map_err(corrupt)?,
+        revoked: row.revoked,
     })
 }
 
@@ -285,6 +297,7 @@ pub async fn add(db: &Db, vault: &Vault, new: NewVolunteer) -> Result<Volunteer,
         on_shift: false,
         overflow: new.overflow,
         age_recipient: new.age_recipient.as_ref().map(|k| k.as_str().to_string()),
+        revoked: false,
     };
     row.id = match volunteers::insert(&mut *tx, &row).await {
         Ok(id) => id,
@@ -370,8 +383,13 @@ pub async fn seal_legacy_phones(db: &Db, vault: &Vault) -> Result<usize, RosterE
     Ok(legacy.len())
 }
 
+/// Puts a volunteer on or off shift. A revoked volunteer cannot go on shift: their
+/// phone may be in someone else's hands.
 pub async fn set_shift(db: &Db, alias: &str, on_shift: bool) -> Result<(), RosterError> {
     let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
+    if on_shift && get(db, alias.as_str()).await?.revoked {
+        return Err(RosterError::Invalid(format!("{alias} is revoked: they enroll again before going on shift")));
+    }
     if volunteers::set_on_shift(db.pool(), alias.as_str(), on_shift).await? {
         Ok(())
     } else {
@@ -396,6 +414,7 @@ mod tests {
             on_shift,
             overflow: false,
             age_recipient: key.then(|| AgeRecipient::parse(KEY).unwrap()),
+            revoked: false,
         }
     }
 

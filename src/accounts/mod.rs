@@ -5,6 +5,7 @@
 
 pub mod password;
 pub mod sessions;
+pub mod slots;
 pub mod totp;
 
 use std::time::Duration;

@@ -26,7 +26,10 @@ use crate::vault::AgeRecipient;
 
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
 pub const ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
-pub const COOKIE: &str = "ql_session";
+/// The session cookie. `__Host-` makes the browser refuse it unless it is Secure,
+/// for this exact host and the whole site: no subdomain or other path can set
+/// or shadow it.
+pub const COOKIE: &str = "__Host-ql_session";
 /// The window of the sign-in limits.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Failed sign-ins per alias, then per client network, within the window.
@@ -122,8 +125,9 @@ fn random_hex(bytes: usize) -> Result<String> {
     Ok(crate::vault::hex(&buf))
 }
 
-/// A fresh enrollment code for a volunteer, replacing any earlier one. Shown once.
-pub async fn issue_enrollment_code(state: &AppState, v: &Volunteer) -> Result<SecretString> {
+/// A fresh enrollment code for a volunteer, replacing any earlier one. Shown once;
+/// its issue is an audit event.
+pub async fn issue_enrollment_code(state: &AppState, v: &Volunteer, by: Actor<'_>) -> Result<SecretString> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
     let mut raw = Zeroizing::new([0u8; 12]);
     getrandom::fill(&mut raw[..]).map_err(|e| AccountError::Internal(format!("random: {e}")))?;
@@ -136,6 +140,7 @@ pub async fn issue_enrollment_code(state: &AppState, v: &Volunteer) -> Result<Se
     }
     let expires = state.vault.clock().now().plus(state.config.enrollment_code_lifetime);
     db::set_enrollment_code(state.db.pool(), v.id, &sha256_hex(&normalize_code(&code)), expires.0).await?;
+    audit::record(state, by, "account.enrollment_code", "volunteer", Some(v.id)).await;
     Ok(SecretString::from(code.to_string()))
 }
 
@@ -152,8 +157,9 @@ pub struct Enrollment {
 }
 
 /// Enrollment, first half: code and password. The session that comes back can
-/// only finish enrolling (the authenticator).
-pub async fn enroll(state: &AppState, e: Enrollment) -> Result<Started> {
+/// only finish enrolling (the authenticator). `network` is the client's network,
+/// for the hash slots.
+pub async fn enroll(state: &AppState, e: Enrollment, network: Option<&str>) -> Result<Started> {
     let recipient = match e.age_recipient.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         Some(r) => Some(AgeRecipient::parse(r).map_err(AccountError::Invalid)?),
         None => None,
@@ -161,9 +167,9 @@ pub async fn enroll(state: &AppState, e: Enrollment) -> Result<Started> {
     let failed = || AccountError::Invalid("that enrollment code is not right or has expired".into());
     let now = state.vault.clock().now();
     // Codes are long, but guessing is limited anyway: 5 wrong codes per alias per window.
-    let bucket = format!("e:{}", &alias_bucket(state, &e.alias)?);
+    let buckets = limit_buckets(state, "e", &e.alias)?;
     let since = now.0 - FAILURE_WINDOW.as_secs() as i64;
-    if db::count_failures(state.db.pool(), &bucket, since).await? >= MAX_FAILURES_ACCOUNT {
+    if count_failures(state, &buckets, since).await? >= MAX_FAILURES_ACCOUNT {
         return Err(AccountError::TooManyAttempts);
     }
     // Unknown alias and wrong code give one answer, so the roster cannot be probed;
@@ -172,27 +178,43 @@ pub async fn enroll(state: &AppState, e: Enrollment) -> Result<Started> {
     let v = match roster::get(&state.db, &e.alias).await {
         Ok(v) if db::enrollment_code_matches(state.db.pool(), v.id, &code_hash, now.0).await? => v,
         _ => {
-            db::insert_failure(state.db.pool(), &bucket, now.0).await?;
+            db::insert_failure(state.db.pool(), &buckets[0], now.0).await?;
             return Err(failed());
         }
     };
     password::check_rules(e.password.expose_secret(), v.alias.as_str()).map_err(AccountError::Invalid)?;
-    if !db::take_enrollment_code(state.db.pool(), v.id, &code_hash, now.0).await? {
-        return Err(failed());
-    }
     let hash = {
-        let _slot = state.hash_slots.acquire().await.map_err(|e| AccountError::Internal(e.to_string()))?;
+        let _slot = state.hash_slots.acquire(&slot_key(state, network)?).await;
         password::hash(e.password).await.map_err(AccountError::Internal)?
     };
-    db::set_password(state.db.pool(), v.id, &hash).await?;
-    db::set_revoked(state.db.pool(), v.id, false).await?;
-    // A new password ends every other session.
-    db::delete_sessions_of(state.db.pool(), v.id).await?;
-    if let Some(r) = recipient {
-        roster::set_key(&state.db, v.alias.as_str(), &r).await?;
+    // The code is used up in the transaction that sets the password, so that a
+    // revocation while the password was being hashed (it deletes the code) wins.
+    let mut tx = state.db.begin_write().await?;
+    db::lock_volunteer(&mut *tx, v.id).await?;
+    if !db::take_enrollment_code(&mut *tx, v.id, &code_hash, now.0).await? {
+        tx.rollback().await?;
+        return Err(failed());
     }
+    db::set_password(&mut *tx, v.id, &hash).await?;
+    db::set_revoked(&mut *tx, v.id, false).await?;
+    // A new password ends every other session and every API token.
+    db::delete_sessions_of(&mut *tx, v.id).await?;
+    crate::store::tokens::delete_for_volunteer(&mut *tx, v.id).await?;
+    let key_changed = match &recipient {
+        Some(r) => {
+            crate::store::volunteers::set_age_recipient(&mut *tx, v.alias.as_str(), r.as_str()).await?;
+            v.age_recipient.as_ref() != Some(r)
+        }
+        None => false,
+    };
+    let started = insert_session(&mut tx, &v, Stage::Totp, now).await?;
+    tx.commit().await?;
     audit::record(state, Actor::Volunteer(&v), "account.enroll", "volunteer", Some(v.id)).await;
-    start(state, &v, Stage::Totp).await
+    if key_changed {
+        let action = if v.age_recipient.is_some() { "key.replace" } else { "key.set" };
+        audit::record(state, Actor::Volunteer(&v), action, "volunteer", Some(v.id)).await;
+    }
+    Ok(started)
 }
 
 /// The authenticator secret being enrolled: created on first use, the same until
@@ -242,54 +264,71 @@ pub async fn sign_in(
 ) -> Result<Started> {
     let now = state.vault.clock().now();
     let since = now.0 - FAILURE_WINDOW.as_secs() as i64;
-    let account_bucket = format!("a:{}", alias_bucket(state, alias)?);
-    let network_bucket = match network {
-        Some(n) => {
-            let token = state.vault.network_token(n).map_err(|e| AccountError::Internal(e.to_string()))?;
-            Some(format!("n:{}", &token.as_str()[..32]))
-        }
-        None => None,
+    let account_buckets = limit_buckets(state, "a", alias)?;
+    let network_buckets = match network {
+        Some(n) => limit_buckets(state, "n", n)?,
+        None => Vec::new(),
     };
-    let mut limited = db::count_failures(state.db.pool(), &account_bucket, since).await? >= MAX_FAILURES_ACCOUNT;
-    if let Some(b) = &network_bucket {
-        limited |= db::count_failures(state.db.pool(), b, since).await? >= MAX_FAILURES_NETWORK;
+    let mut limited = count_failures(state, &account_buckets, since).await? >= MAX_FAILURES_ACCOUNT;
+    if !network_buckets.is_empty() {
+        limited |= count_failures(state, &network_buckets, since).await? >= MAX_FAILURES_NETWORK;
     }
+    let failed = |limited: bool| {
+        let (account, network) = (account_buckets[0].clone(), network_buckets.first().cloned());
+        async move {
+            db::insert_failure(state.db.pool(), &account, now.0).await?;
+            if let Some(b) = network {
+                db::insert_failure(state.db.pool(), &b, now.0).await?;
+            }
+            tracing::info!("a sign-in failed");
+            Err(if limited { AccountError::TooManyAttempts } else { AccountError::SignInFailed })
+        }
+    };
+    // Over a limit: refused before any hashing, so refused sign-ins take no hash
+    // slot from anyone.
+    if limited {
+        return failed(true).await;
+    }
+    // One argon2 verification on every other path, known alias or not; a few at a
+    // time, one per client network. The credentials are read once the slot is
+    // ours, so a revocation that landed while this sign-in waited is seen.
+    let _slot = state.hash_slots.acquire(&slot_key(state, network)?).await;
     let volunteer = roster::get(&state.db, alias).await.ok();
     let creds = match &volunteer {
         Some(v) => db::credentials(state.db.pool(), v.id).await?,
         None => None,
     };
-    // One argon2 verification on every path, limited or not, known alias or not;
-    // a few at a time, whatever the number of requests.
-    let password_ok = {
-        let _slot = state.hash_slots.acquire().await.map_err(|e| AccountError::Internal(e.to_string()))?;
-        password::verify(creds.as_ref().and_then(|c| c.password_hash.clone()), pass).await
-    };
-    let ok = match (&volunteer, &creds) {
-        (Some(v), Some(c)) if password_ok && c.totp_confirmed && !limited => {
+    let verified_hash = creds.as_ref().and_then(|c| c.password_hash.clone());
+    let password_ok = password::verify(verified_hash.clone(), pass).await;
+    let step = match (&creds, password_ok) {
+        (Some(c), true) if c.totp_confirmed && !c.revoked => {
             let secret = c.totp_sealed.as_ref().and_then(|s| state.vault.server().open(s).ok()).map(Secret::from_bytes);
-            match secret.and_then(|s| s.matching_step(code, now.0)) {
-                Some(step) => db::use_totp_step(state.db.pool(), v.id, step).await?,
-                None => false,
-            }
+            secret.and_then(|s| s.matching_step(code, now.0))
         }
-        _ => false,
+        _ => None,
     };
-    if !ok {
-        db::insert_failure(state.db.pool(), &account_bucket, now.0).await?;
-        if let Some(b) = &network_bucket {
-            db::insert_failure(state.db.pool(), b, now.0).await?;
-        }
-        tracing::info!("a sign-in failed");
-        return Err(if limited { AccountError::TooManyAttempts } else { AccountError::SignInFailed });
+    let (Some(v), Some(step), Some(hash)) = (volunteer, step, verified_hash) else {
+        return failed(false).await;
+    };
+    // The code is used and the session made in one transaction, and only if the
+    // account is still the one verified above: not revoked, the same password.
+    let mut tx = state.db.begin_write().await?;
+    if !db::use_sign_in_step(&mut *tx, v.id, step, &hash).await? {
+        tx.rollback().await?;
+        return failed(false).await;
     }
-    let v = volunteer.expect("checked above");
+    let started = insert_session(&mut tx, &v, Stage::Full, now).await?;
+    tx.commit().await?;
     audit::record(state, Actor::Volunteer(&v), "account.sign_in", "volunteer", Some(v.id)).await;
-    start(state, &v, Stage::Full).await
+    Ok(started)
 }
 
-async fn start(state: &AppState, v: &Volunteer, stage: Stage) -> Result<Started> {
-    let now = state.vault.clock().now();
+async fn insert_session(
+    tx: &mut crate::store::WriteTx,
+    v: &Volunteer,
+    stage: Stage,
+    now: crate::clock::UnixTime,
+) -> Result<Started> {
     let token = Zeroizing::new(format!("qls_{}", random_hex(32)?));
     let csrf = random_hex(16)?;
     let new = db::NewSession {
@@ -300,14 +339,32 @@ async fn start(state: &AppState, v: &Volunteer, stage: Stage) -> Result<Started>
         now: now.0,
         expires_at: now.plus(ABSOLUTE).0,
     };
-    db::insert_session(state.db.pool(), &new).await?;
+    db::insert_session(&mut **tx, &new).await?;
     Ok(Started { token: SecretString::from(token.to_string()), csrf, stage })
 }
 
-/// A keyed hash of the alias as typed (32 hex digits), for the limit buckets.
-fn alias_bucket(state: &AppState, typed: &str) -> Result<String> {
-    let token = state.vault.alias_token(typed).map_err(|e| AccountError::Internal(e.to_string()))?;
-    Ok(token.as_str()[..32].to_string())
+/// The sign-in limit buckets of what was typed (an alias, a network), under the
+/// current window's key and the last one's while it lives.
+fn limit_buckets(state: &AppState, domain: &str, typed: &str) -> Result<Vec<String>> {
+    let value = if domain == "n" { typed.to_string() } else { typed.trim().to_lowercase() };
+    state.vault.limit_buckets(domain, &value).map_err(|e| AccountError::Internal(e.to_string()))
+}
+
+async fn count_failures(state: &AppState, buckets: &[String], since: i64) -> Result<i64> {
+    let mut n = 0;
+    for b in buckets {
+        n += db::count_failures(state.db.pool(), b, since).await?;
+    }
+    Ok(n)
+}
+
+/// Whose turn a hash is: the client's network (keyed, as in the limits), or one
+/// turn shared by every client whose network is not known.
+fn slot_key(state: &AppState, network: Option<&str>) -> Result<String> {
+    match network {
+        Some(n) => Ok(limit_buckets(state, "n", n)?.swap_remove(0)),
+        None => Ok("unknown".to_string()),
+    }
 }
 
 /// The live session a cookie's token names, if any. `activity` is false for
@@ -336,21 +393,29 @@ pub async fn sign_out(state: &AppState, session: &Session) -> Result<()> {
     Ok(())
 }
 
-/// Ends every session of a volunteer (sign out everywhere).
+/// Ends every session and every API token of a volunteer (sign out everywhere).
 pub async fn sign_out_everywhere(state: &AppState, v: &Volunteer) -> Result<u64> {
-    Ok(db::delete_sessions_of(state.db.pool(), v.id).await?)
+    let mut tx = state.db.begin_write().await?;
+    let n = db::delete_sessions_of(&mut *tx, v.id).await?;
+    crate::store::tokens::delete_for_volunteer(&mut *tx, v.id).await?;
+    tx.commit().await?;
+    audit::record(state, Actor::Volunteer(v), "account.sign_out_everywhere", "volunteer", Some(v.id)).await;
+    Ok(n)
 }
 
 /// Revokes a volunteer without removing them: every session, API token and
 /// pending enrollment code ends at once, they go off shift, their texts are no
 /// longer taken as commands, and they must enroll again with a new code.
 pub async fn revoke(state: &AppState, v: &Volunteer, by: Actor<'_>) -> Result<()> {
+    // The volunteer's row first, as enrollment does: a sign-in or enrollment in
+    // flight either commits before (and its session goes below) or finds the
+    // account revoked.
     let mut tx = state.db.begin_write().await?;
+    db::set_revoked(&mut *tx, v.id, true).await?;
+    db::clear_credentials(&mut *tx, v.id).await?;
     db::delete_sessions_of(&mut *tx, v.id).await?;
     crate::store::tokens::delete_for_volunteer(&mut *tx, v.id).await?;
     db::delete_enrollment_code(&mut *tx, v.id).await?;
-    db::clear_credentials(&mut *tx, v.id).await?;
-    db::set_revoked(&mut *tx, v.id, true).await?;
     tx.commit().await?;
     audit::record(state, by, "account.revoke", "volunteer", Some(v.id)).await;
     Ok(())

@@ -6,7 +6,7 @@ mod callback;
 pub mod doctor;
 mod field;
 mod open;
-mod provider;
+pub(crate) mod provider;
 mod server;
 mod simulate;
 mod token;

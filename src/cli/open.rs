@@ -39,6 +39,13 @@ pub async fn run(args: OpenArgs, config: Config, out: &mut dyn Write) -> Result<
     let identities = vault::read_identity_file(&args.identity)?;
     let ciphertext = match &args.server {
         Some(server) => {
+            // The token would cross the network readable by anyone on the path.
+            if !server.starts_with("https://") && !super::provider::is_loopback_url(server) {
+                return Err(CliError(format!(
+                    "--server {server} is not https: the API token would be sent in clear (plain http only to \
+                     this machine, e.g. http://127.0.0.1:8080)"
+                )));
+            }
             let token = match (&args.token, &args.token_file) {
                 (Some(t), _) => Zeroizing::new(t.trim().to_string()),
                 (None, Some(file)) => Zeroizing::new(

@@ -62,9 +62,37 @@ pub async fn open_state(config: Config, clock: Clock) -> Result<AppState, CliErr
         tracing::info!(count = sealed, "sealed volunteer numbers stored in clear by an earlier version");
     }
     let provider = crate::telephony::provider::Provider::from_config(&config);
-    let hash_slots = Arc::new(tokio::sync::Semaphore::new(crate::accounts::password::CONCURRENT_HASHES));
+    let hash_slots = Arc::new(crate::accounts::slots::HashSlots::new(crate::accounts::password::CONCURRENT_HASHES));
     let arrivals = crate::store::arrivals::Arrivals::start(db.clone());
-    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider, hash_slots, arrivals })
+    let webhooks = Arc::default();
+    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider, hash_slots, arrivals, webhooks })
+}
+
+/// Raises the open-file limit to what the system allows (the default soft limit of
+/// 1024 is reached by a few hundred sockets and the database's files), and warns
+/// when even that leaves too little room for `http_max_connections`.
+fn raise_descriptor_limit(max_connections: usize) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    // Room for the database, the keystore and the provider's connections.
+    let needed = max_connections as u64 + 128;
+    if limit.rlim_cur < needed {
+        tracing::warn!(
+            count = limit.rlim_cur,
+            "the open-file limit is below http_max_connections + 128; lower the setting or raise LimitNOFILE"
+        );
+    }
 }
 
 /// SQLite is for one server: the lock file keeps a second one off the same data dir.
@@ -96,9 +124,17 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     let state = open_state(config, Clock::system()).await?;
     let config = &state.config;
     let db = state.db.clone();
+    raise_descriptor_limit(config.http_max_connections);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", config.listen)))?;
+    let onion = match config.listen_onion {
+        Some(at) => Some(TcpListener::bind(at).await.map_err(|e| CliError(format!("cannot listen on {at}: {e}")))?),
+        None => None,
+    };
+    if let Some(onion) = &onion {
+        tracing::info!(listen = %onion.local_addr()?, "listening for the onion service");
+    }
     let addr = listener.local_addr()?;
     let backend = db.backend().name();
     tracing::info!(
@@ -110,7 +146,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     );
     let sweeper = tokio::spawn(crate::retention::run_sweeper(state.clone()));
     let calls = tokio::spawn(crate::calls::run(state.clone()));
-    let served = crate::serve(listener, state, crate::shutdown_signal()).await;
+    let served = crate::serve_with_onion(listener, onion, state, crate::shutdown_signal()).await;
     sweeper.abort();
     calls.abort();
     served?;

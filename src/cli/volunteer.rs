@@ -140,7 +140,10 @@ async fn run_on(
         }
         VolunteerCommand::SetKey { alias, recipient } => {
             let recipient = AgeRecipient::parse(&recipient).map_err(CliError)?;
+            let before = roster::get(db, &alias).await?;
             roster::set_key(db, &alias, &recipient).await?;
+            let action = if before.age_recipient.is_some() { "key.replace" } else { "key.set" };
+            crate::audit::record(state, crate::audit::Actor::Operator, action, "volunteer", Some(before.id)).await;
             let alias = alias.trim().to_ascii_lowercase();
             writeln!(out, "{alias} now reads with {}", recipient.as_str())?;
         }
@@ -150,7 +153,9 @@ async fn run_on(
 
 async fn print_code(state: &crate::AppState, v: &roster::Volunteer, out: &mut dyn Write) -> Result<(), CliError> {
     use secrecy::ExposeSecret;
-    let code = crate::accounts::sessions::issue_enrollment_code(state, v).await.map_err(|e| CliError(e.to_string()))?;
+    let code = crate::accounts::sessions::issue_enrollment_code(state, v, crate::audit::Actor::Operator)
+        .await
+        .map_err(|e| CliError(e.to_string()))?;
     let until = state.vault.clock().now().plus(state.config.enrollment_code_lifetime);
     writeln!(
         out,

@@ -27,7 +27,7 @@ pub fn tier<'a>(
 ) -> Vec<&'a Volunteer> {
     roster
         .iter()
-        .filter(|v| v.on_shift && !busy.contains(&v.id) && !already_rung.contains(&v.id))
+        .filter(|v| v.active_on_shift() && !busy.contains(&v.id) && !already_rung.contains(&v.id))
         .filter(|v| match tier {
             0 => v.has_role(Role::Dispatcher) && v.languages.contains(language),
             1 => (v.has_role(Role::Dispatcher) && v.overflow) || v.has_role(Role::Coordinator),
@@ -39,7 +39,7 @@ pub fn tier<'a>(
 
 /// Whether anyone who takes calls is on shift at all.
 pub fn anyone_on_shift(roster: &[Volunteer]) -> bool {
-    roster.iter().any(|v| v.on_shift && (v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)))
+    roster.iter().any(|v| v.active_on_shift() && (v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)))
 }
 
 /// The first tier from `from` on that has someone to ring, with those people.

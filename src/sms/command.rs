@@ -29,6 +29,8 @@ pub enum Command {
         zone: String,
         text: String,
     },
+    /// `OK 4821`: confirms the command that sent back this one-time code.
+    Confirm(String),
     /// A carrier opt-out keyword.
     Stop,
     /// A carrier opt-in keyword.
@@ -70,6 +72,14 @@ pub fn parse(body: &str) -> Command {
         "DONE" => numbered(rest, Command::Done, "DONE <number>"),
         "NOTE" => with_text(rest, Command::Note, "NOTE <incident> <text>"),
         "R" => with_text(rest, Command::Reply, "R <thread> <text>"),
+        "OK" => {
+            let code = rest.trim();
+            if code.len() == super::confirm::CODE_DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
+                Command::Confirm(code.to_string())
+            } else {
+                Command::Incomplete("OK <the code we sent>")
+            }
+        }
         "NEW" => {
             let rest = rest.trim_start();
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
@@ -131,6 +141,7 @@ mod tests {
             Command::Note(n, t) => format!("note {n} [{t}]"),
             Command::Reply(n, t) => format!("reply {n} [{t}]"),
             Command::New { zone, text } => format!("new {zone} [{text}]"),
+            Command::Confirm(code) => format!("confirm {code}"),
             Command::Stop => "stop".into(),
             Command::Start => "start".into(),
             Command::Incomplete(u) => format!("incomplete {u}"),
@@ -148,6 +159,9 @@ mod tests {
             ("y #12", "accept 12"),
             ("Y12", "accept 12"),
             ("y   # 12  ", "accept 12"),
+            ("OK 4821", "confirm 4821"),
+            ("ok  0007 ", "confirm 0007"),
+            ("OK 48", "incomplete OK <the code we sent>"),
             ("n 3", "decline 3"),
             ("AT 12", "at 12"),
             ("done #12", "done 12"),

@@ -59,7 +59,7 @@ fn strip_accents(text: &str) -> String {
 /// A text from the public.
 pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_media: bool) -> Result<Twiml> {
     let now = state.vault.clock().now();
-    let token = state.vault.caller_token(from).map_err(|e| SmsError::Other(e.to_string()))?;
+    let token = state.vault.caller_token_off_thread(from).await.map_err(|e| SmsError::Other(e.to_string()))?;
     let token = token.as_str();
     let thread = field::thread_of_token(state.db.pool(), token, now.0).await?;
     let keyword = language_keyword(body, state);
@@ -97,13 +97,13 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     let since = now.0 - RATE_WINDOW.as_secs() as i64;
     let (blocked, recent) = call_db::block_and_attempts(state.db.pool(), Attempts::Texts, token, now.0, since).await?;
     if blocked {
-        tracing::info!("a text from a blocked sender was dropped");
+        tracing::debug!("a text from a blocked sender was dropped");
         return Ok(Twiml::new());
     }
     call_db::insert_attempt(state.db.pool(), Attempts::Texts, token, now.0).await?;
     let limit = i64::from(state.config.text_rate_limit);
     if recent >= limit {
-        tracing::info!("a text over the rate limit was dropped");
+        tracing::debug!("a text over the rate limit was dropped");
         // Said once, not to every text of a flood.
         return Ok(if recent == limit { answer(state, &speech.sms_limit) } else { Twiml::new() });
     }
@@ -144,8 +144,11 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
 
     let photos = if has_media { " (a photo or file came with it and was not kept)" } else { "" };
     let alert = if state.config.relay_content {
+        let quoted = quoted(body);
         zeroize::Zeroizing::new(format!(
-            "quietline text #{thread_id} ({lang}){photos}: {body}\nReply: R {thread_id} <text>"
+            "Public text #{thread_id} ({lang}){photos}, from the public, not a page: \u{ab}{}\u{bb} \
+             Reply: R {thread_id} <text>",
+            quoted.as_str()
         ))
     } else {
         let open = match item {
@@ -161,6 +164,24 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
         tracing::warn!("a public text reached no dispatcher: nobody is on shift");
     }
     Ok(if is_new { answer(state, &format!("{}\n{}", speech.sms_ack, speech.sms_safety)) } else { Twiml::new() })
+}
+
+/// A public text as it is relayed: on one line, inside guillemets it cannot
+/// close, so it can never pass for a page ("quietline #77 north… Reply Y 77")
+/// or for a second message.
+pub fn quoted(body: &str) -> zeroize::Zeroizing<String> {
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(body.len()));
+    for word in body.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().map(|c| match c {
+            '\u{ab}' | '\u{bb}' | '"' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        }));
+    }
+    out
 }
 
 /// Seals a text into a thread, for the on-shift dispatchers, the legal team and

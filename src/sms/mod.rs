@@ -10,6 +10,7 @@
 //! command that cannot be understood gets help, not a repeat of what was sent.
 
 pub mod command;
+pub mod confirm;
 pub mod intake;
 
 use std::fmt;
@@ -77,6 +78,24 @@ pub fn valid_sid(sid: &str) -> bool {
     (2..=64).contains(&sid.len()) && sid.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// A provider id as the provider makes them: a two-letter prefix (`SM`, `MM`,
+/// `CA`, `RE`) and 32 hex digits.
+pub fn provider_id(sid: &str, prefixes: &[&str]) -> bool {
+    sid.len() == 34 && prefixes.iter().any(|p| sid.starts_with(p)) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// How long a webhook's id is remembered against replays: the provider's retry
+/// window is minutes; a day covers it with room to spare.
+pub const REPLAY_WINDOW_SECS: i64 = 86_400;
+
+/// True the first time a step with this provider id is seen; a replayed signed
+/// request gets false and must change nothing.
+pub async fn first_time(state: &AppState, step: &str, sid: &str) -> Result<bool> {
+    let now = state.vault.clock().now();
+    let key = format!("{step}:{sid}");
+    Ok(crate::store::webhooks::first_time(state.db.pool(), &key, now.0 + REPLAY_WINDOW_SECS).await?)
+}
+
 /// Queues a provider record for deletion; failures are logged.
 pub async fn forget(state: &AppState, kind: RecordKind, sid: &str) {
     let now = state.vault.clock().now();
@@ -132,7 +151,7 @@ pub async fn send_to(state: &AppState, v: &Volunteer, text: &str) -> bool {
 pub async fn to_dispatchers(state: &AppState, text: &str) -> usize {
     let Ok(roster) = roster::list(&state.db).await else { return 0 };
     let mut sent = 0;
-    for v in roster.iter().filter(|v| v.on_shift && v.has_role(Role::Dispatcher)) {
+    for v in roster.iter().filter(|v| v.active_on_shift() && v.has_role(Role::Dispatcher)) {
         if send_to(state, v, text).await {
             sent += 1;
         }
@@ -142,22 +161,29 @@ pub async fn to_dispatchers(state: &AppState, text: &str) -> usize {
 
 /// `POST /telephony/sms`: one inbound text.
 pub async fn incoming(state: &AppState, sms: Inbound<'_>) -> Result<Twiml> {
+    // Acted on once: a captured text sent again, signature and all, is ignored.
+    if !provider_id(sms.sid, &["SM", "MM"]) {
+        tracing::warn!("a text without a well-formed message id was ignored");
+        return Ok(Twiml::new());
+    }
+    if !first_time(state, "sms", sms.sid).await? {
+        tracing::warn!("a text was received again (a retry or a replay) and ignored");
+        return Ok(Twiml::new());
+    }
     // Whatever happens next, the provider's copies must go.
-    if valid_sid(sms.sid) {
-        forget(state, RecordKind::Message, sms.sid).await;
-        for media in sms.media.iter().filter(|m| valid_sid(m)) {
-            forget(state, RecordKind::Media, &format!("{}/{media}", sms.sid)).await;
-        }
+    forget(state, RecordKind::Message, sms.sid).await;
+    for media in sms.media.iter().filter(|m| valid_sid(m)) {
+        forget(state, RecordKind::Media, &format!("{}/{media}", sms.sid)).await;
     }
     let Ok(from) = PhoneNumber::parse(sms.from) else {
         // Short codes and alphanumeric senders cannot be answered or linked.
-        tracing::info!("a text from a sender that is not a phone number was ignored");
+        tracing::debug!("a text from a sender that is not a phone number was ignored");
         return Ok(Twiml::new());
     };
     match roster::find_by_phone(&state.db, &state.vault, &from).await? {
         Some(volunteer) if crate::store::accounts::is_revoked(state.db.pool(), volunteer.id).await? => {
             // A revoked volunteer's phone may be in someone else's hands.
-            tracing::info!("a text from a revoked volunteer was ignored");
+            tracing::debug!("a text from a revoked volunteer was ignored");
             Ok(Twiml::new())
         }
         Some(volunteer) => volunteer_command(state, &volunteer, sms.body).await,
@@ -175,7 +201,7 @@ pub async fn status(state: &AppState, sid: &str) {
 
 const HELP: &str = "quietline: ON / OFF shift. STATUS. Y 12 / N 12 accept or decline #12. AT 12 on scene. \
                     DONE 12 leaving. NOTE 12 <text> field note. Dispatchers: NEW <zone> <where, what>, \
-                    R 7 <text> reply to text #7.";
+                    R 7 <text> reply to text #7 (both then ask for OK and a code we send back).";
 
 async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Result<Twiml> {
     let cmd = command::parse(body);
@@ -248,22 +274,67 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
             let text = zeroize::Zeroizing::new(text);
             if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
                 "Only dispatchers reply to texts.".to_string()
+            } else if state.config.sms_confirm {
+                let what = format!("send your reply to text #{thread}");
+                hold(state, v, &confirm::Held::Reply { thread, text }, &what).await?
             } else {
-                match intake::reply(state, thread, v, &text).await {
-                    Ok(()) => format!("Sent to text #{thread}."),
-                    Err(intake::ReplyError::Refused(why)) => why,
-                    Err(intake::ReplyError::Failed(e)) => return Err(e),
-                }
+                send_reply(state, v, thread, &text).await?
             }
         }
         Command::New { zone, text } => {
             let text = zeroize::Zeroizing::new(text);
-            new_incident(state, v, &zone, &text).await?
+            if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
+                "Only dispatchers open incidents.".to_string()
+            } else if state.config.sms_confirm {
+                match dispatch::known_zone(state, &zone).await {
+                    Ok(known) => {
+                        let roster = roster::list(&state.db).await?;
+                        let observers = roster
+                            .iter()
+                            .filter(|o| o.active_on_shift() && o.has_role(Role::Observer) && o.zones.contains(&known))
+                            .count();
+                        let what = format!(
+                            "open an incident in {known} and page {observers} observer(s)",
+                            known = known.as_str()
+                        );
+                        hold(state, v, &confirm::Held::New { zone, text }, &what).await?
+                    }
+                    Err(DispatchError::Invalid(why)) => {
+                        format!("{}. Write it as NEW <zone> <where, what>.", capitalized(&why).trim_end_matches('.'))
+                    }
+                    Err(e) => refusal(e)?,
+                }
+            } else {
+                new_incident(state, v, &zone, &text).await?
+            }
         }
+        Command::Confirm(code) => match confirm::take(state, v, &code).await? {
+            Some(confirm::Held::New { zone, text }) => new_incident(state, v, &zone, &text).await?,
+            Some(confirm::Held::Reply { thread, text }) => send_reply(state, v, thread, &text).await?,
+            None => "That code is not right or has expired; nothing was done. Send the command again.".to_string(),
+        },
         Command::Incomplete(usage) => format!("Write it as: {usage}. Text HELP for all commands."),
         Command::Unknown => "Not a quietline command. Text HELP for the list.".to_string(),
     };
     Ok(answer(state, &text))
+}
+
+/// Holds a command for its one-time code and says how to confirm it.
+async fn hold(state: &AppState, v: &Volunteer, command: &confirm::Held, what: &str) -> Result<String> {
+    let code = confirm::hold(state, v, command).await.map_err(SmsError::Other)?;
+    audit::record(state, Actor::Volunteer(v), "sms.confirm_asked", "volunteer", Some(v.id)).await;
+    Ok(format!(
+        "Reply OK {code} within {} minutes to {what}. If you did not send this, ignore it and tell a coordinator.",
+        confirm::CODE_LIFETIME.as_secs() / 60
+    ))
+}
+
+async fn send_reply(state: &AppState, v: &Volunteer, thread: i64, text: &str) -> Result<String> {
+    match intake::reply(state, thread, v, text).await {
+        Ok(()) => Ok(format!("Sent to text #{thread}.")),
+        Err(intake::ReplyError::Refused(why)) => Ok(why),
+        Err(intake::ReplyError::Failed(e)) => Err(e),
+    }
 }
 
 /// Turns a refusal into the reply that explains it; database failures propagate.

@@ -9,23 +9,26 @@ pub struct Credentials {
     pub totp_sealed: Option<Vec<u8>>,
     pub totp_confirmed: bool,
     pub totp_last_step: i64,
+    pub revoked: bool,
 }
 
 pub async fn credentials<'e>(
     ex: impl Executor<'e, Database = Any>,
     volunteer_id: i64,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT password_hash, totp_sealed, totp_confirmed, totp_last_step FROM volunteers WHERE id = $1")
-            .bind(volunteer_id)
-            .fetch_optional(ex)
-            .await?;
+    let row = sqlx::query(
+        "SELECT password_hash, totp_sealed, totp_confirmed, totp_last_step, revoked FROM volunteers WHERE id = $1",
+    )
+    .bind(volunteer_id)
+    .fetch_optional(ex)
+    .await?;
     row.map(|r| {
         Ok(Credentials {
             password_hash: r.try_get(0)?,
             totp_sealed: r.try_get(1)?,
             totp_confirmed: r.try_get::<i64, _>(2)? == 1,
             totp_last_step: r.try_get(3)?,
+            revoked: r.try_get::<i64, _>(4)? == 1,
         })
     })
     .transpose()
@@ -79,6 +82,37 @@ pub async fn use_totp_step<'e>(
         .bind(volunteer_id)
         .execute(ex)
         .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A sign-in's code of `step`, recorded only while the account is still the one
+/// that was verified: not revoked, and with the password hash that matched. A
+/// revocation (or a new password) that landed while the password was being
+/// checked makes this false, and no session is made.
+pub async fn use_sign_in_step<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    volunteer_id: i64,
+    step: i64,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE volunteers SET totp_last_step = $1 \
+         WHERE id = $2 AND totp_last_step < $1 AND revoked = 0 AND totp_confirmed = 1 AND password_hash = $3",
+    )
+    .bind(step)
+    .bind(volunteer_id)
+    .bind(password_hash)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Takes the volunteer's row for this transaction before anything else of theirs
+/// (on PostgreSQL a row lock; SQLite's write transaction holds the whole file),
+/// so that enrollment and revocation, which both start here, never deadlock.
+pub async fn lock_volunteer<'e>(ex: impl Executor<'e, Database = Any>, volunteer_id: i64) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE volunteers SET revoked = revoked WHERE id = $1").bind(volunteer_id).execute(ex).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -230,17 +264,21 @@ pub async fn insert_session<'e>(
     .await
 }
 
+/// The session with this token hash, if its volunteer is not revoked.
 pub async fn session_by_hash<'e>(
     ex: impl Executor<'e, Database = Any>,
     token_hash: &str,
 ) -> Result<Option<SessionRow>, sqlx::Error> {
-    sqlx::query("SELECT id, volunteer_id, csrf_token, stage, last_seen, expires_at FROM sessions WHERE token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(ex)
-        .await?
-        .as_ref()
-        .map(session_from_row)
-        .transpose()
+    sqlx::query(
+        "SELECT s.id, s.volunteer_id, s.csrf_token, s.stage, s.last_seen, s.expires_at FROM sessions s \
+         JOIN volunteers v ON v.id = s.volunteer_id WHERE s.token_hash = $1 AND v.revoked = 0",
+    )
+    .bind(token_hash)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(session_from_row)
+    .transpose()
 }
 
 pub async fn touch_session<'e>(ex: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<(), sqlx::Error> {

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::Db;
 use super::calls::{Attempts, end};
 
-/// At most this many arrivals per transaction (four parameters each).
+/// At most this many arrivals per transaction (three parameters each).
 const BATCH: usize = 64;
 
 /// A call that has just rung the hotline.
@@ -95,17 +95,19 @@ async fn write(db: &Db, batch: Vec<(Arrival, Reply)>) {
 
 /// One transaction: the new calls (a SID seen before is left alone), then an
 /// attempt for each new call with a caller token, then the refused ones ended.
+/// The call rows keep no caller token: the rate limit needs it for ten minutes
+/// (the attempts, swept after), not for the call record's day.
 async fn write_together(db: &Db, arrivals: &[&Arrival]) -> Result<HashMap<String, i64>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let values = placeholders(arrivals.len(), 4);
+    let values = placeholders(arrivals.len(), 3);
     let sql = format!(
-        "INSERT INTO calls (provider_sid, caller_token, state, created_hour) VALUES {values} \
+        "INSERT INTO calls (provider_sid, state, created_hour) VALUES {values} \
          ON CONFLICT (provider_sid) DO NOTHING RETURNING id, provider_sid"
     );
     let mut insert = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
     for a in arrivals {
         let state = if a.refused { "ended" } else { "menu" };
-        insert = insert.bind(a.sid.as_str()).bind(a.caller_token.as_deref()).bind(state).bind(a.hour);
+        insert = insert.bind(a.sid.as_str()).bind(state).bind(a.hour);
     }
     let ids: HashMap<String, i64> = insert.fetch_all(&mut *tx).await?.into_iter().map(|(id, sid)| (sid, id)).collect();
     let attempts: Vec<(&str, i64)> = arrivals

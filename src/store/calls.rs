@@ -359,6 +359,51 @@ pub async fn insert_block<'e>(
     Ok(())
 }
 
+/// A blocked number, sealed, with the caller-token window whose token is in
+/// `caller_blocks` already.
+pub async fn insert_block_entry<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sealed: &[u8],
+    expires_at: i64,
+    window_index: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO caller_block_list (sealed, expires_at, window_index) VALUES ($1, $2, $3)")
+        .bind(sealed)
+        .bind(expires_at)
+        .bind(window_index)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Live blocks without a token for window `index` yet: `(id, sealed, expires_at)`.
+pub async fn blocks_behind<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    index: i64,
+    now: i64,
+) -> Result<Vec<(i64, Vec<u8>, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, sealed, expires_at FROM caller_block_list WHERE window_index < $1 AND expires_at > $2 ORDER BY id",
+    )
+    .bind(index)
+    .bind(now)
+    .fetch_all(ex)
+    .await
+}
+
+pub async fn set_block_window<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    index: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE caller_block_list SET window_index = $1 WHERE id = $2 AND window_index < $1")
+        .bind(index)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 /// Whether the caller is blocked, and how many calls or texts they made since
 /// `since`: what a webhook from the public checks, in one round trip.
 pub async fn block_and_attempts<'e>(

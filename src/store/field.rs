@@ -152,12 +152,25 @@ pub async fn take_slot<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Re
     .await
 }
 
-/// Gives a slot back (an assigned observer who cannot go after all).
-pub async fn release_slot<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE incidents SET assigned = assigned - 1 WHERE id = $1 AND assigned > 0")
-        .bind(id)
-        .execute(ex)
-        .await?;
+/// Gives a slot back (an assigned observer who cannot go after all). When nobody
+/// is left assigned, paging starts again at tier `tier` with this `deadline`.
+pub async fn release_slot<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    deadline: i64,
+    tier: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE incidents SET assigned = assigned - 1, \
+         page_deadline = CASE WHEN assigned = 1 THEN $2 ELSE page_deadline END, \
+         page_tier = CASE WHEN assigned = 1 THEN $3 ELSE page_tier END \
+         WHERE id = $1 AND assigned > 0",
+    )
+    .bind(id)
+    .bind(deadline)
+    .bind(tier)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
@@ -231,18 +244,17 @@ pub async fn set_dispatch<'e>(
     Ok(())
 }
 
-/// Marks a volunteer as accepting an incident, unless they already are (or have
-/// been and left): false then. Taken before a slot, in the same transaction, so a
-/// `Y` sent twice at once cannot take two slots.
+/// Marks a paged volunteer as accepting an incident, unless they already are (or
+/// have been and left), or were never paged for it: false then. Taken before a
+/// slot, in the same transaction, so a `Y` sent twice at once cannot take two.
 pub async fn claim_acceptance<'e>(
     ex: impl Executor<'e, Database = Any>,
     incident_id: i64,
     volunteer_id: i64,
 ) -> Result<bool, sqlx::Error> {
     let row: Option<String> = sqlx::query_scalar(
-        "INSERT INTO dispatches (incident_id, volunteer_id, state) VALUES ($1, $2, 'accepted') \
-         ON CONFLICT (incident_id, volunteer_id) DO UPDATE SET state = 'accepted' \
-         WHERE dispatches.state NOT IN ('accepted', 'on_scene', 'done') RETURNING state",
+        "UPDATE dispatches SET state = 'accepted' WHERE incident_id = $1 AND volunteer_id = $2 \
+         AND state NOT IN ('accepted', 'on_scene', 'done') RETURNING state",
     )
     .bind(incident_id)
     .bind(volunteer_id)

@@ -16,6 +16,7 @@ pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
     (4, "retention", include_str!("../../migrations/sqlite/0004_retention.sql")),
     (5, "field", include_str!("../../migrations/sqlite/0005_field.sql")),
     (6, "accounts", include_str!("../../migrations/sqlite/0006_accounts.sql")),
+    (7, "security", include_str!("../../migrations/sqlite/0007_security.sql")),
 ];
 
 /// `(version, name, sql)` for PostgreSQL.
@@ -26,6 +27,7 @@ pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (4, "retention", include_str!("../../migrations/postgres/0004_retention.sql")),
     (5, "field", include_str!("../../migrations/postgres/0005_field.sql")),
     (6, "accounts", include_str!("../../migrations/postgres/0006_accounts.sql")),
+    (7, "security", include_str!("../../migrations/postgres/0007_security.sql")),
 ];
 
 pub(super) fn migrator(backend: Backend) -> Migrator {

@@ -8,12 +8,14 @@
 pub mod accounts;
 pub mod arrivals;
 pub mod calls;
+pub mod confirmations;
 pub mod field;
 pub mod items;
 mod migrations;
 pub mod sweep;
 pub mod tokens;
 pub mod volunteers;
+pub mod webhooks;
 
 use std::fmt;
 use std::sync::Arc;
@@ -46,6 +48,7 @@ impl Backend {
 /// must be here rather than set once: deleted rows are overwritten with zeros.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
      PRAGMA secure_delete = ON; \
+     PRAGMA temp_store = MEMORY; \
      PRAGMA foreign_keys = ON; \
      PRAGMA busy_timeout = 5000; \
      PRAGMA synchronous = FULL; \
@@ -139,6 +142,9 @@ impl Db {
         let raw = url.expose_secret();
         let err = |source| ConnectError { url: redact_url(raw), source };
         let backend = if raw.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        if backend == Backend::Sqlite {
+            private_sqlite_file(raw).map_err(|e| err(sqlx::Error::Io(e)))?;
+        }
         let options: AnyConnectOptions = raw.parse().map_err(err)?;
         // One direct connection first: a pool that cannot connect only reports
         // a timeout, while this says why (refused, unknown host, bad password).
@@ -255,6 +261,37 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Creates the SQLite file 0600 before SQLite does (its `-wal` and `-shm` take
+/// the database file's permissions), and tightens existing ones: the roster and
+/// sealed content are nobody else's to read.
+fn private_sqlite_file(url: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::str::FromStr;
+    let Ok(options) = sqlx::sqlite::SqliteConnectOptions::from_str(url) else { return Ok(()) };
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            for suffix in ["", "-wal", "-shm"] {
+                let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+                match std::fs::metadata(&file) {
+                    Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        // A directory that does not exist yet: SQLite says so in its own words.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -68,9 +68,15 @@ pub async fn delete_expired_items(db: &Db, now: i64) -> Result<u64, sqlx::Error>
     }
 }
 
-pub async fn delete_expired_blocks<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM caller_blocks WHERE expires_at <= $1").bind(now).execute(ex).await?;
-    Ok(done.rows_affected())
+/// Blocks past their end: the tokens, the sealed numbers, webhooks seen, and SMS
+/// commands never confirmed.
+pub async fn delete_expired_blocks(conn: &mut sqlx::AnyConnection, now: i64) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for table in ["caller_blocks", "caller_block_list", "webhooks_seen", "sms_confirmations"] {
+        let sql = format!("DELETE FROM {table} WHERE expires_at <= $1");
+        n += sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(n)
 }
 
 pub async fn delete_expired_tokens<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {

@@ -19,19 +19,23 @@ pub async fn insert<'e>(
     Ok(())
 }
 
-/// The volunteer a live token with this hash and scope belongs to.
+/// The volunteer a live token with this hash and scope belongs to, unless they
+/// are revoked.
 pub async fn volunteer_for<'e>(
     ex: impl Executor<'e, Database = Any>,
     token_hash: &str,
     scope: &str,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT volunteer_id FROM api_tokens WHERE token_hash = $1 AND scope = $2 AND expires_at > $3")
-        .bind(token_hash)
-        .bind(scope)
-        .bind(now)
-        .fetch_optional(ex)
-        .await
+    sqlx::query_scalar(
+        "SELECT t.volunteer_id FROM api_tokens t JOIN volunteers v ON v.id = t.volunteer_id \
+         WHERE t.token_hash = $1 AND t.scope = $2 AND t.expires_at > $3 AND v.revoked = 0",
+    )
+    .bind(token_hash)
+    .bind(scope)
+    .bind(now)
+    .fetch_optional(ex)
+    .await
 }
 
 pub async fn delete_for_volunteer<'e>(

@@ -17,6 +17,8 @@ pub struct VolunteerRow {
     pub on_shift: bool,
     pub overflow: bool,
     pub age_recipient: Option<String>,
+    /// Revoked by a coordinator: reads nothing new, rung and paged for nothing.
+    pub revoked: bool,
 }
 
 fn from_row(row: &AnyRow) -> Result<VolunteerRow, sqlx::Error> {
@@ -31,12 +33,13 @@ fn from_row(row: &AnyRow) -> Result<VolunteerRow, sqlx::Error> {
         on_shift: row.try_get::<i64, _>("on_shift")? != 0,
         overflow: row.try_get::<i64, _>("overflow")? != 0,
         age_recipient: row.try_get("age_recipient")?,
+        revoked: row.try_get::<i64, _>("revoked")? != 0,
     })
 }
 
 // Rows whose number is still in `legacy_phone` are left out until sealed at start-up.
 const SELECT: &str = "SELECT id, alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, \
-     overflow, age_recipient FROM volunteers WHERE phone_sealed IS NOT NULL";
+     overflow, age_recipient, revoked FROM volunteers WHERE phone_sealed IS NOT NULL";
 
 /// Inserts a volunteer (the `id` of `row` is ignored) and returns the new id.
 pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, row: &VolunteerRow) -> Result<i64, sqlx::Error> {
@@ -104,7 +107,7 @@ pub async fn list<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<Volun
 
 /// Those on shift: all that routing a call looks at.
 pub async fn list_on_shift<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<VolunteerRow>, sqlx::Error> {
-    list_where(ex, "AND on_shift = 1").await
+    list_where(ex, "AND on_shift = 1 AND revoked = 0").await
 }
 
 async fn list_where<'e>(

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/telephony/voice", post(voice))
         .route("/telephony/voice/language", post(language))
+        .route("/telephony/voice/challenge", post(challenge))
         .route("/telephony/voice/wait", post(wait))
         .route("/telephony/voice/queue-end", post(queue_end))
         .route("/telephony/voice/volunteer", post(volunteer))
@@ -45,12 +46,30 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A provider request whose signature checked out, with its parameters. Handlers
-/// that take this cannot run for a forged or unsigned request.
+/// that take this cannot run for a forged or unsigned request. The parameters
+/// (numbers, texts) are overwritten when it is dropped.
 pub struct Webhook {
     params: Vec<(String, String)>,
     /// Parameters of the URL we gave the provider (`call`, `attempt`), covered by
     /// the signature like the body.
     query: Vec<(String, String)>,
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl Webhook {
+    /// Overwrites every parameter; the strings are left empty.
+    fn wipe(&mut self) {
+        use zeroize::Zeroize;
+        for (k, v) in self.params.iter_mut() {
+            k.zeroize();
+            v.zeroize();
+        }
+    }
 }
 
 impl Webhook {
@@ -117,6 +136,7 @@ impl FromRequest<AppState> for Webhook {
         } else {
             (signature::verify_body(token, &url, &body, &signature), Vec::new())
         };
+        crate::web::zeroize_body(body);
         if !ok {
             tracing::warn!("provider webhook with a bad or missing signature refused");
             return Err(Rejected::Forbidden);
@@ -182,6 +202,12 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
 async fn language(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let attempt = hook.query_number("attempt").unwrap_or(1);
     Ok(answer(&state, &UNDER_WAY, calls::choose_language(&state, hook.call_id()?, attempt, hook.get("Digits"))).await)
+}
+
+async fn challenge(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let attempt = hook.query_number("attempt").unwrap_or(1);
+    let work = calls::challenge_answered(&state, hook.call_id()?, attempt, hook.get("Digits"));
+    Ok(answer(&state, &UNDER_WAY, work).await)
 }
 
 async fn wait(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
@@ -293,4 +319,25 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
 async fn sms_status(State(state): State<AppState>, hook: Webhook) -> StatusCode {
     crate::sms::status(&state, hook.get("MessageSid").unwrap_or("")).await;
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_webhooks_parameters_are_wiped() {
+        let mut hook = super::Webhook {
+            params: vec![("From".into(), "+14155550123".into()), ("Body".into(), "two vans".into())],
+            query: vec![],
+        };
+        let before: Vec<(*const u8, usize)> = hook.params.iter().map(|(_, v)| (v.as_ptr(), v.capacity())).collect();
+        hook.wipe();
+        assert!(hook.params.iter().all(|(k, v)| k.is_empty() && v.is_empty()));
+        // zeroize keeps the allocation and overwrites it in place.
+        for ((_, v), (ptr, cap)) in hook.params.iter().zip(before) {
+            assert_eq!((v.as_ptr(), v.capacity()), (ptr, cap));
+            // SAFETY: the allocation is still owned by `v` (same pointer and capacity).
+            let bytes = unsafe { std::slice::from_raw_parts(ptr, cap) };
+            assert!(bytes.iter().all(|b| *b == 0), "{bytes:?}");
+        }
+    }
 }

@@ -321,15 +321,18 @@ impl Provider {
         Ok(())
     }
 
-    /// Downloads a recording's audio (WAV).
-    pub async fn fetch_recording(&self, sid: &str) -> Result<Vec<u8>, ProviderError> {
+    /// Downloads a recording's audio (WAV). The download buffer is overwritten
+    /// once copied; the HTTP library's own read buffers are out of reach.
+    pub async fn fetch_recording(&self, sid: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, ProviderError> {
         let response = self.send(self.http.get(self.url(&format!("Recordings/{sid}.wav")))).await?;
         let bytes = response.bytes().await.map_err(|e| ProviderError {
             status: 200,
             code: None,
             message: e.without_url().to_string(),
         })?;
-        Ok(bytes.to_vec())
+        let audio = zeroize::Zeroizing::new(bytes.to_vec());
+        crate::web::zeroize_body(bytes);
+        Ok(audio)
     }
 
     /// Sends an SMS from the hotline number; returns the message SID.

@@ -1,16 +1,28 @@
-//! Caller tokens: `HMAC-SHA256(window key, "caller/v1|" + E.164 number)`.
+//! Caller tokens: argon2id of the E.164 number, keyed by the window key (argon2's
+//! secret input), with [`TOKEN_MEMORY_KIB`] of memory and [`TOKEN_PASSES`] passes.
 //!
 //! The window key lives in the keystore and is destroyed when its window ends,
 //! so tokens match within a window (rate limits, blocks, an intake thread) and
-//! join nothing after it. A plain hash of a number is never computed anywhere:
-//! every 10-digit number can be hashed in minutes.
+//! join nothing after it. While the window lasts, whoever takes the running
+//! server has the key too: the memory-hard function makes trying every number
+//! of a country against the day's tokens cost days of computing instead of
+//! minutes (see BENCHMARKS.md for the figures these parameters were chosen
+//! from). A plain hash of a number is never computed anywhere.
 
 use std::fmt;
 
+use argon2::{Algorithm, Argon2, Params, Version};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::keystore::KEY_LEN;
+
+/// Memory of one caller token, in KiB.
+pub const TOKEN_MEMORY_KIB: u32 = 4096;
+/// Passes over that memory.
+pub const TOKEN_PASSES: u32 = 1;
+/// Kept apart from every other use of the window key.
+const TOKEN_SALT: &[u8] = b"quietline caller token v2";
 
 /// A caller's identity for one window, as 64 hex digits.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -18,7 +30,17 @@ pub struct CallerToken(String);
 
 impl CallerToken {
     pub(super) fn compute(window_key: &[u8; KEY_LEN], e164: &str) -> CallerToken {
-        Self::compute_in(window_key, b"caller/v1|", e164)
+        Self::compute_with(window_key, e164, TOKEN_MEMORY_KIB, TOKEN_PASSES)
+    }
+
+    /// The token with other parameters, for the benchmark that chose them.
+    pub fn compute_with(window_key: &[u8; KEY_LEN], e164: &str, memory_kib: u32, passes: u32) -> CallerToken {
+        let params = Params::new(memory_kib, passes, 1, Some(32)).expect("valid argon2 parameters");
+        let argon = Argon2::new_with_secret(window_key, Algorithm::Argon2id, Version::V0x13, params)
+            .expect("a 32-byte secret is accepted");
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        argon.hash_password_into(e164.as_bytes(), TOKEN_SALT, &mut out[..]).expect("valid argon2 input");
+        CallerToken(super::hex(&out[..]))
     }
 
     /// The same construction for another kind of identifier, kept apart by `domain`.
@@ -45,15 +67,38 @@ impl fmt::Debug for CallerToken {
 mod tests {
     use super::*;
 
-    /// Known answer, computed independently:
+    /// Known answer for the keyed HMAC used for sign-in limit buckets, computed
+    /// independently:
     /// `python3 -c 'import hmac,hashlib; print(hmac.new(bytes(range(32)), b"caller/v1|+14155550123", hashlib.sha256).hexdigest())'`
     #[test]
     fn known_answer() {
         let key: [u8; 32] = std::array::from_fn(|i| i as u8);
         assert_eq!(
-            CallerToken::compute(&key, "+14155550123").as_str(),
+            CallerToken::compute_in(&key, b"caller/v1|", "+14155550123").as_str(),
             "7192128c04e44b632a8a5880a28afe8ecbfd6a2068fb1be0fcefbdff523df50b"
         );
+    }
+
+    /// The token is argon2id with the window key as its secret input: the same
+    /// inputs give the same token; another key, number or memory size another.
+    #[test]
+    fn tokens_are_argon2id_keyed_by_the_window_key() {
+        let key: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let a = CallerToken::compute_with(&key, "+14155550123", 64, 1);
+        assert_eq!(a, CallerToken::compute_with(&key, "+14155550123", 64, 1));
+        assert_ne!(a, CallerToken::compute_with(&[7u8; 32], "+14155550123", 64, 1));
+        assert_ne!(a, CallerToken::compute_with(&key, "+14155550124", 64, 1));
+        assert_ne!(a, CallerToken::compute_with(&key, "+14155550123", 128, 1), "the memory is part of it");
+        // Without the key it is not the plain (unkeyed) argon2id of the number.
+        let plain = {
+            let params = Params::new(64, 1, 1, Some(32)).unwrap();
+            let mut out = [0u8; 32];
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password_into(b"+14155550123", TOKEN_SALT, &mut out)
+                .unwrap();
+            super::super::hex(&out)
+        };
+        assert_ne!(a.as_str(), plain);
     }
 
     #[test]

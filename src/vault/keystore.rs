@@ -57,7 +57,14 @@ pub enum KeyName {
     Epoch(EpochId),
     /// Keys caller tokens during window `index` of `window_secs` seconds.
     CallerWindow { window_secs: i64, index: i64 },
+    /// Keys the sign-in limit buckets of window `index`; outlives the window by
+    /// [`LIMITS_GRACE_SECS`], so a boundary grants no fresh allowance.
+    Limits { window_secs: i64, index: i64 },
 }
+
+/// How long a window's sign-in limit key outlives the window: longer than the
+/// limits' own 15 minutes.
+pub const LIMITS_GRACE_SECS: i64 = 3600;
 
 impl KeyName {
     pub fn ends_at(self) -> UnixTime {
@@ -66,6 +73,9 @@ impl KeyName {
             KeyName::CallerWindow { window_secs, index } => {
                 UnixTime(index.saturating_add(1).saturating_mul(window_secs))
             }
+            KeyName::Limits { window_secs, index } => {
+                UnixTime(index.saturating_add(1).saturating_mul(window_secs).saturating_add(LIMITS_GRACE_SECS))
+            }
         }
     }
 
@@ -73,6 +83,7 @@ impl KeyName {
         match self {
             KeyName::Epoch(e) => format!("epoch-{}.key", e.0),
             KeyName::CallerWindow { window_secs, index } => format!("caller-{window_secs}s-{index}.key"),
+            KeyName::Limits { window_secs, index } => format!("limits-{window_secs}s-{index}.key"),
         }
     }
 
@@ -80,6 +91,10 @@ impl KeyName {
         let stem = name.strip_suffix(".key")?;
         if let Some(id) = stem.strip_prefix("epoch-") {
             return Some(KeyName::Epoch(EpochId(id.parse().ok()?)));
+        }
+        if let Some(rest) = stem.strip_prefix("limits-") {
+            let (secs, index) = rest.split_once("s-")?;
+            return Some(KeyName::Limits { window_secs: secs.parse().ok()?, index: index.parse().ok()? });
         }
         let rest = stem.strip_prefix("caller-")?;
         let (secs, index) = rest.split_once("s-")?;
@@ -91,6 +106,9 @@ impl KeyName {
             KeyName::Epoch(e) => format!("epoch key {} (ends {})", e.0, e.ends_at().display_utc()),
             KeyName::CallerWindow { index, .. } => {
                 format!("caller-token key {index} (ends {})", self.ends_at().display_utc())
+            }
+            KeyName::Limits { index, .. } => {
+                format!("sign-in limit key {index} (ends {})", self.ends_at().display_utc())
             }
         }
     }
@@ -304,7 +322,11 @@ mod tests {
 
     #[test]
     fn file_names_round_trip() {
-        for name in [KeyName::Epoch(EpochId(493_188)), KeyName::CallerWindow { window_secs: 86_400, index: 20_415 }] {
+        for name in [
+            KeyName::Epoch(EpochId(493_188)),
+            KeyName::CallerWindow { window_secs: 86_400, index: 20_415 },
+            KeyName::Limits { window_secs: 86_400, index: 20_415 },
+        ] {
             assert_eq!(KeyName::parse_file_name(&name.file_name()), Some(name));
         }
         assert_eq!(KeyName::parse_file_name("notes.txt"), None);

@@ -28,7 +28,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-pub use caller::CallerToken;
+pub use caller::{CallerToken, TOKEN_MEMORY_KIB, TOKEN_PASSES};
 pub use keystore::{EPOCH_SECS, EpochId, KeyName, Keystore};
 pub use sealed::Sealed;
 pub use server_key::{SERVER_KEY_FILE, ServerKey};
@@ -125,12 +125,17 @@ impl fmt::Debug for AgeRecipient {
     }
 }
 
+/// Caller tokens computed at once: each holds [`TOKEN_MEMORY_KIB`] of memory, so a
+/// surge of a thousand callers computes them in turn instead of all at once.
+const CONCURRENT_TOKENS: usize = 2;
+
 /// Keys and sealing for one data dir.
 pub struct Vault {
     keystore: Keystore,
     server: ServerKey,
     caller_window: Duration,
     clock: Clock,
+    token_slots: tokio::sync::Semaphore,
 }
 
 impl Vault {
@@ -144,7 +149,13 @@ impl Vault {
     ) -> Result<Vault, VaultError> {
         let keystore = Keystore::open(&data_dir.join(KEYSTORE_DIR))?;
         let server = ServerKey::load_or_create(data_dir, server_key)?;
-        Ok(Vault { keystore, server, caller_window, clock })
+        Ok(Vault {
+            keystore,
+            server,
+            caller_window,
+            clock,
+            token_slots: tokio::sync::Semaphore::new(CONCURRENT_TOKENS),
+        })
     }
 
     pub fn clock(&self) -> &Clock {
@@ -216,39 +227,64 @@ impl Vault {
         sealed.open(&key)
     }
 
-    /// The caller's token for the current window.
+    /// The caller's token for the current window, computed here and now (a few
+    /// milliseconds of one core; see [`Vault::caller_token_off_thread`]).
     pub fn caller_token(&self, number: &PhoneNumber) -> Result<CallerToken, VaultError> {
-        self.caller_token_at(number, self.clock.now())
-    }
-
-    /// The caller's token for the window that contains `at` (which may be in the
-    /// future, for blocks that last several windows).
-    pub fn caller_token_at(&self, number: &PhoneNumber, at: UnixTime) -> Result<CallerToken, VaultError> {
-        let window_secs = self.caller_window.as_secs() as i64;
-        let name = KeyName::CallerWindow { window_secs, index: at.0.div_euclid(window_secs) };
-        let key = self.keystore.get_or_create(name, self.clock.now())?;
+        let now = self.clock.now();
+        let key = self.keystore.get_or_create(self.caller_window_at(now), now)?;
         Ok(CallerToken::compute(&key, number.as_str()))
     }
 
-    /// A keyed hash of a client's network (`203.0.113.0/24`), for sign-in rate
-    /// limits: the address itself is never stored, and the hash joins nothing once
-    /// the window key is gone.
-    pub fn network_token(&self, network: &str) -> Result<CallerToken, VaultError> {
-        self.window_hash(b"network/v1|", network)
+    /// [`Vault::caller_token`] off the async threads, a few at a time.
+    pub async fn caller_token_off_thread(
+        self: &std::sync::Arc<Self>,
+        number: &PhoneNumber,
+    ) -> Result<CallerToken, VaultError> {
+        let _turn = self.token_slots.acquire().await.map_err(|e| VaultError::Io(e.to_string()))?;
+        let vault = self.clone();
+        let number = number.clone();
+        tokio::task::spawn_blocking(move || vault.caller_token(&number))
+            .await
+            .unwrap_or_else(|e| Err(VaultError::Io(format!("caller token task failed: {e}"))))
     }
 
-    /// A keyed hash of what was typed as an alias, for sign-in limits: a password
-    /// typed into the wrong field must not land on disk as a plain hash.
-    pub fn alias_token(&self, typed: &str) -> Result<CallerToken, VaultError> {
-        self.window_hash(b"alias/v1|", &typed.trim().to_lowercase())
+    /// The caller-token window that contains `at`.
+    fn caller_window_at(&self, at: UnixTime) -> KeyName {
+        let window_secs = self.caller_window.as_secs() as i64;
+        KeyName::CallerWindow { window_secs, index: at.0.div_euclid(window_secs) }
     }
 
-    fn window_hash(&self, domain: &[u8], value: &str) -> Result<CallerToken, VaultError> {
+    /// The current caller-token window: its index and when it ends.
+    pub fn current_window(&self) -> (i64, UnixTime) {
+        let name = self.caller_window_at(self.clock.now());
+        match name {
+            KeyName::CallerWindow { index, .. } => (index, name.ends_at()),
+            _ => unreachable!("a caller window"),
+        }
+    }
+
+    /// Keyed hashes of `value` for the sign-in limit buckets (`domain` keeps
+    /// aliases, networks and enrollment apart): under this window's limit key
+    /// first, then, while it lives, the last window's, so that failures counted
+    /// just before a window boundary still count after it. A typed alias or a
+    /// network never lands on disk in clear or as a plain hash.
+    pub fn limit_buckets(&self, domain: &str, value: &str) -> Result<Vec<String>, VaultError> {
         let now = self.clock.now();
         let window_secs = self.caller_window.as_secs() as i64;
-        let name = KeyName::CallerWindow { window_secs, index: now.0.div_euclid(window_secs) };
-        let key = self.keystore.get_or_create(name, now)?;
-        Ok(CallerToken::compute_in(&key, domain, value))
+        let index = now.0.div_euclid(window_secs);
+        let bucket = |key: &keystore::Key| {
+            let token = CallerToken::compute_in(key, format!("{domain}/v2|").as_bytes(), value);
+            format!("{domain}:{}", &token.as_str()[..32])
+        };
+        let current = self.keystore.get_or_create(KeyName::Limits { window_secs, index }, now)?;
+        let mut out = vec![bucket(&current)];
+        let previous = KeyName::Limits { window_secs, index: index - 1 };
+        if previous.ends_at() > now
+            && let Some(key) = self.keystore.get(previous)?
+        {
+            out.push(bucket(&key));
+        }
+        Ok(out)
     }
 
     /// Destroys every key whose epoch or window has ended.

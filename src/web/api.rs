@@ -35,11 +35,24 @@ pub struct ApiJson<T>(pub T);
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
+    /// Reads the body itself rather than through axum's `Json`, so that the bytes
+    /// (passwords, note text) can be overwritten once parsed.
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        Json::<T>::from_request(request, state)
+        let json = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !json {
+            return Err(ApiError::Unprocessable("Expected request with `Content-Type: application/json`".into()));
+        }
+        let bytes = Bytes::from_request(request, state)
             .await
-            .map(|Json(v)| ApiJson(v))
-            .map_err(|e| ApiError::Unprocessable(e.body_text()))
+            .map_err(|e| ApiError::BadRequest(format!("the body could not be read: {}", e.body_text())))?;
+        let parsed = serde_json::from_slice::<T>(&bytes)
+            .map_err(|e| ApiError::Unprocessable(format!("Failed to deserialize the JSON body: {e}")));
+        super::zeroize_body(bytes);
+        parsed.map(ApiJson)
     }
 }
 
@@ -145,7 +158,7 @@ pub fn session_cookie(token: &SecretString) -> HeaderValue {
 }
 
 pub fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("ql_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+    HeaderValue::from_static("__Host-ql_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
 }
 
 pub fn account_error(e: sessions::AccountError) -> ApiError {
@@ -275,6 +288,7 @@ pub struct EnrollOut {
 async fn enroll(
     State(state): State<AppState>,
     _auth: Authorized,
+    ClientNetwork(network): ClientNetwork,
     ApiJson(input): ApiJson<EnrollIn>,
 ) -> Result<Response, ApiError> {
     let alias = input.alias.clone();
@@ -284,7 +298,7 @@ async fn enroll(
         password: input.password,
         age_recipient: input.age_recipient,
     };
-    let s = sessions::enroll(&state, e).await.map_err(account_error)?;
+    let s = sessions::enroll(&state, e, network.as_deref()).await.map_err(account_error)?;
     // The new session, to create the authenticator secret under.
     let session = sessions::lookup(&state, s.token.expose_secret(), true)
         .await
@@ -866,8 +880,7 @@ pub struct CreatedItem {
     (status = 400, description = "Not JSON or an age file, or a bad lifetime", body = ErrorBody),
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "Missing X-CSRF-Token, or still enrolling", body = ErrorBody),
-    (status = 404, description = "A reader is not on the roster", body = ErrorBody),
-    (status = 422, description = "A reader has no key", body = ErrorBody),
+    (status = 422, description = "A reader cannot read sealed items (the same answer whatever the reason)", body = ErrorBody),
     (status = 503, description = "Disk full or database unreachable: nothing was stored", body = ErrorBody)))]
 async fn create_item(
     State(state): State<AppState>,
@@ -916,13 +929,24 @@ async fn resolve_readers(
 ) -> Result<Vec<Volunteer>, ApiError> {
     match names {
         Some(names) => {
+            // One answer whatever is wrong with a reader (not on the roster, no key,
+            // revoked), so a token holder learns nothing about who exists.
+            let unreadable = || {
+                ApiError::Unprocessable(
+                    "every reader must be a volunteer who can read sealed items (on the roster, with a key); \
+                     nothing was stored"
+                        .into(),
+                )
+            };
             let mut out = Vec::with_capacity(names.len());
             for name in names.iter().filter(|n| !n.is_empty()) {
-                let v = roster::get(&state.db, name).await?;
-                if v.age_recipient.is_none() {
-                    return Err(ApiError::Unprocessable(format!("{} has no age key registered", v.alias)));
+                match roster::get(&state.db, name).await {
+                    Ok(v) if v.can_read() => out.push(v),
+                    Ok(_) | Err(roster::RosterError::NotFound(_) | roster::RosterError::Invalid(_)) => {
+                        return Err(unreadable());
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                out.push(v);
             }
             Ok(out)
         }
@@ -1028,11 +1052,11 @@ pub async fn add_volunteer_with(
     )?;
     let v = roster::add(&state.db, &state.vault, new).await?;
     crate::audit::record(state, Actor::Volunteer(by), "volunteer.add", "volunteer", Some(v.id)).await;
-    enrollment_code(state, &v).await
+    enrollment_code(state, &v, by).await
 }
 
-async fn enrollment_code(state: &AppState, v: &Volunteer) -> Result<EnrollmentCodeOut, ApiError> {
-    let code = sessions::issue_enrollment_code(state, v).await.map_err(account_error)?;
+async fn enrollment_code(state: &AppState, v: &Volunteer, by: &Volunteer) -> Result<EnrollmentCodeOut, ApiError> {
+    let code = sessions::issue_enrollment_code(state, v, Actor::Volunteer(by)).await.map_err(account_error)?;
     Ok(EnrollmentCodeOut {
         alias: v.alias.to_string(),
         enrollment_code: code.expose_secret().to_string(),
@@ -1122,11 +1146,11 @@ async fn revoke_volunteer(
     (status = 404, description = "No such volunteer", body = ErrorBody)))]
 async fn new_enrollment_code(
     State(state): State<AppState>,
-    _auth: Authorized,
+    auth: Authorized,
     ApiPath(alias): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
-    Ok(no_store((StatusCode::CREATED, Json(enrollment_code(&state, &v).await?)).into_response()))
+    Ok(no_store((StatusCode::CREATED, Json(enrollment_code(&state, &v, auth.who()?).await?)).into_response()))
 }
 
 /// What the network holds right now, class by class.

@@ -8,7 +8,7 @@
 //! the default is no. Console forms carry their CSRF token as a field, checked by
 //! [`ConsoleForm`].
 
-use axum::extract::{Form, FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
@@ -141,15 +141,17 @@ impl Authorized {
     }
 }
 
-pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// Every value of the cookie `name` the request carries.
+pub fn cookie_values<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(|(k, _)| *k == name)
         .map(|(_, v)| v)
+        .collect()
 }
 
 /// The dashboard's own refresh: not a sign that someone is at the screen.
@@ -179,7 +181,9 @@ impl FromRequestParts<AppState> for Authorized {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
-        let Some(access) = access(&parts.method, &route) else {
+        // HEAD is answered by the GET handler, and needs what GET needs.
+        let method = if parts.method == Method::HEAD { Method::GET } else { parts.method.clone() };
+        let Some(access) = access(&method, &route) else {
             tracing::error!(route = %route, "a route is missing from the authorization table; refused");
             return Err(ApiError::Forbidden("not allowed".into()));
         };
@@ -190,9 +194,15 @@ impl FromRequestParts<AppState> for Authorized {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let (volunteer, via) = match (bearer, cookie_value(&parts.headers, COOKIE)) {
+        let cookies = cookie_values(&parts.headers, COOKIE);
+        // Two session cookies: one was planted (or left over); which is meant
+        // cannot be known, so neither is used.
+        if cookies.len() > 1 {
+            return Err(ApiError::BadRequest("the request carries two session cookies; sign in again".into()));
+        }
+        let (volunteer, via) = match (bearer, cookies.first().copied()) {
             (Some(token), _) if api => {
-                if !TOKEN_ROUTES.iter().any(|(m, r)| *m == parts.method && *r == route) {
+                if !TOKEN_ROUTES.iter().any(|(m, r)| *m == method && *r == route) {
                     return Err(ApiError::Forbidden("an API token cannot do this; sign in".into()));
                 }
                 match crate::accounts::authenticate(&state.db, token, state.vault.clock().now()).await? {
@@ -255,17 +265,23 @@ impl FromRequestParts<AppState> for Authorized {
 }
 
 /// The client's network (`/24` or `/48`), when known: the connection's peer, or,
-/// for a connection from a reverse proxy on this machine, the last address in
-/// `client_ip_header`. Used for sign-in limits only, and kept only hashed.
+/// for a connection from one of `trusted_proxies`, the last address in
+/// `client_ip_header`. On the onion service's listener nothing is known (every
+/// visitor arrives from the Tor daemon) and no header is believed: sign-in
+/// limits there are per alias. Used for sign-in limits only, and kept only hashed.
 pub struct ClientNetwork(pub Option<String>);
 
 impl FromRequestParts<AppState> for ClientNetwork {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<super::listen::Onion>().is_some() {
+            return Ok(ClientNetwork(None));
+        }
         let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|p| p.0.ip());
+        let trusted = |ip: std::net::IpAddr| state.config.trusted_proxies.iter().any(|n| n.contains(ip));
         let forwarded = match (&state.config.client_ip_header, peer) {
-            (Some(header), Some(ip)) if ip.is_loopback() => parts
+            (Some(header), Some(ip)) if trusted(ip) => parts
                 .headers
                 .get(header.as_str())
                 .and_then(|v| v.to_str().ok())
@@ -317,10 +333,10 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ConsoleForm<T> {
                 return Err(ApiError::Forbidden("this form has expired; reload the page and try again".into()));
             }
         }
-        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
-        let Form(form) = Form::<T>::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(format!("the form could not be read: {}", e.body_text())))?;
-        Ok(ConsoleForm { auth, form })
+        let form = serde_urlencoded::from_bytes::<T>(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("the form could not be read: {e}")));
+        super::zeroize_body(bytes);
+        drop(parts);
+        Ok(ConsoleForm { auth, form: form? })
     }
 }

@@ -20,6 +20,7 @@ pub mod api;
 pub mod auth;
 mod console;
 pub mod error;
+pub mod listen;
 
 /// The router the binary serves and the tests drive.
 pub fn router(state: AppState) -> Router {
@@ -30,27 +31,68 @@ pub fn router(state: AppState) -> Router {
         .merge(console::routes())
         .merge(crate::telephony::routes())
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
-        .route_layer(middleware::from_fn(log_request))
+        .route_layer(middleware::from_fn_with_state(state.clone(), log_request))
         .layer(middleware::from_fn(security_headers))
-        .fallback(not_found.layer(middleware::from_fn(log_request)))
+        .fallback(not_found.layer(middleware::from_fn_with_state(state.clone(), log_request)))
         .with_state(state)
 }
 
-/// Logs one line per request with the allowed fields only.
-async fn log_request(request: Request, next: Next) -> Response {
+/// Logs one line per request with the allowed fields only. Provider webhooks get
+/// none at `info`: the log's timestamps would keep the exact time of every call
+/// and text that the database keeps only to the hour. They are counted instead
+/// (the call loop logs the count once an hour), and their failures are logged.
+async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "<unmatched>".to_owned());
-    let span = tracing::info_span!("request", route = %route, method = %request.method());
+    let webhook = route.starts_with("/telephony/");
+    let span = if webhook {
+        tracing::info_span!(crate::logging::WEBHOOK_SPAN, route = %route, method = %request.method())
+    } else {
+        tracing::info_span!("request", route = %route, method = %request.method())
+    };
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), latency_ms = %format_args!("{latency_ms:.2}"), "request");
+        if !webhook {
+            tracing::info!(status, latency_ms = %format_args!("{latency_ms:.2}"), "request");
+        } else if status >= 500 {
+            tracing::warn!(status, "a provider webhook failed");
+        } else {
+            tracing::debug!(status, latency_ms = %format_args!("{latency_ms:.2}"), "request");
+        }
     });
+    if webhook {
+        state.webhooks.count(status >= 400);
+    }
     response
+}
+
+/// Provider webhooks answered since the last report, and how many failed.
+#[derive(Default)]
+pub struct WebhookCounts {
+    answered: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl WebhookCounts {
+    fn count(&self, failed: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.answered.fetch_add(1, Relaxed);
+        if failed {
+            self.failed.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// `(answered, failed)` since the last call, and starts again from zero.
+    pub fn take(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.answered.swap(0, Relaxed), self.failed.swap(0, Relaxed))
+    }
 }
 
 /// Headers on every answer: nothing may be framed, loaded from elsewhere, or
@@ -63,7 +105,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
     h.insert(
         "content-security-policy",
         HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; object-src 'none'; \
              base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
@@ -74,6 +116,21 @@ async fn security_headers(request: Request, next: Next) -> Response {
         h.insert("cache-control", HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// Overwrites a request body we were its only holder of (a form with a password,
+/// a webhook with a caller's number and a text). Bytes shared with someone else,
+/// and the server library's own read buffers, are out of reach.
+pub fn zeroize_body(body: axum::body::Bytes) {
+    drop(wiped(body));
+}
+
+/// The body's buffer, overwritten, when nobody else holds it.
+fn wiped(body: axum::body::Bytes) -> Option<bytes::BytesMut> {
+    use zeroize::Zeroize;
+    let mut unique = body.try_into_mut().ok()?;
+    unique.as_mut().zeroize();
+    Some(unique)
 }
 
 /// The process is up.
@@ -98,4 +155,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "not found\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_body_only_we_hold_is_overwritten() {
+        let body = axum::body::Bytes::from(b"From=%2B14155550123&Body=two+vans".to_vec());
+        let wiped = super::wiped(body).expect("held by nobody else");
+        assert!(!wiped.is_empty() && wiped.iter().all(|b| *b == 0));
+        let shared = axum::body::Bytes::from(b"password=hunter22".to_vec());
+        let other = shared.clone();
+        assert!(super::wiped(shared).is_none(), "a shared buffer cannot be overwritten");
+        assert_eq!(&other[..], b"password=hunter22");
+    }
 }

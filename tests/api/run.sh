@@ -13,11 +13,11 @@ read -r cookie csrf < <(python3 tests/api/session.py "http://127.0.0.1:$port" an
 # Signing out would end the session the run uses; those two are walked by the
 # role x route test instead.
 st run "http://127.0.0.1:$port/api/v1/openapi.json" \
-    --header "Cookie: ql_session=$cookie" --header "X-CSRF-Token: $csrf" \
+    --header "Cookie: __Host-ql_session=$cookie" --header "X-CSRF-Token: $csrf" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --exclude-path /api/v1/session --exclude-path /api/v1/sessions \
     --max-examples 25 --seed 7 --workers 1 --no-color
 # The session lasted the whole run, so every operation was tested signed in.
-curl -fs -H "Cookie: ql_session=$cookie" "http://127.0.0.1:$port/api/v1/me" >/dev/null ||
+curl -fs -H "Cookie: __Host-ql_session=$cookie" "http://127.0.0.1:$port/api/v1/me" >/dev/null ||
     { echo "FAIL: the session did not last the run" >&2; exit 1; }
 assert_log_clean "4155550123"

@@ -9,7 +9,7 @@ def post(path, body, cookie=None, csrf=None):
     req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
     req.add_header("content-type", "application/json")
     if cookie:
-        req.add_header("cookie", "ql_session=" + cookie)
+        req.add_header("cookie", "__Host-ql_session=" + cookie)
     if csrf:
         req.add_header("x-csrf-token", csrf)
     with urllib.request.urlopen(req) as r:

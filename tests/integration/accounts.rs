@@ -38,7 +38,7 @@ struct Client {
 async fn send(state: &AppState, client: &Client, method: Method, path: &str, body: Option<&str>, form: bool) -> Answer {
     let mut r = Request::builder().method(method).uri(path);
     if let Some(c) = &client.cookie {
-        r = r.header("cookie", format!("ql_session={c}"));
+        r = r.header("cookie", format!("__Host-ql_session={c}"));
     }
     if let Some(t) = &client.csrf {
         r = r.header("x-csrf-token", t.as_str());
@@ -58,7 +58,7 @@ async fn send(state: &AppState, client: &Client, method: Method, path: &str, bod
 fn session_cookie(a: &Answer) -> Option<String> {
     let set = a.headers.get("set-cookie")?.to_str().ok()?;
     assert!(set.contains("HttpOnly") && set.contains("Secure") && set.contains("SameSite=Strict"), "{set}");
-    Some(set.split(';').next()?.strip_prefix("ql_session=")?.to_string())
+    Some(set.split(';').next()?.strip_prefix("__Host-ql_session=")?.to_string())
 }
 
 /// The volunteer's authenticator, read back the way the server keeps it.
@@ -77,7 +77,9 @@ fn code_now(state: &AppState, secret: &Secret) -> String {
 async fn enrolled(env: &TestEnv, state: &AppState, alias: &str, phone: &str, roles: &str) -> Client {
     env.try_add_volunteer(alias, phone, roles, "en", None).await.unwrap();
     let v = quietline::roster::get(&state.db, alias).await.unwrap();
-    let code = quietline::accounts::sessions::issue_enrollment_code(state, &v).await.unwrap();
+    let code = quietline::accounts::sessions::issue_enrollment_code(state, &v, quietline::audit::Actor::Operator)
+        .await
+        .unwrap();
     let body = serde_json::json!({ "alias": alias, "code": code.expose_secret(), "password": PASSWORD }).to_string();
     let a = send(state, &Client::default(), Method::POST, "/api/v1/enrollment", Some(&body), false).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
@@ -156,7 +158,9 @@ async fn enrollment_sign_in_replay_and_limits(backend: Backend) {
 
     // A used enrollment code does not work again, and weak passwords are refused.
     let v = quietline::roster::get(&state.db, "ana").await.unwrap();
-    let code = quietline::accounts::sessions::issue_enrollment_code(&state, &v).await.unwrap();
+    let code = quietline::accounts::sessions::issue_enrollment_code(&state, &v, quietline::audit::Actor::Operator)
+        .await
+        .unwrap();
     let weak = serde_json::json!({ "alias": "ana", "code": code.expose_secret(), "password": "password1234" });
     let a = send(&state, &Client::default(), Method::POST, "/api/v1/enrollment", Some(&weak.to_string()), false).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -228,7 +228,7 @@ async fn the_root_leads_into_the_console(backend: Backend) {
         async move {
             let mut r = Request::get(path);
             if let Some(c) = cookie {
-                r = r.header("cookie", format!("ql_session={c}"));
+                r = r.header("cookie", format!("__Host-ql_session={c}"));
             }
             let response = quietline::app(state).oneshot(r.body(Body::empty()).unwrap()).await.unwrap();
             let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string());

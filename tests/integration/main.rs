@@ -15,5 +15,7 @@ mod peers;
 mod retention;
 mod roster;
 mod scale;
+mod security_accounts;
+mod security_field;
 mod vault;
 mod voice;

@@ -65,7 +65,7 @@ async fn an_instance_killed_mid_surge_loses_no_caller_and_no_note(backend: Backe
     let mut acknowledged = Vec::new();
     let mut restarted = None;
     for i in 0..CALLS {
-        let from = format!("+1415555020{i:02}");
+        let from = format!("+1415555{:04}", 2000 + i);
         callers.push(standin.place_call(&from, CallerScript { gathers: vec![None, None], talk_ms: 300 }));
         let server = match &second {
             Some(s) if i % 2 == 1 => s.addr,

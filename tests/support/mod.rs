@@ -495,14 +495,14 @@ pub async fn sign_in_session(_env: &TestEnv, state: &AppState, alias: &str) -> S
     use quietline::accounts::sessions::{self, Enrollment};
     use secrecy::{ExposeSecret, SecretString};
     let v = quietline::roster::get(&state.db, alias).await.unwrap();
-    let code = sessions::issue_enrollment_code(state, &v).await.unwrap();
+    let code = sessions::issue_enrollment_code(state, &v, quietline::audit::Actor::Operator).await.unwrap();
     let enrollment = Enrollment {
         alias: alias.to_string(),
         code,
         password: SecretString::from("river glass orbit 19"),
         age_recipient: None,
     };
-    let started = sessions::enroll(state, enrollment).await.unwrap();
+    let started = sessions::enroll(state, enrollment, None).await.unwrap();
     let token = started.token.expose_secret().to_string();
     let session = sessions::lookup(state, &token, true).await.unwrap().expect("the new session");
     let secret = sessions::pending_totp(state, &session).await.unwrap();

@@ -247,6 +247,7 @@ struct EnrollForm {
 
 async fn enroll(
     State(state): State<AppState>,
+    ClientNetwork(network): ClientNetwork,
     form: std::result::Result<ConsoleForm<EnrollForm>, ApiError>,
 ) -> Result<Response> {
     let f = form?.form;
@@ -254,7 +255,7 @@ async fn enroll(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, enroll_form(Some("The two passwords differ."))).into_response());
     }
     let e = Enrollment { alias: f.alias, code: f.code, password: f.password, age_recipient: Some(f.age_recipient) };
-    match sessions::enroll(&state, e).await {
+    match sessions::enroll(&state, e, network.as_deref()).await {
         Ok(s) => {
             let mut r = Redirect::to("/console/enroll/totp").into_response();
             r.headers_mut().insert(SET_COOKIE, session_cookie(&s.token));
@@ -783,7 +784,9 @@ async fn roster_code(
     let form = form?;
     let s = session_of(&form.auth)?.clone();
     let v = roster::get(&state.db, &alias).await.map_err(ApiError::from)?;
-    let code = sessions::issue_enrollment_code(&state, &v).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let code = sessions::issue_enrollment_code(&state, &v, Actor::Volunteer(&s.volunteer))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let out = api::EnrollmentCodeOut {
         alias: v.alias.to_string(),
         enrollment_code: code.expose_secret().to_string(),
