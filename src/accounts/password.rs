@@ -1,6 +1,8 @@
 //! Passwords: argon2id with the crate's defaults (19 MiB, 2 passes, the OWASP
-//! minimum), hashed off the async threads. A minimum length and a short list of
-//! passwords every attacker tries first.
+//! minimum), hashed off the async threads. A minimum length, and a guessability
+//! estimate by zxcvbn (dictionaries of common passwords, names, words, keyboard
+//! patterns, dates and l33t substitutions) that must put a password beyond 10^10
+//! guesses, with the alias and the hotline's own words counted against it.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -11,56 +13,22 @@ pub const MIN_LEN: usize = 12;
 pub const CONCURRENT_HASHES: usize = 2;
 pub const MAX_LEN: usize = 128;
 
-/// Passwords attackers try first (the top of public breach lists), and words a
-/// hotline's own people would reach for. Compared in lowercase.
-const COMMON: &[&str] = &[
-    "123456789012",
-    "1234567890123",
-    "password1234",
-    "password12345",
-    "passwordpassword",
-    "qwertyuiop12",
-    "qwertyuiopas",
-    "iloveyou1234",
-    "111111111111",
-    "000000000000",
-    "123123123123",
-    "abc123abc123",
-    "aaaaaaaaaaaa",
-    "letmein12345",
-    "welcome12345",
-    "changeme1234",
-    "administrator",
-    "football1234",
-    "baseball1234",
-    "sunshine1234",
-    "princess1234",
-    "monkey123456",
-    "dragon123456",
-    "trustno1trustno1",
-    "qwerty123456",
-    "1q2w3e4r5t6y",
-    "zaq12wsxcde3",
-    "passw0rd1234",
-    "p@ssw0rd1234",
-    "contraseña123",
-    "contrasena123",
-    "quietline123",
-    "quietline1234",
-    "hotline12345",
-    "hotline123456",
-    "volunteer123",
-    "volunteer1234",
-    "observer1234",
-    "dispatcher12",
-    "coordinator1",
-    "solidarity12",
-    "nomoreraids1",
-    "abolishice123",
-    "iceoutnow1234",
-    "sanctuary123",
+/// Words of a hotline's own that attackers who know it would try first.
+const OWN_WORDS: &[&str] = &[
+    "quietline",
+    "hotline",
+    "volunteer",
+    "observer",
+    "dispatcher",
+    "coordinator",
+    "attorney",
+    "solidarity",
+    "sanctuary",
     "rapidresponse",
     "knowyourrights",
+    "abolishice",
+    "iceout",
+    "nomoreraids",
 ];
 
 /// Checks a new password against the rules; the reason is safe to show.
@@ -72,12 +40,21 @@ pub fn check_rules(password: &str, alias: &str) -> Result<(), String> {
     if len > MAX_LEN {
         return Err(format!("the password must be at most {MAX_LEN} characters"));
     }
-    let lower = password.to_lowercase();
-    if COMMON.contains(&lower.as_str()) || lower.contains(&alias.to_lowercase()) {
-        return Err("that password is too easy to guess; choose a longer, less common one".into());
+    if password.to_lowercase().contains(&alias.to_lowercase()) {
+        return Err("the password must not contain your alias".into());
     }
-    if password.chars().collect::<std::collections::HashSet<_>>().len() < 4 {
-        return Err("that password is too easy to guess; choose a longer, less common one".into());
+    let mut inputs = vec![alias];
+    inputs.extend_from_slice(OWN_WORDS);
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    if estimate.score() < zxcvbn::Score::Four {
+        let why = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()).or_else(|| f.suggestions().first().map(|s| s.to_string())))
+            .unwrap_or_else(|| "it would be found with too few guesses".to_string());
+        return Err(format!(
+            "that password is too easy to guess ({}); a few unrelated words make a strong one",
+            why.trim_end_matches('.').to_lowercase()
+        ));
     }
     Ok(())
 }
@@ -121,10 +98,15 @@ mod tests {
     #[test]
     fn rules() {
         assert!(check_rules("short", "ana").is_err());
-        assert!(check_rules("password1234", "ana").is_err());
-        assert!(check_rules("ana-is-my-name-1", "ana").is_err());
-        assert!(check_rules("aaaaaaaaaaaaaaab", "ana").is_err());
+        assert!(check_rules("ana-is-my-name-1", "ana").unwrap_err().contains("alias"));
+        for weak in
+            ["password1234", "aaaaaaaaaaaaaaab", "qwertyuiop12", "quietline2026!", "Sanctuary123!", "123456789012"]
+        {
+            let why = check_rules(weak, "ana").unwrap_err();
+            assert!(why.starts_with("that password is too easy to guess ("), "{weak}: {why}");
+        }
         assert!(check_rules("river glass orbit 19", "ana").is_ok());
+        assert!(check_rules("copper lantern meadow 42", "ana").is_ok());
     }
 
     #[tokio::test]

@@ -1,16 +1,19 @@
 //! TOTP (RFC 6238): HMAC-SHA1, 6 digits, 30-second steps, what every
-//! authenticator app expects. A code is accepted for the current step and one on
-//! either side (clock drift); the step it matched is returned so the caller can
-//! refuse it a second time.
+//! authenticator app expects, computed by `totp-rs`. A code is accepted for the
+//! current step and one on either side (clock drift); the step it matched is
+//! returned so the caller can refuse it a second time.
 
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use totp_rs::{Algorithm, TOTP};
 use zeroize::Zeroizing;
 
 pub const STEP_SECS: i64 = 30;
-const DIGITS: u32 = 6;
+const DIGITS: usize = 6;
 /// 160 bits, the size RFC 4226 recommends for HMAC-SHA1.
 pub const SECRET_LEN: usize = 20;
+
+/// What the label and issuer of an `otpauth://` URI may keep unescaped.
+const URI_SAFE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_');
 
 /// An authenticator secret. No `Debug`, zeroized on drop.
 pub struct Secret(Zeroizing<Vec<u8>>);
@@ -32,78 +35,50 @@ impl Secret {
 
     /// Base32 (RFC 4648, no padding), as authenticator apps take it.
     pub fn base32(&self) -> Zeroizing<String> {
-        Zeroizing::new(base32(&self.0))
+        Zeroizing::new(data_encoding::BASE32_NOPAD.encode(&self.0))
     }
 
     /// The `otpauth://` URI a QR code carries.
     pub fn uri(&self, issuer: &str, account: &str) -> Zeroizing<String> {
-        let label = format!("{}:{}", percent(issuer), percent(account));
+        let issuer = utf8_percent_encode(issuer, URI_SAFE).to_string();
+        let account = utf8_percent_encode(account, URI_SAFE);
         Zeroizing::new(format!(
-            "otpauth://totp/{label}?secret={}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
+            "otpauth://totp/{issuer}:{account}?secret={}&issuer={issuer}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
             self.base32().as_str(),
-            percent(issuer)
         ))
+    }
+
+    fn totp(&self) -> TOTP {
+        // The checked constructor refuses secrets under 128 bits; ours are 160,
+        // and secrets stored by an earlier version were too.
+        TOTP::new_unchecked(Algorithm::SHA1, DIGITS, 0, STEP_SECS as u64, self.0.to_vec())
     }
 
     /// The code for one step.
     pub fn code_at_step(&self, step: i64) -> u32 {
-        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(&self.0).expect("any key length");
-        mac.update(&step.to_be_bytes());
-        let digest = mac.finalize().into_bytes();
-        let offset = usize::from(digest[19] & 0x0f);
-        let bin =
-            u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
-        bin % 10u32.pow(DIGITS)
+        let time = u64::try_from(step.max(0)).unwrap_or(0) * STEP_SECS as u64;
+        self.totp().generate(time).parse().expect("six digits")
     }
 
     /// The step a code matches at `unix_secs` (±1 step), if any.
     pub fn matching_step(&self, code: &str, unix_secs: i64) -> Option<i64> {
         let code = code.trim().replace(' ', "");
-        if code.len() != DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+        if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let wanted: u32 = code.parse().ok()?;
+        let totp = self.totp();
         let now = unix_secs.div_euclid(STEP_SECS);
-        // Every candidate is computed, so timing does not tell which one matched.
+        // Every candidate is checked (in constant time), so timing does not tell
+        // which one matched.
         let mut found = None;
         for step in [now - 1, now, now + 1] {
-            if self.code_at_step(step) == wanted && found.is_none() {
+            let time = u64::try_from(step.max(0)).unwrap_or(0) * STEP_SECS as u64;
+            if totp.check(&code, time) && found.is_none() {
                 found = Some(step);
             }
         }
         found
     }
-}
-
-fn base32(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for &b in bytes {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
-    }
-    out
-}
-
-fn percent(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -144,8 +119,8 @@ mod tests {
 
     #[test]
     fn base32_and_uri() {
-        assert_eq!(base32(b"12345678901234567890"), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_eq!(base32(b"f"), "MY");
+        assert_eq!(rfc_secret().base32().as_str(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(data_encoding::BASE32_NOPAD.encode(b"f"), "MY", "RFC 4648 §10, without padding");
         let uri = rfc_secret().uri("quietline", "ana maria");
         assert_eq!(
             uri.as_str(),
