@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::roster::Volunteer;
-use crate::store::field;
+use crate::store::audit as db;
 
 /// Who acted.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,7 @@ impl Actor<'_> {
 /// has already happened and must not be undone for want of its record.
 pub async fn record(state: &AppState, actor: Actor<'_>, action: &str, object_kind: &str, object_id: Option<i64>) {
     let hour = state.vault.clock().now().hour().0;
-    if let Err(e) = field::insert_audit(state.db.pool(), hour, &actor.name(), action, object_kind, object_id).await {
+    if let Err(e) = db::insert(state.db.pool(), hour, &actor.name(), action, object_kind, object_id).await {
         tracing::warn!(error = %e, "an audit event could not be recorded");
     }
 }

@@ -20,9 +20,10 @@ use crate::language::{Language, Speech};
 use crate::phone::PhoneNumber;
 use crate::roster::{self, Volunteer};
 use crate::routing;
+use crate::states::{CallState, LegState, Outcome, RecordKind};
 use crate::store::arrivals::Arrival;
 use crate::store::calls as db;
-use crate::telephony::provider::{NewCall, RecordKind};
+use crate::telephony::provider::NewCall;
 use crate::telephony::twiml::{Twiml, Verb};
 
 /// The window of the per-caller rate limit.
@@ -130,7 +131,7 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Tw
             let existing = db::get_by_sid(state.db.pool(), call_sid)
                 .await?
                 .ok_or_else(|| CallError::Other("a duplicate call vanished".into()))?;
-            if existing.state == "ended" {
+            if existing.state == CallState::Ended {
                 return Ok(refuse(state));
             }
             if token.is_none() {
@@ -179,22 +180,22 @@ fn challenge(state: &AppState, call_id: i64, attempt: u32) -> Twiml {
 /// else is asked once more, then hears the short message.
 pub async fn challenge_answered(state: &AppState, call_id: i64, attempt: u32, digits: Option<&str>) -> Result<Twiml> {
     let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(refuse(state)) };
-    if call.state != "menu" {
-        return Ok(if call.state == "ended" { refuse(state) } else { hold(state, call_id) });
+    if call.state != CallState::Menu {
+        return Ok(if call.state == CallState::Ended { refuse(state) } else { hold(state, call_id) });
     }
     let now = state.vault.clock().now();
     if digits.map(str::trim) != Some(CHALLENGE_DIGIT) {
         if attempt < 2 {
             return Ok(challenge(state, call_id, attempt + 1));
         }
-        db::end(state.db.pool(), call_id, "refused", now.0).await?;
+        db::end(state.db.pool(), call_id, Outcome::Refused, now.0).await?;
         return Ok(refuse(state));
     }
     let since = now.0 - RATE_WINDOW.as_secs() as i64;
     let (_, recent) = db::block_and_attempts(state.db.pool(), db::Attempts::Calls, WITHHELD, now.0, since).await?;
     if recent >= i64::from(state.config.withheld_rate_limit) {
         tracing::warn!("a withheld-number caller was refused: too many withheld calls in ten minutes");
-        db::end(state.db.pool(), call_id, "refused", now.0).await?;
+        db::end(state.db.pool(), call_id, Outcome::Refused, now.0).await?;
         return Ok(refuse(state));
     }
     db::insert_attempt(state.db.pool(), db::Attempts::Calls, WITHHELD, now.0).await?;
@@ -246,17 +247,17 @@ async fn start(state: &AppState, call_id: i64, lang: &Language) -> Result<Twiml>
     let Some(call) = db::get(state.db.pool(), call_id).await? else {
         return Ok(refuse(state));
     };
-    if call.state != "menu" {
+    if call.state != CallState::Menu {
         // A retried webhook for a call already under way.
-        return Ok(match call.state.as_str() {
-            "ringing" | "bridged" => hold(state, call_id),
+        return Ok(match call.state {
+            CallState::Ringing | CallState::Bridged => hold(state, call_id),
             _ => voicemail_prompt(state, call_id, lang),
         });
     }
     let roster = roster::on_shift(&state.db).await?;
     if !routing::anyone_on_shift(&roster) || state.provider.is_none() {
         db::set_language(state.db.pool(), call_id, lang.as_str()).await?;
-        db::to_voicemail(state.db.pool(), call_id, "no_one_on_shift").await?;
+        db::to_voicemail(state.db.pool(), call_id, Outcome::NoOneOnShift).await?;
         return Ok(voicemail_prompt(state, call_id, lang));
     }
     // Tier -1 with a passed deadline: the first escalation rings tier 0 at once,
@@ -286,18 +287,17 @@ fn hold(state: &AppState, call_id: i64) -> Twiml {
 pub async fn wait(state: &AppState, call_id: i64) -> Result<Twiml> {
     let call = db::get(state.db.pool(), call_id).await?;
     let Some(call) = call else { return Ok(Twiml::new().push(Verb::Leave)) };
-    if call.state == "voicemail" || call.state == "ended" {
+    if call.state == CallState::Voicemail || call.state == CallState::Ended {
         return Ok(Twiml::new().push(Verb::Leave));
     }
-    if call.state == "bridged"
+    if call.state == CallState::Bridged
         && let Some(taker) = call.answered_by
     {
         // The caller still waits, so nobody was put through. If the taker's line
         // has ended, it dropped between pressing 1 and the bridge: ring on.
         let legs = db::legs_of(state.db.pool(), call_id).await?;
-        let theirs: Vec<&str> =
-            legs.iter().filter(|l| l.volunteer_id == Some(taker)).map(|l| l.state.as_str()).collect();
-        let taker_gone = !theirs.is_empty() && theirs.iter().all(|s| *s == "ended");
+        let theirs: Vec<LegState> = legs.iter().filter(|l| l.volunteer_id == Some(taker)).map(|l| l.state).collect();
+        let taker_gone = !theirs.is_empty() && theirs.iter().all(|s| *s == LegState::Ended);
         if taker_gone && db::reopen(state.db.pool(), call_id, taker, state.vault.clock().now().0).await? {
             tracing::warn!("a volunteer's line dropped before the bridge; the call rings on");
         }
@@ -312,13 +312,13 @@ pub async fn wait(state: &AppState, call_id: i64) -> Result<Twiml> {
 pub async fn queue_end(state: &AppState, call_id: i64, queue_result: Option<&str>) -> Result<Twiml> {
     let call = db::get(state.db.pool(), call_id).await?;
     let lang = state.language_of(call.as_ref().and_then(|c| c.language.as_deref()));
-    match (queue_result, call.as_ref().map(|c| c.state.as_str())) {
-        (Some("bridged"), _) | (_, Some("bridged")) => {
+    match (queue_result, call.as_ref().map(|c| c.state)) {
+        (Some("bridged"), _) | (_, Some(CallState::Bridged)) => {
             let s = state.speech(&lang);
             Ok(Twiml::new().say(&s.voice, &s.goodbye).hangup())
         }
         _ => {
-            db::to_voicemail(state.db.pool(), call_id, "voicemail").await?;
+            db::to_voicemail(state.db.pool(), call_id, Outcome::Voicemail).await?;
             Ok(voicemail_prompt(state, call_id, &lang))
         }
     }
@@ -328,7 +328,7 @@ pub async fn queue_end(state: &AppState, call_id: i64, queue_result: Option<&str
 /// ringing, from -1). Only one instance wins the step; the others do nothing.
 pub async fn escalate(state: &AppState, call_id: i64, from: i64) -> Result<()> {
     let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(()) };
-    if call.state != "ringing" || call.tier != from {
+    if call.state != CallState::Ringing || call.tier != from {
         return Ok(());
     }
     let lang = state.language_of(call.language.as_deref());
@@ -364,7 +364,7 @@ pub async fn escalate(state: &AppState, call_id: i64, from: i64) -> Result<()> {
 
 /// The legs of a tier that gave up stop ringing.
 async fn end_unanswered(state: &AppState, legs: &[db::LegRow]) {
-    for leg in legs.iter().filter(|l| l.state == "ringing" || l.state == "answered") {
+    for leg in legs.iter().filter(|l| matches!(l.state, LegState::Ringing | LegState::Answered)) {
         end_leg(state, leg).await;
     }
 }
@@ -402,9 +402,9 @@ async fn ring(state: &AppState, call_id: i64, tier: u32, people: &[&Volunteer]) 
 }
 
 async fn end_leg(state: &AppState, leg: &db::LegRow) {
-    let _ = db::set_leg_state(state.db.pool(), &leg.sid, "ended").await;
+    let _ = db::set_leg_state(state.db.pool(), &leg.sid, LegState::Ended).await;
     if let Some(provider) = &state.provider
-        && let Err(e) = provider.end_call(&leg.sid, leg.state == "answered").await
+        && let Err(e) = provider.end_call(&leg.sid, leg.state == LegState::Answered).await
     {
         tracing::debug!(error = %e, "ending a volunteer leg");
     }
@@ -413,7 +413,7 @@ async fn end_leg(state: &AppState, leg: &db::LegRow) {
 /// No tier left: move the held caller to voicemail now (the wait URL's `<Leave/>`
 /// does it too, should this redirect fail).
 async fn send_to_voicemail(state: &AppState, call: &db::CallRow) -> Result<bool> {
-    if !db::to_voicemail(state.db.pool(), call.id, "voicemail").await? {
+    if !db::to_voicemail(state.db.pool(), call.id, Outcome::Voicemail).await? {
         return Ok(false);
     }
     if let Some(provider) = &state.provider {
@@ -444,10 +444,10 @@ pub async fn volunteer_answered(state: &AppState, call_id: i64, leg_sid: &str) -
     let (Some(call), Some(_)) = (call, leg) else {
         return Ok(Twiml::new().say(&vs.voice, &vs.taken).hangup());
     };
-    if call.state != "ringing" {
+    if call.state != CallState::Ringing {
         return Ok(Twiml::new().say(&vs.voice, &vs.taken).hangup());
     }
-    db::set_leg_state(state.db.pool(), leg_sid, "answered").await?;
+    db::set_leg_state(state.db.pool(), leg_sid, LegState::Answered).await?;
     let caller_lang = state.language_of(call.language.as_deref());
     let whisper = vs.whisper.replace("{language}", &state.speech(&caller_lang).name);
     let action = state.public(&format!("/telephony/voice/volunteer/accept?call={call_id}"));
@@ -480,13 +480,13 @@ pub async fn volunteer_pressed(state: &AppState, call_id: i64, leg_sid: &str, di
     if !db::claim(state.db.pool(), call_id, volunteer_id).await? {
         return Ok(Twiml::new().say(&vs.voice, &vs.taken).hangup());
     }
-    db::set_leg_state(state.db.pool(), leg_sid, "accepted").await?;
+    db::set_leg_state(state.db.pool(), leg_sid, LegState::Accepted).await?;
     tracing::debug!("call answered by a volunteer");
     // The others stop ringing.
     let others: Vec<db::LegRow> = db::legs_of(state.db.pool(), call_id)
         .await?
         .into_iter()
-        .filter(|l| l.sid != leg_sid && (l.state == "ringing" || l.state == "answered"))
+        .filter(|l| l.sid != leg_sid && matches!(l.state, LegState::Ringing | LegState::Answered))
         .collect();
     let canceller = state.clone();
     tokio::spawn(async move {
@@ -552,7 +552,7 @@ pub async fn voicemail_choice(state: &AppState, call_id: i64, digits: Option<&st
         .await
         {
             Ok(item) => {
-                db::set_outcome(state.db.pool(), call_id, "callback_requested").await?;
+                db::set_outcome(state.db.pool(), call_id, Outcome::CallbackRequested).await?;
                 crate::sms::to_dispatchers(state, &format!("quietline: call back requested ({}) #{item}", lang)).await;
                 twiml = twiml.say(&s.voice, &s.callback_noted);
             }
@@ -583,7 +583,7 @@ pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str
         return Ok(());
     }
     // Whatever happens next, the recording must go from the provider.
-    db::enqueue_deletion(state.db.pool(), RecordKind::Recording.as_str(), recording_sid, now.0).await?;
+    db::enqueue_deletion(state.db.pool(), RecordKind::Recording, recording_sid, now.0).await?;
     if status != "completed" {
         return Ok(());
     }
@@ -612,9 +612,9 @@ pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str
     match stored {
         Ok(item) => {
             if let Some(call) = &call
-                && call.outcome.as_deref() != Some("callback_requested")
+                && call.outcome != Some(Outcome::CallbackRequested)
             {
-                db::set_outcome(state.db.pool(), call_id, "voicemail").await?;
+                db::set_outcome(state.db.pool(), call_id, Outcome::Voicemail).await?;
             }
             crate::sms::to_dispatchers(state, &format!("quietline: new voicemail ({lang}) #{}", item.id)).await;
         }
@@ -638,15 +638,15 @@ pub async fn status(state: &AppState, call_sid: &str, status: &str) -> Result<()
     if let Some(call) = db::get_by_sid(state.db.pool(), call_sid).await? {
         // The caller's own leg.
         if finished {
-            let outcome = if call.state == "bridged" { "answered" } else { "abandoned" };
+            let outcome = if call.state == CallState::Bridged { Outcome::Answered } else { Outcome::Abandoned };
             db::end(state.db.pool(), call.id, outcome, now.0).await?;
             for leg in db::legs_of(state.db.pool(), call.id).await? {
-                if leg.state == "ringing" || leg.state == "answered" {
+                if matches!(leg.state, LegState::Ringing | LegState::Answered) {
                     end_leg(state, &leg).await;
                 }
-                db::enqueue_deletion(state.db.pool(), RecordKind::Call.as_str(), &leg.sid, now.0 + 60).await?;
+                db::enqueue_deletion(state.db.pool(), RecordKind::Call, &leg.sid, now.0 + 60).await?;
             }
-            db::enqueue_deletion(state.db.pool(), RecordKind::Call.as_str(), call_sid, now.0 + 60).await?;
+            db::enqueue_deletion(state.db.pool(), RecordKind::Call, call_sid, now.0 + 60).await?;
         }
         return Ok(());
     }
@@ -654,16 +654,16 @@ pub async fn status(state: &AppState, call_sid: &str, status: &str) -> Result<()
     if !finished {
         return Ok(());
     }
-    db::set_leg_state(state.db.pool(), call_sid, "ended").await?;
-    db::enqueue_deletion(state.db.pool(), RecordKind::Call.as_str(), call_sid, now.0 + 60).await?;
+    db::set_leg_state(state.db.pool(), call_sid, LegState::Ended).await?;
+    db::enqueue_deletion(state.db.pool(), RecordKind::Call, call_sid, now.0 + 60).await?;
     // Every leg of the ringing tier has ended without anyone taking the call:
     // escalate now rather than at the deadline.
     if let Some(call) = db::get(state.db.pool(), leg.call_id).await?
-        && call.state == "ringing"
+        && call.state == CallState::Ringing
         && call.tier == leg.tier
     {
         let legs = db::legs_of(state.db.pool(), call.id).await?;
-        if legs.iter().filter(|l| l.tier == call.tier).all(|l| l.state == "ended") {
+        if legs.iter().filter(|l| l.tier == call.tier).all(|l| l.state == LegState::Ended) {
             db::expire_tier_now(state.db.pool(), call.id, call.tier, now.0).await?;
             escalate(state, call.id, call.tier).await?;
         }
@@ -679,7 +679,7 @@ pub async fn scrub(state: &AppState) -> usize {
     let Ok(due) = db::due_deletions(state.db.pool(), now.0, 50).await else { return 0 };
     let mut done = 0;
     for d in due {
-        let Some(kind) = RecordKind::parse(&d.kind) else { continue };
+        let kind = d.kind;
         match provider.delete(kind, &d.sid).await {
             Ok(()) => {
                 if db::deletion_done(state.db.pool(), d.id).await.is_ok() {
@@ -832,7 +832,7 @@ pub async fn callback_done(
     let now = state.vault.clock().now();
     for sid in std::iter::once(leg_sid).chain(dialed_sid) {
         if !sid.is_empty() {
-            db::enqueue_deletion(state.db.pool(), RecordKind::Call.as_str(), sid, now.0 + 60).await?;
+            db::enqueue_deletion(state.db.pool(), RecordKind::Call, sid, now.0 + 60).await?;
         }
     }
     if dial_status == Some("completed") {

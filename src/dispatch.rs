@@ -21,7 +21,8 @@ use crate::clock::UnixTime;
 use crate::items::{self, Content, ItemClass, ItemError};
 use crate::roster::{self, Role, Volunteer, Zone};
 use crate::sms;
-use crate::store::field::{self, IncidentRow, NewIncident};
+use crate::states::{DispatchState, IncidentStatus};
+use crate::store::incidents::{self as field, IncidentRow, NewIncident};
 use crate::store::items::{self as item_db, Link};
 
 /// What kind of activity an incident reports.
@@ -142,8 +143,8 @@ pub async fn known_zone(state: &AppState, input: &str) -> Result<Zone> {
     }
 }
 
-pub fn is_open(status: &str) -> bool {
-    matches!(status, "reported" | "verified" | "dispatched")
+pub fn is_open(status: IncidentStatus) -> bool {
+    status.is_open()
 }
 
 /// A new incident, validated.
@@ -184,7 +185,7 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
         created_hour: now.hour().0,
         page_deadline: now.plus(state.config.dispatch_timeout).0,
     };
-    let id = field::insert_incident(state.db.pool(), &new).await?;
+    let id = field::insert(state.db.pool(), &new).await?;
     audit::record(state, by, "incident.open", "incident", Some(id)).await;
 
     let roster = roster::list(&state.db).await?;
@@ -230,7 +231,7 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
             tracing::warn!(error = %e, "an incident's location could not be kept for paging");
         }
     }
-    let incident = field::get_incident(state.db.pool(), id).await?.ok_or(DispatchError::NotFound(id))?;
+    let incident = field::get(state.db.pool(), id).await?.ok_or(DispatchError::NotFound(id))?;
     if page(state, &incident, &roster, TIER_ZONE, opener).await? == 0 {
         // Nobody in the zone: every zone at once, then the dispatchers.
         escalate(state, id, TIER_ZONE).await?;
@@ -307,8 +308,8 @@ async fn page(
 /// one instance wins each step.
 pub async fn escalate(state: &AppState, id: i64, from: i64) -> Result<()> {
     let now = state.vault.clock().now();
-    let Some(incident) = field::get_incident(state.db.pool(), id).await? else { return Ok(()) };
-    if !is_open(&incident.status) || incident.assigned > 0 || incident.page_tier != from {
+    let Some(incident) = field::get(state.db.pool(), id).await? else { return Ok(()) };
+    if !incident.status.is_open() || incident.assigned > 0 || incident.page_tier != from {
         return Ok(());
     }
     match from {
@@ -368,7 +369,7 @@ pub enum Accepted {
 }
 
 async fn incident(state: &AppState, id: i64) -> Result<IncidentRow> {
-    field::get_incident(state.db.pool(), id).await?.ok_or(DispatchError::NotFound(id))
+    field::get(state.db.pool(), id).await?.ok_or(DispatchError::NotFound(id))
 }
 
 fn require_observer(v: &Volunteer) -> Result<()> {
@@ -382,7 +383,7 @@ fn require_observer(v: &Volunteer) -> Result<()> {
 /// The observer's place on an incident: only someone paged for it (or assigned)
 /// may answer it. Anyone else hears what a number that does not exist gets, so
 /// incident numbers of other zones tell them nothing.
-async fn dispatch_of(state: &AppState, id: i64, v: &Volunteer) -> Result<(IncidentRow, String)> {
+async fn dispatch_of(state: &AppState, id: i64, v: &Volunteer) -> Result<(IncidentRow, DispatchState)> {
     require_observer(v)?;
     let incident = incident(state, id).await?;
     match field::dispatch_state(state.db.pool(), id, v.id).await? {
@@ -395,7 +396,7 @@ async fn dispatch_of(state: &AppState, id: i64, v: &Volunteer) -> Result<(Incide
 /// accept so no slot is handed out twice, on any number of instances.
 pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted> {
     let (incident, _) = dispatch_of(state, id, v).await?;
-    if !is_open(&incident.status) {
+    if !incident.status.is_open() {
         return Err(DispatchError::Ended(id));
     }
     let mut tx = state.db.begin_write().await?;
@@ -404,7 +405,7 @@ pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted
     }
     let taken = field::take_slot(&mut *tx, id).await?;
     if taken.is_none() {
-        field::set_dispatch(&mut *tx, id, v.id, "covered").await?;
+        field::set_dispatch(&mut *tx, id, v.id, DispatchState::Covered).await?;
     }
     tx.commit().await?;
     let Some(n) = taken else {
@@ -421,7 +422,7 @@ pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted
 /// An observer declines (or withdraws after accepting, giving the slot back).
 pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
     let (incident, _) = dispatch_of(state, id, v).await?;
-    if !is_open(&incident.status) {
+    if !incident.status.is_open() {
         return Err(DispatchError::Ended(id));
     }
     // The dispatch row first, then the incident's, as in `accept`: one lock
@@ -430,11 +431,13 @@ pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
     // from the zone up, so the incident escalates again.
     let now = state.vault.clock().now();
     let mut tx = state.db.begin_write().await?;
-    let withdrew = field::move_dispatch(&mut *tx, id, v.id, &["accepted", "on_scene"], "declined").await?;
+    let going = [DispatchState::Accepted, DispatchState::OnScene];
+    let withdrew = field::move_dispatch(&mut *tx, id, v.id, &going, DispatchState::Declined).await?;
     if withdrew {
         field::release_slot(&mut *tx, id, now.plus(state.config.dispatch_timeout).0, TIER_ZONE).await?;
     } else {
-        field::move_dispatch(&mut *tx, id, v.id, &["paged", "covered", "declined"], "declined").await?;
+        let asked = [DispatchState::Paged, DispatchState::Covered, DispatchState::Declined];
+        field::move_dispatch(&mut *tx, id, v.id, &asked, DispatchState::Declined).await?;
     }
     tx.commit().await?;
     audit::record(state, Actor::Volunteer(v), "dispatch.decline", "incident", Some(id)).await;
@@ -447,8 +450,13 @@ pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
 /// `AT` and `DONE`: an assigned observer arrives or leaves.
 pub async fn arrive_or_leave(state: &AppState, id: i64, v: &Volunteer, arrived: bool) -> Result<()> {
     dispatch_of(state, id, v).await?;
-    let allowed = if arrived { ["accepted"].as_slice() } else { ["accepted", "on_scene"].as_slice() };
-    let (state_name, action) = if arrived { ("on_scene", "dispatch.on_scene") } else { ("done", "dispatch.done") };
+    let allowed = if arrived {
+        [DispatchState::Accepted].as_slice()
+    } else {
+        [DispatchState::Accepted, DispatchState::OnScene].as_slice()
+    };
+    let (state_name, action) =
+        if arrived { (DispatchState::OnScene, "dispatch.on_scene") } else { (DispatchState::Done, "dispatch.done") };
     if !field::move_dispatch(state.db.pool(), id, v.id, allowed, state_name).await? {
         return Err(DispatchError::NotAllowed(format!("you are not assigned to #{id}")));
     }
@@ -460,7 +468,7 @@ pub async fn arrive_or_leave(state: &AppState, id: i64, v: &Volunteer, arrived: 
 pub async fn verify(state: &AppState, id: i64, by: Actor<'_>) -> Result<()> {
     let incident = incident(state, id).await?;
     if !field::verify(state.db.pool(), id).await? {
-        return Err(DispatchError::Invalid(format!("#{id} is {}, not reported", incident.status)));
+        return Err(DispatchError::Invalid(format!("#{id} is {}, not reported", incident.status.label())));
     }
     audit::record(state, by, "incident.verify", "incident", Some(id)).await;
     Ok(())
@@ -472,7 +480,7 @@ pub async fn close(state: &AppState, id: i64, false_alarm: bool, by: Actor<'_>) 
     let now = state.vault.clock().now();
     incident(state, id).await?;
     let expires = now.plus(state.config.retention.incident);
-    let status = if false_alarm { "false_alarm" } else { "closed" };
+    let status = if false_alarm { IncidentStatus::FalseAlarm } else { IncidentStatus::Closed };
     if !field::close(state.db.pool(), id, status, now.0, expires.0).await? {
         return Err(DispatchError::Ended(id));
     }
@@ -490,10 +498,10 @@ pub async fn close(state: &AppState, id: i64, false_alarm: bool, by: Actor<'_>) 
     }
     let roster = roster::list(&state.db).await?;
     for (volunteer_id, s) in field::dispatches_of(state.db.pool(), id).await? {
-        if matches!(s.as_str(), "accepted" | "on_scene")
+        if matches!(s, DispatchState::Accepted | DispatchState::OnScene)
             && let Some(v) = roster.iter().find(|v| v.id == volunteer_id)
         {
-            sms::send_to(state, v, &format!("quietline #{id} is {}. Thank you.", status.replace('_', " "))).await;
+            sms::send_to(state, v, &format!("quietline #{id} is {}. Thank you.", status.label())).await;
         }
     }
     Ok(expires)
@@ -538,7 +546,7 @@ pub async fn add_note(state: &AppState, id: i64, author: &Volunteer, text: &[u8]
     let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| author.has_role(*r));
     if !staff {
         let current = field::dispatch_state(state.db.pool(), id, author.id).await?;
-        if !matches!(current.as_deref(), Some("accepted" | "on_scene" | "done")) {
+        if !current.is_some_and(DispatchState::is_assigned) {
             return Err(DispatchError::NotAllowed(format!("you are not assigned to #{id}")));
         }
     }
@@ -594,7 +602,7 @@ pub async fn keep_open_items_alive(state: &AppState) -> Result<usize> {
 pub struct Summary {
     pub incident: IncidentRow,
     /// `(alias, state)` of everyone paged or assigned.
-    pub observers: Vec<(String, String)>,
+    pub observers: Vec<(String, DispatchState)>,
     pub notes: usize,
     /// When the first note expires, if any.
     pub first_note_expiry: Option<i64>,

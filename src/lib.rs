@@ -19,6 +19,7 @@ pub mod retention;
 pub mod roster;
 pub mod routing;
 pub mod sms;
+pub mod states;
 pub mod store;
 pub mod telephony;
 pub mod vault;

@@ -15,7 +15,6 @@ use crate::clock::{Clock, UnixTime};
 use crate::config::Config;
 use crate::dispatch::{self, Kind, NewReport};
 use crate::sms::intake;
-use crate::store::field;
 
 #[derive(Subcommand, Debug)]
 pub enum IncidentCommand {
@@ -102,7 +101,7 @@ pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write)
                 }
             }
             IncidentCommand::List => {
-                let incidents = field::list_incidents(state.db.pool()).await?;
+                let incidents = crate::store::incidents::list(state.db.pool()).await?;
                 if incidents.is_empty() {
                     writeln!(out, "no incidents")?;
                 }
@@ -111,21 +110,27 @@ pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write)
                     writeln!(
                         out,
                         "#{:<5} {:<12} {:<10} {:<11} observers {}/{}  notes {}",
-                        i.id, i.zone, i.kind, i.status, i.assigned, i.needed, s.notes
+                        i.id,
+                        i.zone,
+                        i.kind,
+                        i.status.as_str(),
+                        i.assigned,
+                        i.needed,
+                        s.notes
                     )?;
                 }
             }
             IncidentCommand::Show { id } => {
                 let s = dispatch::summary(&state, id).await.map_err(|e| CliError(e.to_string()))?;
                 let i = &s.incident;
-                writeln!(out, "#{} {} {} {}", i.id, i.zone, i.kind, i.status)?;
+                writeln!(out, "#{} {} {} {}", i.id, i.zone, i.kind, i.status.as_str())?;
                 writeln!(out, "opened in the hour of {}", UnixTime(i.created_hour).display_utc())?;
                 if let Some(t) = i.expires_at {
                     writeln!(out, "deleted {}", UnixTime(t).display_utc())?;
                 }
                 writeln!(out, "observers wanted {}, assigned {}", i.needed, i.assigned)?;
                 for (alias, st) in &s.observers {
-                    writeln!(out, "  {alias:<20} {st}")?;
+                    writeln!(out, "  {alias:<20} {}", st.as_str())?;
                 }
                 match (s.notes, s.first_note_expiry, i.closed_at) {
                     (0, _, _) => writeln!(out, "no notes")?,
@@ -171,7 +176,7 @@ pub async fn intake_cmd(cmd: IntakeCommand, config: Config, out: &mut dyn Write)
         match cmd {
             IntakeCommand::List => {
                 let now = state.vault.clock().now();
-                let threads = field::list_threads(state.db.pool(), now.0).await?;
+                let threads = crate::store::intake::list(state.db.pool(), now.0).await?;
                 if threads.is_empty() {
                     writeln!(out, "no text threads")?;
                 }
@@ -187,7 +192,7 @@ pub async fn intake_cmd(cmd: IntakeCommand, config: Config, out: &mut dyn Write)
                         "#{:<5} {:<3} {:<10} deleted {}  texts (items): {}",
                         t.id,
                         t.language,
-                        t.state,
+                        t.state.as_str(),
                         UnixTime(t.expires_at).display_utc(),
                         items.join(" ")
                     )?;
@@ -208,7 +213,7 @@ pub async fn intake_cmd(cmd: IntakeCommand, config: Config, out: &mut dyn Write)
 pub async fn audit(limit: i64, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     let state = open_state(config, Clock::system()).await?;
     let result = async {
-        for e in field::recent_audit(state.db.pool(), limit).await? {
+        for e in crate::store::audit::recent(state.db.pool(), limit).await? {
             let object = match e.object_id {
                 Some(id) => format!("{} #{id}", e.object_kind),
                 None => e.object_kind.clone(),

@@ -18,8 +18,9 @@ use crate::items::{self, Content, ItemClass, ItemError};
 use crate::language::Language;
 use crate::phone::PhoneNumber;
 use crate::roster::{self, Volunteer};
+use crate::states::ThreadState;
 use crate::store::calls::{self as call_db, Attempts};
-use crate::store::field;
+use crate::store::intake as field;
 use crate::store::items::{self as item_db, Link};
 use crate::telephony::twiml::Twiml;
 
@@ -61,7 +62,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     let now = state.vault.clock().now();
     let token = state.vault.caller_token_off_thread(from).await.map_err(|e| SmsError::Other(e.to_string()))?;
     let token = token.as_str();
-    let thread = field::thread_of_token(state.db.pool(), token, now.0).await?;
+    let thread = field::of_token(state.db.pool(), token, now.0).await?;
     let keyword = language_keyword(body, state);
     let lang = keyword
         .clone()
@@ -75,9 +76,9 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     match command::carrier_keyword(body) {
         Some(Command::Stop) => {
             let mut stopped = 0;
-            for from_state in ["open", "handled"] {
+            for from_state in [ThreadState::Open, ThreadState::Handled] {
                 stopped +=
-                    field::set_token_threads_state(state.db.pool(), token, from_state, "opted_out", now.0).await?;
+                    field::set_token_state(state.db.pool(), token, from_state, ThreadState::OptedOut, now.0).await?;
             }
             if let Some(t) = thread.as_ref().filter(|_| stopped > 0) {
                 audit::record(state, Actor::Public, "intake.stop", "intake", Some(t.id)).await;
@@ -87,7 +88,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
             return Ok(Twiml::new());
         }
         Some(Command::Start) => {
-            field::set_token_threads_state(state.db.pool(), token, "opted_out", "open", now.0).await?;
+            field::set_token_state(state.db.pool(), token, ThreadState::OptedOut, ThreadState::Open, now.0).await?;
             return Ok(Twiml::new());
         }
         Some(Command::Help) => return Ok(answer(state, &speech.sms_help)),
@@ -111,13 +112,13 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     let expires = now.plus(state.config.retention.intake);
     let (thread_id, is_new) = match &thread {
         Some(t) => {
-            let new_state = if t.state == "handled" { "open" } else { t.state.as_str() };
+            let new_state = if t.state == ThreadState::Handled { ThreadState::Open } else { t.state };
             let lang_code = if keyword.is_some() { lang.as_str() } else { t.language.as_str() };
             extend(state, t.id, lang_code, new_state, expires).await?;
             (t.id, false)
         }
         None => {
-            let id = field::insert_thread(state.db.pool(), token, lang.as_str(), now.hour().0, expires.0).await?;
+            let id = field::insert(state.db.pool(), token, lang.as_str(), now.hour().0, expires.0).await?;
             items::store_for_server_linked(
                 &state.db,
                 &state.vault,
@@ -214,8 +215,8 @@ async fn keep(
 }
 
 /// A thread goes on: it and the sender's number now expire at `expires`.
-async fn extend(state: &AppState, id: i64, language: &str, thread_state: &str, expires: UnixTime) -> Result<()> {
-    field::update_thread(state.db.pool(), id, language, thread_state, expires.0).await?;
+async fn extend(state: &AppState, id: i64, language: &str, thread_state: ThreadState, expires: UnixTime) -> Result<()> {
+    field::update(state.db.pool(), id, language, thread_state, expires.0).await?;
     for item in item_db::linked(state.db.pool(), Link::Thread(id)).await? {
         if item.class == ItemClass::IntakeSender.as_str()
             && let Err(e) = items::reseal(&state.db, &state.vault, item.id, expires).await
@@ -248,10 +249,10 @@ pub async fn reply(
     text: &str,
 ) -> std::result::Result<(), ReplyError> {
     let now = state.vault.clock().now();
-    let Some(thread) = field::get_thread(state.db.pool(), thread_id).await?.filter(|t| t.expires_at > now.0) else {
+    let Some(thread) = field::get(state.db.pool(), thread_id).await?.filter(|t| t.expires_at > now.0) else {
         return Err(ReplyError::Refused(format!("There is no text #{thread_id} (or it has expired).")));
     };
-    if thread.state == "opted_out" {
+    if thread.state == ThreadState::OptedOut {
         return Err(ReplyError::Refused(format!("#{thread_id} texted STOP: they cannot get replies.")));
     }
     let sender = item_db::linked(state.db.pool(), Link::Thread(thread_id))
@@ -271,11 +272,11 @@ pub async fn reply(
     audit::record(state, Actor::Volunteer(by), "intake.reply", "intake", Some(thread_id)).await;
     // A reply keeps a thread going, except one marked handled: that one still goes
     // as `intake handled` said.
-    let expires = if thread.state == "handled" {
+    let expires = if thread.state == ThreadState::Handled {
         UnixTime(thread.expires_at)
     } else {
         let expires = now.plus(state.config.retention.intake);
-        extend(state, thread_id, &thread.language, &thread.state, expires).await.map_err(ReplyError::Failed)?;
+        extend(state, thread_id, &thread.language, thread.state, expires).await.map_err(ReplyError::Failed)?;
         expires
     };
     if let Err(e) = keep(state, thread_id, text, Some(by), expires).await {
@@ -288,12 +289,12 @@ pub async fn reply(
 /// `retention_intake_handled` from now, unless they expire sooner anyway.
 pub async fn handled(state: &AppState, thread_id: i64, by: Actor<'_>) -> std::result::Result<UnixTime, SmsError> {
     let now = state.vault.clock().now();
-    let Some(thread) = field::get_thread(state.db.pool(), thread_id).await?.filter(|t| t.expires_at > now.0) else {
+    let Some(thread) = field::get(state.db.pool(), thread_id).await?.filter(|t| t.expires_at > now.0) else {
         return Err(SmsError::Other(format!("there is no text thread #{thread_id} (or it has expired)")));
     };
     let until = UnixTime(thread.expires_at.min(now.plus(state.config.retention.intake_handled).0));
-    let new_state = if thread.state == "opted_out" { "opted_out" } else { "handled" };
-    field::update_thread(state.db.pool(), thread_id, &thread.language, new_state, until.0).await?;
+    let new_state = if thread.state == ThreadState::OptedOut { ThreadState::OptedOut } else { ThreadState::Handled };
+    field::update(state.db.pool(), thread_id, &thread.language, new_state, until.0).await?;
     for item in item_db::linked(state.db.pool(), Link::Thread(thread_id)).await? {
         if item.expires_at > until.0
             && let Err(e) = items::reseal(&state.db, &state.vault, item.id, until).await

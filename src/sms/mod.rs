@@ -20,8 +20,9 @@ use crate::audit::{self, Actor};
 use crate::dispatch::{self, Accepted, DispatchError, Kind, NewReport, NoteExpiry};
 use crate::phone::PhoneNumber;
 use crate::roster::{self, Role, Volunteer};
-use crate::store::{calls as call_db, field};
-use crate::telephony::provider::RecordKind;
+use crate::states::DispatchState;
+use crate::states::RecordKind;
+use crate::store::{calls as call_db, incidents as field};
 use crate::telephony::twiml::{Twiml, Verb};
 use command::Command;
 
@@ -99,7 +100,7 @@ pub async fn first_time(state: &AppState, step: &str, sid: &str) -> Result<bool>
 /// Queues a provider record for deletion; failures are logged.
 pub async fn forget(state: &AppState, kind: RecordKind, sid: &str) {
     let now = state.vault.clock().now();
-    if let Err(e) = call_db::enqueue_deletion(state.db.pool(), kind.as_str(), sid, now.0 + DELETE_AFTER_SECS).await {
+    if let Err(e) = call_db::enqueue_deletion(state.db.pool(), kind, sid, now.0 + DELETE_AFTER_SECS).await {
         tracing::error!(error = %e, "a provider record could not be queued for deletion");
     }
 }
@@ -394,7 +395,7 @@ async fn new_incident(state: &AppState, v: &Volunteer, zone: &str, text: &str) -
 async fn status_text(state: &AppState, v: &Volunteer) -> Result<String> {
     let roles: Vec<&str> = v.roles.iter().map(|r| r.as_str()).collect();
     let zones: Vec<&str> = v.zones.iter().map(|z| z.as_str()).collect();
-    let open = field::open_incidents(state.db.pool()).await?;
+    let open = field::list_open(state.db.pool()).await?;
     let mine: Vec<String> =
         open.iter().filter(|i| v.zones.iter().any(|z| z.as_str() == i.zone)).map(|i| format!("#{}", i.id)).collect();
     let mut text = format!(
@@ -411,7 +412,7 @@ async fn status_text(state: &AppState, v: &Volunteer) -> Result<String> {
     let mut assigned = Vec::new();
     for i in &open {
         if let Some(s) = field::dispatch_state(state.db.pool(), i.id, v.id).await?
-            && matches!(s.as_str(), "accepted" | "on_scene")
+            && matches!(s, DispatchState::Accepted | DispatchState::OnScene)
         {
             assigned.push(format!("#{}", i.id));
         }

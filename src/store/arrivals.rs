@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Db;
 use super::calls::{Attempts, end};
+use crate::states::{CallState, Outcome};
 
 /// At most this many arrivals per transaction (three parameters each).
 const BATCH: usize = 64;
@@ -106,8 +107,8 @@ async fn write_together(db: &Db, arrivals: &[&Arrival]) -> Result<HashMap<String
     );
     let mut insert = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
     for a in arrivals {
-        let state = if a.refused { "ended" } else { "menu" };
-        insert = insert.bind(a.sid.as_str()).bind(state).bind(a.hour);
+        let state = if a.refused { CallState::Ended } else { CallState::Menu };
+        insert = insert.bind(a.sid.as_str()).bind(state.as_str()).bind(a.hour);
     }
     let ids: HashMap<String, i64> = insert.fetch_all(&mut *tx).await?.into_iter().map(|(id, sid)| (sid, id)).collect();
     let attempts: Vec<(&str, i64)> = arrivals
@@ -120,7 +121,7 @@ async fn write_together(db: &Db, arrivals: &[&Arrival]) -> Result<HashMap<String
     }
     for a in arrivals.iter().filter(|a| a.refused) {
         if let Some(id) = ids.get(&a.sid) {
-            end(&mut *tx, *id, "refused", a.at).await?;
+            end(&mut *tx, *id, Outcome::Refused, a.at).await?;
         }
     }
     tx.commit().await?;

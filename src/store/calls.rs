@@ -9,30 +9,34 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
+use crate::states::{CallState, LegState, Outcome, RecordKind, unknown};
+
 #[derive(Debug, Clone)]
 pub struct CallRow {
     pub id: i64,
     pub provider_sid: String,
     pub caller_token: Option<String>,
     pub language: Option<String>,
-    pub state: String,
+    pub state: CallState,
     pub tier: i64,
     pub tier_deadline: Option<i64>,
     pub answered_by: Option<i64>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
 }
 
 fn call_from_row(row: &AnyRow) -> Result<CallRow, sqlx::Error> {
+    let state: String = row.try_get("state")?;
+    let outcome: Option<String> = row.try_get("outcome")?;
     Ok(CallRow {
         id: row.try_get("id")?,
         provider_sid: row.try_get("provider_sid")?,
         caller_token: row.try_get("caller_token")?,
         language: row.try_get("language")?,
-        state: row.try_get("state")?,
+        state: CallState::parse(&state).ok_or_else(|| unknown("call state", &state))?,
         tier: row.try_get("tier")?,
         tier_deadline: row.try_get("tier_deadline")?,
         answered_by: row.try_get("answered_by")?,
-        outcome: row.try_get("outcome")?,
+        outcome: outcome.map(|o| Outcome::parse(&o).ok_or_else(|| unknown("call outcome", &o))).transpose()?,
     })
 }
 
@@ -46,7 +50,7 @@ pub async fn insert<'e>(
     ex: impl Executor<'e, Database = Any>,
     provider_sid: &str,
     caller_token: Option<&str>,
-    state: &str,
+    state: CallState,
     created_hour: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
@@ -54,7 +58,7 @@ pub async fn insert<'e>(
     )
     .bind(provider_sid)
     .bind(caller_token)
-    .bind(state)
+    .bind(state.as_str())
     .bind(created_hour)
     .fetch_one(ex)
     .await
@@ -89,13 +93,14 @@ pub async fn start_ringing<'e>(
     deadline: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE calls SET language = $1, state = 'ringing', tier = $2, tier_deadline = $3 \
-         WHERE id = $4 AND state = 'menu'",
+        "UPDATE calls SET language = $1, state = $5, tier = $2, tier_deadline = $3 WHERE id = $4 AND state = $6",
     )
     .bind(language)
     .bind(tier)
     .bind(deadline)
     .bind(id)
+    .bind(CallState::Ringing.as_str())
+    .bind(CallState::Menu.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -113,11 +118,13 @@ pub async fn set_language<'e>(
 /// The first volunteer to press 1 takes the call; false for everyone after.
 pub async fn claim<'e>(ex: impl Executor<'e, Database = Any>, id: i64, volunteer_id: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE calls SET state = 'bridged', answered_by = $1, outcome = 'answered', tier_deadline = NULL \
-         WHERE id = $2 AND state = 'ringing'",
+        "UPDATE calls SET state = $3, answered_by = $1, outcome = $4, tier_deadline = NULL WHERE id = $2 AND state = $5",
     )
     .bind(volunteer_id)
     .bind(id)
+    .bind(CallState::Bridged.as_str())
+    .bind(Outcome::Answered.as_str())
+    .bind(CallState::Ringing.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -134,12 +141,14 @@ pub async fn reopen<'e>(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE calls SET state = 'ringing', answered_by = NULL, outcome = NULL, tier_deadline = $1 \
-         WHERE id = $2 AND state = 'bridged' AND answered_by = $3",
+        "UPDATE calls SET state = $4, answered_by = NULL, outcome = NULL, tier_deadline = $1 \
+         WHERE id = $2 AND state = $5 AND answered_by = $3",
     )
     .bind(now)
     .bind(id)
     .bind(volunteer_id)
+    .bind(CallState::Ringing.as_str())
+    .bind(CallState::Bridged.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -154,14 +163,14 @@ pub async fn advance_tier<'e>(
     to: i64,
     deadline: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE calls SET tier = $1, tier_deadline = $2 WHERE id = $3 AND state = 'ringing' AND tier = $4")
-            .bind(to)
-            .bind(deadline)
-            .bind(id)
-            .bind(from)
-            .execute(ex)
-            .await?;
+    let done = sqlx::query("UPDATE calls SET tier = $1, tier_deadline = $2 WHERE id = $3 AND state = $5 AND tier = $4")
+        .bind(to)
+        .bind(deadline)
+        .bind(id)
+        .bind(from)
+        .bind(CallState::Ringing.as_str())
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -172,10 +181,11 @@ pub async fn expire_tier_now<'e>(
     tier: i64,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE calls SET tier_deadline = $1 WHERE id = $2 AND state = 'ringing' AND tier = $3")
+    sqlx::query("UPDATE calls SET tier_deadline = $1 WHERE id = $2 AND state = $4 AND tier = $3")
         .bind(now)
         .bind(id)
         .bind(tier)
+        .bind(CallState::Ringing.as_str())
         .execute(ex)
         .await?;
     Ok(())
@@ -185,21 +195,27 @@ pub async fn expire_tier_now<'e>(
 pub async fn to_voicemail<'e>(
     ex: impl Executor<'e, Database = Any>,
     id: i64,
-    outcome: &str,
+    outcome: Outcome,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE calls SET state = 'voicemail', outcome = $1, tier_deadline = NULL \
-         WHERE id = $2 AND state IN ('menu', 'ringing')",
+        "UPDATE calls SET state = $3, outcome = $1, tier_deadline = NULL WHERE id = $2 AND state IN ($4, $5)",
     )
-    .bind(outcome)
+    .bind(outcome.as_str())
     .bind(id)
+    .bind(CallState::Voicemail.as_str())
+    .bind(CallState::Menu.as_str())
+    .bind(CallState::Ringing.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_outcome<'e>(ex: impl Executor<'e, Database = Any>, id: i64, outcome: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE calls SET outcome = $1 WHERE id = $2").bind(outcome).bind(id).execute(ex).await?;
+pub async fn set_outcome<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    outcome: Outcome,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calls SET outcome = $1 WHERE id = $2").bind(outcome.as_str()).bind(id).execute(ex).await?;
     Ok(())
 }
 
@@ -207,16 +223,17 @@ pub async fn set_outcome<'e>(ex: impl Executor<'e, Database = Any>, id: i64, out
 pub async fn end<'e>(
     ex: impl Executor<'e, Database = Any>,
     id: i64,
-    outcome: &str,
+    outcome: Outcome,
     ended_at: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE calls SET state = 'ended', outcome = COALESCE(outcome, $1), ended_at = $2, tier_deadline = NULL \
-         WHERE id = $3 AND state <> 'ended'",
+        "UPDATE calls SET state = $4, outcome = COALESCE(outcome, $1), ended_at = $2, tier_deadline = NULL \
+         WHERE id = $3 AND state <> $4",
     )
-    .bind(outcome)
+    .bind(outcome.as_str())
     .bind(ended_at)
     .bind(id)
+    .bind(CallState::Ended.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -224,8 +241,9 @@ pub async fn end<'e>(
 
 /// Ringing calls whose tier deadline has passed: `(id, tier)`.
 pub async fn due<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, tier FROM calls WHERE state = 'ringing' AND tier_deadline <= $1")
+    let rows = sqlx::query("SELECT id, tier FROM calls WHERE state = $2 AND tier_deadline <= $1")
         .bind(now)
+        .bind(CallState::Ringing.as_str())
         .fetch_all(ex)
         .await?;
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("tier")?))).collect()
@@ -237,16 +255,17 @@ pub struct LegRow {
     pub call_id: i64,
     pub volunteer_id: Option<i64>,
     pub tier: i64,
-    pub state: String,
+    pub state: LegState,
 }
 
 fn leg_from_row(row: &AnyRow) -> Result<LegRow, sqlx::Error> {
+    let state: String = row.try_get("state")?;
     Ok(LegRow {
         sid: row.try_get("sid")?,
         call_id: row.try_get("call_id")?,
         volunteer_id: row.try_get("volunteer_id")?,
         tier: row.try_get("tier")?,
-        state: row.try_get("state")?,
+        state: LegState::parse(&state).ok_or_else(|| unknown("leg state", &state))?,
     })
 }
 
@@ -257,11 +276,12 @@ pub async fn insert_leg<'e>(
     volunteer_id: i64,
     tier: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO call_legs (sid, call_id, volunteer_id, tier, state) VALUES ($1, $2, $3, $4, 'ringing')")
+    sqlx::query("INSERT INTO call_legs (sid, call_id, volunteer_id, tier, state) VALUES ($1, $2, $3, $4, $5)")
         .bind(sid)
         .bind(call_id)
         .bind(volunteer_id)
         .bind(tier)
+        .bind(LegState::Ringing.as_str())
         .execute(ex)
         .await?;
     Ok(())
@@ -291,11 +311,12 @@ pub async fn legs_of<'e>(ex: impl Executor<'e, Database = Any>, call_id: i64) ->
 pub async fn set_leg_state<'e>(
     ex: impl Executor<'e, Database = Any>,
     sid: &str,
-    state: &str,
+    state: LegState,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE call_legs SET state = $1 WHERE sid = $2 AND state <> 'ended'")
-        .bind(state)
+    sqlx::query("UPDATE call_legs SET state = $1 WHERE sid = $2 AND state <> $3")
+        .bind(state.as_str())
         .bind(sid)
+        .bind(LegState::Ended.as_str())
         .execute(ex)
         .await?;
     Ok(())
@@ -305,9 +326,10 @@ pub async fn set_leg_state<'e>(
 pub async fn busy_volunteers<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT DISTINCT l.volunteer_id FROM call_legs l JOIN calls c ON c.id = l.call_id \
-         WHERE l.state IN ('ringing', 'answered', 'accepted') AND c.state <> 'ended' \
-         AND l.volunteer_id IS NOT NULL",
+         WHERE l.state <> $1 AND c.state <> $2 AND l.volunteer_id IS NOT NULL",
     )
+    .bind(LegState::Ended.as_str())
+    .bind(CallState::Ended.as_str())
     .fetch_all(ex)
     .await
 }
@@ -429,7 +451,7 @@ pub async fn block_and_attempts<'e>(
 #[derive(Debug, Clone)]
 pub struct DeletionRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: RecordKind,
     pub sid: String,
     pub attempts: i64,
     pub first_failed_at: Option<i64>,
@@ -438,14 +460,14 @@ pub struct DeletionRow {
 /// Queues a deletion at the provider (once per SID).
 pub async fn enqueue_deletion<'e>(
     ex: impl Executor<'e, Database = Any>,
-    kind: &str,
+    kind: RecordKind,
     sid: &str,
     not_before: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO provider_deletions (kind, sid, not_before) VALUES ($1, $2, $3) ON CONFLICT (sid) DO NOTHING",
     )
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(sid)
     .bind(not_before)
     .execute(ex)
@@ -468,9 +490,10 @@ pub async fn due_deletions<'e>(
     .await?;
     rows.iter()
         .map(|r| {
+            let kind: String = r.try_get("kind")?;
             Ok(DeletionRow {
                 id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
+                kind: RecordKind::parse(&kind).ok_or_else(|| unknown("record kind", &kind))?,
                 sid: r.try_get("sid")?,
                 attempts: r.try_get("attempts")?,
                 first_failed_at: r.try_get("first_failed_at")?,
@@ -509,8 +532,8 @@ pub async fn pending_deletions<'e>(ex: impl Executor<'e, Database = Any>) -> Res
     sqlx::query_scalar("SELECT sid FROM provider_deletions ORDER BY id").fetch_all(ex).await
 }
 
-/// How many calls are in a state (`ringing`: waiting for a volunteer; `bridged`:
+/// How many calls are in a state (`Ringing`: waiting for a volunteer; `Bridged`:
 /// in progress).
-pub async fn count_in_state<'e>(ex: impl Executor<'e, Database = Any>, state: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE state = $1").bind(state).fetch_one(ex).await
+pub async fn count_in_state<'e>(ex: impl Executor<'e, Database = Any>, state: CallState) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE state = $1").bind(state.as_str()).fetch_one(ex).await
 }

@@ -162,7 +162,7 @@ pub async fn of_open_incidents_expiring<'e>(
         "SELECT s.id, s.class, s.created_hour, s.expires_at FROM sealed_items s \
          JOIN incidents i ON i.id = s.incident_id \
          WHERE i.status IN {} AND s.expires_at < $1 ORDER BY s.id",
-        super::field::OPEN_STATUSES
+        super::incidents::name_list(crate::states::IncidentStatus::OPEN.iter().map(|s| s.as_str()))
     )))
     .bind(before)
     .fetch_all(ex)

@@ -7,9 +7,11 @@
 
 pub mod accounts;
 pub mod arrivals;
+pub mod audit;
 pub mod calls;
 pub mod confirmations;
-pub mod field;
+pub mod incidents;
+pub mod intake;
 pub mod items;
 mod migrations;
 pub mod sweep;

@@ -6,15 +6,18 @@
 use sqlx::{Any, Executor, Row};
 
 use super::Db;
+use crate::states::{CallState, Outcome};
 
 /// Calls that never got their final status callback are ended as lost after a day.
 pub async fn end_lost_calls<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE calls SET state = 'ended', outcome = COALESCE(outcome, 'lost'), ended_at = $1, \
-         tier_deadline = NULL WHERE state <> 'ended' AND created_hour < $2",
+        "UPDATE calls SET state = $3, outcome = COALESCE(outcome, $4), ended_at = $1, \
+         tier_deadline = NULL WHERE state <> $3 AND created_hour < $2",
     )
     .bind(now)
     .bind(now - 86_400)
+    .bind(CallState::Ended.as_str())
+    .bind(Outcome::Lost.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected())
@@ -26,19 +29,23 @@ pub async fn fold_calls<'e>(ex: impl Executor<'e, Database = Any>, cutoff: i64) 
     let done = sqlx::query(
         "INSERT INTO daily_counts (day, language, outcome, calls) \
          SELECT created_hour - (created_hour % 86400), COALESCE(language, ''), COALESCE(outcome, 'unknown'), COUNT(*) \
-         FROM calls WHERE state = 'ended' AND ended_at <= $1 \
+         FROM calls WHERE state = $2 AND ended_at <= $1 \
          GROUP BY created_hour - (created_hour % 86400), COALESCE(language, ''), COALESCE(outcome, 'unknown') \
          ON CONFLICT (day, language, outcome) DO UPDATE SET calls = daily_counts.calls + excluded.calls",
     )
     .bind(cutoff)
+    .bind(CallState::Ended.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected())
 }
 
 pub async fn delete_folded_calls<'e>(ex: impl Executor<'e, Database = Any>, cutoff: i64) -> Result<u64, sqlx::Error> {
-    let done =
-        sqlx::query("DELETE FROM calls WHERE state = 'ended' AND ended_at <= $1").bind(cutoff).execute(ex).await?;
+    let done = sqlx::query("DELETE FROM calls WHERE state = $2 AND ended_at <= $1")
+        .bind(cutoff)
+        .bind(CallState::Ended.as_str())
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected())
 }
 

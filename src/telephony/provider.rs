@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::config::Config;
+pub use crate::states::RecordKind;
 
 /// What the provider refused, with its own error code when it gave one.
 #[derive(Debug)]
@@ -357,36 +358,6 @@ impl Provider {
             Ok(_) => Ok(()),
             Err(e) if e.is_gone() => Ok(()),
             Err(e) => Err(e),
-        }
-    }
-}
-
-/// The kinds of record deleted at the provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
-    Call,
-    Recording,
-    Message,
-    Media,
-}
-
-impl RecordKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordKind::Call => "call",
-            RecordKind::Recording => "recording",
-            RecordKind::Message => "message",
-            RecordKind::Media => "media",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RecordKind> {
-        match s {
-            "call" => Some(RecordKind::Call),
-            "recording" => Some(RecordKind::Recording),
-            "message" => Some(RecordKind::Message),
-            "media" => Some(RecordKind::Media),
-            _ => None,
         }
     }
 }

@@ -27,7 +27,8 @@ use crate::audit::Actor;
 use crate::dispatch::{self, Kind, NewReport};
 use crate::items::{self, Content, ItemClass};
 use crate::roster::{self, Role, Volunteer};
-use crate::store::{calls as call_db, field, items as item_db};
+use crate::states::{CallState, ThreadState};
+use crate::store::{audit as audit_db, calls as call_db, incidents as field, intake as intake_db, items as item_db};
 
 /// A JSON body whose rejection is our error type: 422 with a reason in plain words.
 pub struct ApiJson<T>(pub T);
@@ -520,13 +521,17 @@ pub async fn incident_out(state: &AppState, id: i64) -> Result<IncidentOut, ApiE
         id: i.id,
         zone: i.zone,
         kind: i.kind,
-        status: i.status,
+        status: i.status.as_str().to_string(),
         needed: i.needed,
         assigned: i.assigned,
         opened_hour: i.created_hour,
         closed_at: i.closed_at,
         expires_at: i.expires_at,
-        observers: s.observers.into_iter().map(|(alias, state)| ObserverOut { alias, state }).collect(),
+        observers: s
+            .observers
+            .into_iter()
+            .map(|(alias, state)| ObserverOut { alias, state: state.as_str().to_string() })
+            .collect(),
         notes: s.notes,
         first_note_expires_at: s.first_note_expiry,
     })
@@ -535,7 +540,7 @@ pub async fn incident_out(state: &AppState, id: i64) -> Result<IncidentOut, ApiE
 /// Incidents the caller may see: all of them, or for someone who is only an
 /// observer, those they were paged for.
 pub async fn visible_incidents(state: &AppState, who: &Volunteer) -> Result<Vec<i64>, ApiError> {
-    let all = field::list_incidents(state.db.pool()).await?;
+    let all = field::list(state.db.pool()).await?;
     let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| who.has_role(*r));
     let mut out = Vec::new();
     for i in all {
@@ -567,17 +572,17 @@ pub struct DashboardOut {
 pub async fn dashboard_data(state: &AppState) -> Result<DashboardOut, ApiError> {
     let now = state.vault.clock().now().0;
     let roster = roster::list(&state.db).await?;
-    let threads = field::list_threads(state.db.pool(), now).await?;
+    let threads = intake_db::list(state.db.pool(), now).await?;
     let mut open_incidents = Vec::new();
-    for i in field::open_incidents(state.db.pool()).await? {
+    for i in field::list_open(state.db.pool()).await? {
         open_incidents.push(incident_out(state, i.id).await?);
     }
     Ok(DashboardOut {
         on_shift: roster.iter().filter(|v| v.on_shift).map(|v| v.alias.to_string()).collect(),
-        calls_waiting: call_db::count_in_state(state.db.pool(), "ringing").await?,
-        calls_in_progress: call_db::count_in_state(state.db.pool(), "bridged").await?,
+        calls_waiting: call_db::count_in_state(state.db.pool(), CallState::Ringing).await?,
+        calls_in_progress: call_db::count_in_state(state.db.pool(), CallState::Bridged).await?,
         voicemails: item_db::count_live(state.db.pool(), ItemClass::Voicemail.as_str(), now).await?,
-        open_text_threads: threads.iter().filter(|t| t.state == "open").count() as i64,
+        open_text_threads: threads.iter().filter(|t| t.state == ThreadState::Open).count() as i64,
         open_incidents,
     })
 }
@@ -791,14 +796,20 @@ async fn list_intake(State(state): State<AppState>, _auth: Authorized) -> Result
 pub async fn threads(state: &AppState) -> Result<Vec<ThreadOut>, ApiError> {
     let now = state.vault.clock().now().0;
     let mut out = Vec::new();
-    for t in field::list_threads(state.db.pool(), now).await? {
+    for t in intake_db::list(state.db.pool(), now).await? {
         let items = item_db::linked(state.db.pool(), item_db::Link::Thread(t.id))
             .await?
             .into_iter()
             .filter(|i| i.class == ItemClass::Intake.as_str())
             .map(|i| i.id)
             .collect();
-        out.push(ThreadOut { id: t.id, language: t.language, state: t.state, expires_at: t.expires_at, items });
+        out.push(ThreadOut {
+            id: t.id,
+            language: t.language,
+            state: t.state.as_str().to_string(),
+            expires_at: t.expires_at,
+            items,
+        });
     }
     Ok(out)
 }
@@ -1182,7 +1193,7 @@ async fn audit(State(state): State<AppState>, _auth: Authorized) -> Result<Respo
 }
 
 pub async fn audit_events(state: &AppState) -> Result<Vec<AuditOut>, ApiError> {
-    let rows = field::recent_audit(state.db.pool(), 200).await?;
+    let rows = audit_db::recent(state.db.pool(), 200).await?;
     Ok(rows
         .into_iter()
         .map(|e| AuditOut {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use quietline::store::field;
+use quietline::store::{incidents, intake};
 
 use crate::both;
 use crate::support::line::{Line, line_with};
@@ -155,14 +155,14 @@ async fn shifts_by_text_change_who_is_rung(backend: Backend) {
     assert!(reply[0].starts_with("You are ON shift (dispatcher; zones north)"), "{reply:?}");
     let sid = line.standin.place_call(PUBLIC, CallerScript { gathers: vec![], talk_ms: 50 });
     line.until_ended(&sid).await;
-    assert_eq!(line.call_row(&sid).await.outcome.as_deref(), Some("answered"));
+    assert_eq!(line.call_row(&sid).await.outcome, Some(quietline::states::Outcome::Answered));
     assert!(line.leg_to("+14155550101").is_some());
 
     let reply = line.standin.text("+14155550101", "OFF").await;
     assert!(reply[0].starts_with("You are OFF shift"), "{reply:?}");
     let second = line.standin.place_call("+14155550178", CallerScript { gathers: vec![None, None], talk_ms: 0 });
     line.until_ended(&second).await;
-    assert_ne!(line.call_row(&second).await.outcome.as_deref(), Some("answered"));
+    assert_ne!(line.call_row(&second).await.outcome, Some(quietline::states::Outcome::Answered));
     let legs = line.standin.calls().into_iter().filter(|c| !c.inbound && c.to == "+14155550101").count();
     assert_eq!(legs, 1, "off shift, ana was not rung again");
 
@@ -250,7 +250,7 @@ async fn public_texts_reach_dispatchers_without_the_number_and_replies_reach_the
     // Handled: the thread and its texts now expire within a day.
     let out = line.cli(&["intake", "handled", &thread.to_string()]).await.unwrap();
     assert!(out.contains(&format!("#{thread} handled")), "{out}");
-    let row = field::get_thread(line.state.db.pool(), thread).await.unwrap().unwrap();
+    let row = intake::get(line.state.db.pool(), thread).await.unwrap().unwrap();
     assert!(row.expires_at <= system_now() + 86_400, "handled threads go within 24 h");
     assert!(row.expires_at > system_now() + 86_000);
     assert_eq!(open_as(&line, &ana_key, first_item).await.unwrap(), format!("ES {INTAKE_TEXT}"), "still readable");
@@ -295,7 +295,7 @@ async fn without_the_location_by_sms_observers_get_a_link_and_the_server_keeps_n
     // A word that is not a known zone is refused without being repeated or kept.
     let reply = line.standin.text("+14155550100", "NEW 1200-mission-st van outside").await;
     assert_eq!(reply, ["Unknown zone; zones: north. Write it as NEW <zone> <where, what>."]);
-    assert_eq!(field::list_incidents(line.state.db.pool()).await.unwrap().len(), 1);
+    assert_eq!(incidents::list(line.state.db.pool()).await.unwrap().len(), 1);
 
     // Open, the details are kept ahead of their expiry; forgotten for a week, the
     // incident is closed by the sweeper and its lifetime starts.
@@ -309,8 +309,8 @@ async fn without_the_location_by_sms_observers_get_a_link_and_the_server_keeps_n
     line.env.clock.advance(Duration::from_secs(86_400));
     let report = quietline::retention::sweep(&line.state).await.unwrap();
     assert_eq!(report.incidents_closed, 1, "{report:?}");
-    let row = field::get_incident(line.state.db.pool(), 1).await.unwrap().unwrap();
-    assert_eq!(row.status, "closed");
+    let row = incidents::get(line.state.db.pool(), 1).await.unwrap().unwrap();
+    assert_eq!(row.status, quietline::states::IncidentStatus::Closed);
     let audit = line.cli(&["audit"]).await.unwrap();
     assert!(audit.lines().any(|l| l.contains("system") && l.contains("incident.close")), "{audit}");
 }
@@ -348,16 +348,16 @@ async fn two_instances_hand_out_each_dispatch_slot_once(backend: Backend) {
             }
         }
         assert_eq!(assigned, 2, "round {round}: exactly dispatch_observers are assigned");
-        let row = field::get_incident(a.db.pool(), id).await.unwrap().unwrap();
+        let row = incidents::get(a.db.pool(), id).await.unwrap().unwrap();
         assert_eq!(row.assigned, 2);
-        let states = field::dispatches_of(a.db.pool(), id).await.unwrap();
-        assert_eq!(states.iter().filter(|(_, s)| s == "accepted").count(), 2);
-        assert_eq!(states.iter().filter(|(_, s)| s == "covered").count(), 4);
+        let states = incidents::dispatches_of(a.db.pool(), id).await.unwrap();
+        assert_eq!(states.iter().filter(|(_, s)| *s == quietline::states::DispatchState::Accepted).count(), 2);
+        assert_eq!(states.iter().filter(|(_, s)| *s == quietline::states::DispatchState::Covered).count(), 4);
     }
     // A paging step is taken by one instance only.
-    let id = field::insert_incident(
+    let id = incidents::insert(
         a.db.pool(),
-        &field::NewIncident {
+        &incidents::NewIncident {
             zone: "north",
             kind: "other",
             needed: 1,
@@ -369,8 +369,8 @@ async fn two_instances_hand_out_each_dispatch_slot_once(backend: Backend) {
     .await
     .unwrap();
     let (x, y) = tokio::join!(
-        field::advance_page(a.db.pool(), id, 0, 1, Some(5)),
-        field::advance_page(b.db.pool(), id, 0, 1, Some(5))
+        incidents::advance_page(a.db.pool(), id, 0, 1, Some(5)),
+        incidents::advance_page(b.db.pool(), id, 0, 1, Some(5))
     );
     assert!(x.unwrap() ^ y.unwrap(), "exactly one instance escalates");
 }
@@ -416,7 +416,7 @@ async fn an_incident_pages_its_zone_assigns_the_first_k_escalates_and_keeps_note
     assert!(two[0].starts_with(&format!("You are going to #{id} (2 of 2)")), "{two:?}");
     let three = line.standin.text("+14155550113", &format!("Y{id}")).await;
     assert_eq!(three, [format!("#{id} is covered, thank you.")]);
-    let row = field::get_incident(line.state.db.pool(), id).await.unwrap().unwrap();
+    let row = incidents::get(line.state.db.pool(), id).await.unwrap().unwrap();
     assert_eq!((row.status.as_str(), row.assigned, row.page_deadline), ("dispatched", 2, None));
     text_to(&line, "+14155550100", "o1 is going (1 of 2)").await;
     // The paging copy of the location went with the last slot.
@@ -443,7 +443,7 @@ async fn an_incident_pages_its_zone_assigns_the_first_k_escalates_and_keeps_note
     // Closing starts the note's 30 days; the note stays readable.
     let closed = line.cli(&["incident", "close", &id.to_string()]).await.unwrap();
     assert!(closed.contains(&format!("#{id} closed")), "{closed}");
-    let row = field::get_incident(line.state.db.pool(), id).await.unwrap().unwrap();
+    let row = incidents::get(line.state.db.pool(), id).await.unwrap().unwrap();
     let closed_at = row.closed_at.expect("closed");
     assert_eq!(row.expires_at, Some(closed_at + 7 * 86_400));
     let item = quietline::store::items::get(line.state.db.pool(), note).await.unwrap().unwrap();
@@ -531,8 +531,8 @@ async fn forged_or_unsigned_texts_change_nothing(backend: Backend) {
     let ana = quietline::roster::get(&line.state.db, "ana").await.unwrap();
     assert!(ana.on_shift, "the forged OFF changed nothing");
     let now = line.state.vault.clock().now().0;
-    assert!(field::list_threads(line.state.db.pool(), now).await.unwrap().is_empty());
-    assert!(field::list_incidents(line.state.db.pool()).await.unwrap().is_empty());
+    assert!(intake::list(line.state.db.pool(), now).await.unwrap().is_empty());
+    assert!(incidents::list(line.state.db.pool()).await.unwrap().is_empty());
     assert!(line.standin.messages().is_empty(), "nothing was sent");
     let (pending, _) = quietline::store::sweep::pending_deletions(line.state.db.pool(), now).await.unwrap();
     assert_eq!(pending, 0, "nothing was queued");
@@ -646,8 +646,8 @@ async fn thousands_of_hostile_texts_get_valid_twiml_and_never_break_the_server(b
     // The flood went down every path: commands, refusals, intake, new incidents.
     assert!(with_reply > 300, "only {with_reply} texts got a reply");
     let now = line.state.vault.clock().now().0;
-    assert!(!field::list_threads(line.state.db.pool(), now).await.unwrap().is_empty());
-    assert!(field::list_incidents(line.state.db.pool()).await.unwrap().len() > 5);
+    assert!(!intake::list(line.state.db.pool(), now).await.unwrap().is_empty());
+    assert!(incidents::list(line.state.db.pool()).await.unwrap().len() > 5);
     let public = [PUBLIC, "+14155550178", "+442079460000"];
     let replied = line.standin.messages().iter().any(|(to, _, _)| public.contains(&to.as_str()));
     assert!(replied, "a dispatcher's reply reached a public sender");
@@ -656,7 +656,7 @@ async fn thousands_of_hostile_texts_get_valid_twiml_and_never_break_the_server(b
     let ready = reqwest::get(format!("{}/readyz", line.url)).await.unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(quietline::roster::list(&line.state.db).await.unwrap().len(), 2);
-    assert!(field::get_incident(line.state.db.pool(), 1).await.unwrap().is_some());
+    assert!(incidents::get(line.state.db.pool(), 1).await.unwrap().is_some());
     captured_log();
     let status = line.standin.text("+14155550104", "STATUS").await;
     assert!(status[0].starts_with("You are "), "{status:?}");

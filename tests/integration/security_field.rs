@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use quietline::dispatch::{self, DispatchError, Kind, NewReport};
-use quietline::store::field;
+use quietline::store::incidents;
 
 use crate::both;
 use crate::support::line::{Line, line, line_with};
@@ -56,23 +56,23 @@ async fn only_observers_paged_for_an_incident_may_answer_it(backend: Backend) {
     let reply = line.standin.text("+14155550102", &format!("Y {id}")).await;
     let nothing = line.standin.text("+14155550102", "Y 999").await;
     assert_eq!(reply, nothing.iter().map(|t| t.replace("999", &id.to_string())).collect::<Vec<_>>());
-    let row = field::get_incident(line.state.db.pool(), id).await.unwrap().unwrap();
+    let row = incidents::get(line.state.db.pool(), id).await.unwrap().unwrap();
     assert_eq!((row.assigned, row.status.as_str()), (0, "reported"), "the unpaged observer took nothing");
-    assert!(field::dispatch_state(line.state.db.pool(), id, far.id).await.unwrap().is_none());
+    assert!(incidents::dispatch_state(line.state.db.pool(), id, far.id).await.unwrap().is_none());
 
     // The paged observer accepts, then gives the slot back: paging is on a
     // deadline again and escalates when it passes.
     assert!(matches!(dispatch::accept(&line.state, id, &near).await.unwrap(), dispatch::Accepted::Assigned { .. }));
-    assert!(field::get_incident(line.state.db.pool(), id).await.unwrap().unwrap().page_deadline.is_none());
+    assert!(incidents::get(line.state.db.pool(), id).await.unwrap().unwrap().page_deadline.is_none());
     dispatch::decline(&line.state, id, &near).await.unwrap();
-    let row = field::get_incident(line.state.db.pool(), id).await.unwrap().unwrap();
+    let row = incidents::get(line.state.db.pool(), id).await.unwrap().unwrap();
     assert_eq!(row.assigned, 0);
     assert!(row.page_deadline.is_some(), "a slot given back left paging without a deadline");
     line.env.clock.advance(Duration::from_secs(301));
     dispatch::escalate_due(&line.state).await.unwrap();
-    let row = field::get_incident(line.state.db.pool(), id).await.unwrap().unwrap();
+    let row = incidents::get(line.state.db.pool(), id).await.unwrap().unwrap();
     assert_eq!(row.page_tier, 1, "paging widened to every zone");
-    assert!(field::dispatch_state(line.state.db.pool(), id, far.id).await.unwrap().is_some(), "far is paged now");
+    assert!(incidents::dispatch_state(line.state.db.pool(), id, far.id).await.unwrap().is_some(), "far is paged now");
 }
 
 both!(a_revoked_volunteer_reads_nothing_that_arrives_after);
@@ -218,7 +218,10 @@ async fn withheld_numbers_press_a_key_first_and_share_one_limit(backend: Backend
     let refused = press(&line, id, 2, None).await;
     assert!(refused.contains("We cannot take your call right now") && refused.contains("<Hangup/>"), "{refused}");
     let row = quietline::store::calls::get(line.state.db.pool(), id).await.unwrap().unwrap();
-    assert_eq!((row.state.as_str(), row.outcome.as_deref()), ("ended", Some("refused")));
+    assert_eq!(
+        (row.state, row.outcome),
+        (quietline::states::CallState::Ended, Some(quietline::states::Outcome::Refused))
+    );
     assert!(line.standin.calls().iter().all(|c| c.inbound), "nobody was rung");
 
     // People press 7 and reach the menu, until the withheld limit is used up.
@@ -335,7 +338,7 @@ async fn sms_commands_that_act_on_others_wait_for_the_code_sent_back(backend: Ba
     let line = line(backend, "en").await;
     member(&line, "disp", "+14155550100", "dispatcher", "north", None).await;
     member(&line, "obs", "+14155550101", "observer", "north", None).await;
-    let incidents = || async { field::list_incidents(line.state.db.pool()).await.unwrap().len() };
+    let incidents = || async { incidents::list(line.state.db.pool()).await.unwrap().len() };
 
     // A NEW (from a forged sender, as far as the server can tell) pages nobody
     // until its code comes back: the code went to the number on the roster.

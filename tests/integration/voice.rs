@@ -33,8 +33,8 @@ async fn menu_then_the_first_to_press_one_is_bridged(backend: Backend) {
     assert!(events.contains("[es-US] Para español, oprima 2."), "{events}");
     let row = line.call_row(&sid).await;
     assert_eq!(row.language.as_deref(), Some("es"));
-    assert_eq!(row.state, "ended");
-    assert_eq!(row.outcome.as_deref(), Some("answered"));
+    assert_eq!(row.state, quietline::states::CallState::Ended);
+    assert_eq!(row.outcome, Some(quietline::states::Outcome::Answered));
     assert_eq!(line.alias_of(row.answered_by).await.as_deref(), Some("ana"));
 
     let ana = line.leg_to("+14155550101").unwrap();
@@ -95,7 +95,7 @@ async fn a_taker_whose_line_drops_before_the_bridge_does_not_strand_the_caller(b
     assert_eq!(line.standin.call(&sid).unwrap().bridged_with.as_deref(), Some(coord.sid.as_str()), "{events}");
     let row = line.call_row(&sid).await;
     assert_eq!(line.alias_of(row.answered_by).await.as_deref(), Some("coord"));
-    assert_eq!(row.outcome.as_deref(), Some("answered"));
+    assert_eq!(row.outcome, Some(quietline::states::Outcome::Answered));
 }
 
 both!(an_unanswered_tier_escalates_when_its_time_runs_out);
@@ -129,7 +129,7 @@ async fn with_nobody_on_shift_the_caller_leaves_a_sealed_voicemail(backend: Back
     let events = line.standin.events().join("\n");
     assert!(events.contains("[es-US] En este momento nadie puede contestar."), "{events}");
     let row = line.call_row(&sid).await;
-    assert_eq!(row.outcome.as_deref(), Some("callback_requested"));
+    assert_eq!(row.outcome, Some(quietline::states::Outcome::CallbackRequested));
 
     // The voicemail is sealed to the legal team and opens with the attorney's key.
     use sqlx::Row;
@@ -175,7 +175,7 @@ async fn when_every_tier_gives_up_the_held_caller_is_moved_to_voicemail(backend:
     let events = line.standin.events().join("\n");
     assert!(events.contains("Nobody can answer right now"), "{events}");
     assert!(events.contains(&format!("{sid} leaves a message")), "{events}");
-    assert_eq!(line.call_row(&sid).await.outcome.as_deref(), Some("voicemail"));
+    assert_eq!(line.call_row(&sid).await.outcome, Some(quietline::states::Outcome::Voicemail));
     // The on-shift dispatcher gets a content-free alert, and its record is deleted too.
     line.until("the alert is sent", |s| s.messages().iter().any(|(to, _, _)| to == "+14155550101")).await;
     let (_, from, body) = line.standin.messages().into_iter().find(|(to, _, _)| to == "+14155550101").unwrap();
@@ -272,7 +272,9 @@ async fn two_instances_never_give_one_call_to_two_volunteers(backend: Backend) {
     let ana = quietline::roster::get(&a.db, "ana").await.unwrap();
     let beto = quietline::roster::get(&b.db, "beto").await.unwrap();
     for round in 0..20 {
-        let id = calls_db::insert(a.db.pool(), &format!("CA{round:032}"), None, "menu", 0).await.unwrap();
+        let id = calls_db::insert(a.db.pool(), &format!("CA{round:032}"), None, quietline::states::CallState::Menu, 0)
+            .await
+            .unwrap();
         assert!(calls_db::start_ringing(a.db.pool(), id, "en", 0, 10).await.unwrap());
         let (x, y) = tokio::join!(calls_db::claim(a.db.pool(), id, ana.id), calls_db::claim(b.db.pool(), id, beto.id));
         assert!(x.unwrap() ^ y.unwrap(), "round {round}: exactly one instance wins the claim");
@@ -392,7 +394,7 @@ async fn two_servers_on_one_database_ring_each_tier_once_and_bridge_once(backend
     let bridged: Vec<_> = legs.iter().filter(|c| c.bridged_with.as_deref() == Some(sid.as_str())).collect();
     assert_eq!(bridged.len(), 1, "exactly one volunteer bridged; events:\n{}", line.standin.events().join("\n"));
     let row = line.call_row(&sid).await;
-    assert_eq!(row.outcome.as_deref(), Some("answered"));
+    assert_eq!(row.outcome, Some(quietline::states::Outcome::Answered));
 }
 
 both!(the_simulator_walks_a_call_and_reports_each_step);

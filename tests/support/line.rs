@@ -82,7 +82,10 @@ impl Line {
     pub async fn until_ended(&self, sid: &str) {
         let ended = eventually(|| async {
             self.standin.call(sid).is_some_and(|c| c.status == "completed")
-                && calls_db::get_by_sid(self.state.db.pool(), sid).await.unwrap().is_none_or(|r| r.state == "ended")
+                && calls_db::get_by_sid(self.state.db.pool(), sid)
+                    .await
+                    .unwrap()
+                    .is_none_or(|r| r.state == quietline::states::CallState::Ended)
         })
         .await;
         assert!(ended, "call {sid} did not end; events:\n{}", self.standin.events().join("\n"));

@@ -418,7 +418,7 @@ async fn dashboard(State(state): State<AppState>, auth: std::result::Result<Auth
         let mut mine = Vec::new();
         for id in api::visible_incidents(&state, v).await? {
             let out = api::incident_out(&state, id).await?;
-            if crate::dispatch::is_open(&out.status) {
+            if crate::states::IncidentStatus::parse(&out.status).is_some_and(|s| s.is_open()) {
                 mine.push(out);
             }
         }
@@ -632,7 +632,7 @@ async fn incident(
     body.push_str(&format!(
         "<h2>Notes</h2><p>{notes} Readers open them from <a href=\"/console/items\">their items</a>.</p>"
     ));
-    let open = crate::dispatch::is_open(&i.status);
+    let open = crate::states::IncidentStatus::parse(&i.status).is_some_and(|s| s.is_open());
     if open && (v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
         body.push_str(&format!(
             "<h2>Change status</h2><form method=\"post\" action=\"/console/incidents/{id}/status\">{csrf}\
