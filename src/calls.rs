@@ -112,7 +112,7 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Tw
             let since = now.0 - RATE_WINDOW.as_secs() as i64;
             let (blocked, attempts) =
                 db::block_and_attempts(state.db.pool(), db::Attempts::Calls, token.as_str(), now.0, since).await?;
-            blocked || attempts >= i64::from(state.config.caller_rate_limit)
+            blocked || attempts >= i64::from(state.config.ringing.caller_rate_limit)
         }
         None => false,
     };
@@ -193,7 +193,7 @@ pub async fn challenge_answered(state: &AppState, call_id: i64, attempt: u32, di
     }
     let since = now.0 - RATE_WINDOW.as_secs() as i64;
     let (_, recent) = db::block_and_attempts(state.db.pool(), db::Attempts::Calls, WITHHELD, now.0, since).await?;
-    if recent >= i64::from(state.config.withheld_rate_limit) {
+    if recent >= i64::from(state.config.ringing.withheld_rate_limit) {
         tracing::warn!("a withheld-number caller was refused: too many withheld calls in ten minutes");
         db::end(state.db.pool(), call_id, Outcome::Refused, now.0).await?;
         return Ok(refuse(state));
@@ -337,11 +337,11 @@ pub async fn escalate(state: &AppState, call_id: i64, from: i64) -> Result<()> {
     let legs = db::legs_of(state.db.pool(), call_id).await?;
     let rung: HashSet<i64> = legs.iter().filter_map(|l| l.volunteer_id).collect();
     let start_tier = u32::try_from(from + 1).unwrap_or(0);
-    let next = routing::next_tier(&roster, start_tier, &lang, &busy, &rung, state.config.ring_parallel);
+    let next = routing::next_tier(&roster, start_tier, &lang, &busy, &rung, state.config.ringing.parallel);
     let now = state.vault.clock().now();
     match next {
         Some((tier, people)) => {
-            let deadline = now.plus(state.config.ring_timeout).0;
+            let deadline = now.plus(state.config.ringing.timeout).0;
             if !db::advance_tier(state.db.pool(), call_id, from, i64::from(tier), deadline).await? {
                 return Ok(());
             }
@@ -372,7 +372,7 @@ async fn end_unanswered(state: &AppState, legs: &[db::LegRow]) {
 /// Places one outbound call per volunteer; returns how many were placed. A number
 /// the provider refuses is skipped, never fatal to the tier.
 async fn ring(state: &AppState, call_id: i64, tier: u32, people: &[&Volunteer]) -> usize {
-    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.hotline_number) else {
+    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.provider.hotline_number) else {
         return 0;
     };
     let mut placed = 0;
@@ -386,7 +386,7 @@ async fn ring(state: &AppState, call_id: i64, tier: u32, people: &[&Volunteer]) 
             from: hotline.as_str(),
             url: &state.public(&format!("/telephony/voice/volunteer?call={call_id}")),
             status_callback: &state.public(&format!("/telephony/status?call={call_id}")),
-            timeout: state.config.ring_timeout.as_secs() as u32,
+            timeout: state.config.ringing.timeout.as_secs() as u32,
         };
         match provider.create_call(&new).await {
             Ok(sid) => {
@@ -514,7 +514,7 @@ pub fn voicemail_prompt(state: &AppState, call_id: i64, lang: &Language) -> Twim
 fn record(state: &AppState, call_id: i64) -> Verb {
     Verb::Record {
         action: state.public(&format!("/telephony/voice/voicemail/done?call={call_id}")),
-        max_length: state.config.voicemail_max_length.as_secs() as u32,
+        max_length: state.config.ringing.voicemail_max_length.as_secs() as u32,
         recording_status_callback: state.public(&format!("/telephony/recording?call={call_id}")),
     }
 }
@@ -736,7 +736,7 @@ pub async fn run(state: AppState) {
 /// number; when they press 1 the caller is dialled, also from the hotline number.
 /// Returns the volunteer leg's SID.
 pub async fn start_callback(state: &AppState, item: i64, volunteer: &Volunteer) -> Result<String> {
-    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.hotline_number) else {
+    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.provider.hotline_number) else {
         return Err(CallError::Other("the phone provider and hotline_number must be configured".into()));
     };
     if state.config.public_url.is_none() {
@@ -752,7 +752,7 @@ pub async fn start_callback(state: &AppState, item: i64, volunteer: &Volunteer) 
         from: hotline.as_str(),
         url: &state.public(&format!("/telephony/voice/callback?item={item}&volunteer={}", volunteer.id)),
         status_callback: &state.public("/telephony/status"),
-        timeout: state.config.ring_timeout.as_secs() as u32,
+        timeout: state.config.ringing.timeout.as_secs() as u32,
     };
     let sid = provider.create_call(&new).await.map_err(|e| CallError::Other(e.to_string()))?;
     Ok(sid)
@@ -796,7 +796,7 @@ pub async fn callback_accept(
     digits: Option<&str>,
 ) -> Result<Twiml> {
     let s = volunteer_speech(state, volunteer_id).await?;
-    let Some(hotline) = &state.config.hotline_number else {
+    let Some(hotline) = &state.config.provider.hotline_number else {
         return Ok(Twiml::new().say(&s.voice, &s.unavailable).hangup());
     };
     if digits.map(str::trim) != Some("1") {

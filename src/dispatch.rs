@@ -180,10 +180,10 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
     let new = NewIncident {
         zone: report.zone.as_str(),
         kind: report.kind.as_str(),
-        needed: i64::from(state.config.dispatch_observers),
+        needed: i64::from(state.config.dispatch.observers),
         opened_by: opener.map(|v| v.id),
         created_hour: now.hour().0,
-        page_deadline: now.plus(state.config.dispatch_timeout).0,
+        page_deadline: now.plus(state.config.dispatch.timeout).0,
     };
     let id = field::insert(state.db.pool(), &new).await?;
     audit::record(state, by, "incident.open", "incident", Some(id)).await;
@@ -212,9 +212,9 @@ pub async fn open(state: &AppState, report: NewReport<'_>, by: Actor<'_>) -> Res
         }
         Err(e) => return Err(e.into()),
     };
-    if state.config.dispatch_location_by_sms {
+    if state.config.dispatch.location_by_sms {
         // Kept only while paging may need it: paging ends within two timeouts.
-        let until = now.plus(state.config.dispatch_timeout.saturating_mul(2).saturating_add(Duration::from_secs(3600)));
+        let until = now.plus(state.config.dispatch.timeout.saturating_mul(2).saturating_add(Duration::from_secs(3600)));
         let location: String = report.location.trim().chars().take(LOCATION_SMS_CHARS).collect();
         let location = zeroize::Zeroizing::new(location);
         let kept = items::store_for_server_linked(
@@ -273,7 +273,7 @@ async fn page(
         .filter(|v| skip.is_none_or(|s| s.id != v.id))
         .collect();
     let location =
-        if state.config.dispatch_location_by_sms { dispatch_location(state, incident.id).await } else { None };
+        if state.config.dispatch.location_by_sms { dispatch_location(state, incident.id).await } else { None };
     let id = incident.id;
     let text = match &location {
         Some(loc) => zeroize::Zeroizing::new(format!(
@@ -314,7 +314,7 @@ pub async fn escalate(state: &AppState, id: i64, from: i64) -> Result<()> {
     }
     match from {
         TIER_ZONE => {
-            let deadline = now.plus(state.config.dispatch_timeout).0;
+            let deadline = now.plus(state.config.dispatch.timeout).0;
             if !field::advance_page(state.db.pool(), id, TIER_ZONE, TIER_ALL_ZONES, Some(deadline)).await? {
                 return Ok(());
             }
@@ -434,7 +434,7 @@ pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
     let going = [DispatchState::Accepted, DispatchState::OnScene];
     let withdrew = field::move_dispatch(&mut *tx, id, v.id, &going, DispatchState::Declined).await?;
     if withdrew {
-        field::release_slot(&mut *tx, id, now.plus(state.config.dispatch_timeout).0, TIER_ZONE).await?;
+        field::release_slot(&mut *tx, id, now.plus(state.config.dispatch.timeout).0, TIER_ZONE).await?;
     } else {
         let asked = [DispatchState::Paged, DispatchState::Covered, DispatchState::Declined];
         field::move_dispatch(&mut *tx, id, v.id, &asked, DispatchState::Declined).await?;
@@ -511,7 +511,7 @@ pub async fn close(state: &AppState, id: i64, false_alarm: bool, by: Actor<'_>) 
 /// just because nobody closed it. Run by the sweeper; returns how many.
 pub async fn close_forgotten(state: &AppState) -> Result<usize> {
     let now = state.vault.clock().now();
-    let before = now.0 - state.config.incident_auto_close.as_secs() as i64;
+    let before = now.0 - state.config.dispatch.auto_close.as_secs() as i64;
     let forgotten = field::open_before(state.db.pool(), before).await?;
     let mut closed = 0;
     for id in forgotten {

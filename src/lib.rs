@@ -77,9 +77,9 @@ pub async fn serve_with_onion(
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_grace;
     let limits = web::listen::Limits {
-        header_timeout: state.config.http_header_timeout,
-        idle_timeout: state.config.http_idle_timeout,
-        max_connections: state.config.http_max_connections,
+        header_timeout: state.config.http.header_timeout,
+        idle_timeout: state.config.http.idle_timeout,
+        max_connections: state.config.http.max_connections,
     };
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let router = app(state);

@@ -202,7 +202,7 @@ async fn destroy_keys(vault: &Arc<Vault>) -> Result<Vec<KeyName>, VaultError> {
 /// Sweeps now and then every `sweep_interval` until the task is dropped. A failed
 /// sweep is logged and retried at the next tick; it never stops the server.
 pub async fn run_sweeper(state: AppState) {
-    let mut tick = tokio::time::interval(state.config.sweep_interval);
+    let mut tick = tokio::time::interval(state.config.retention.sweep_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -325,7 +325,7 @@ pub async fn exposure(state: &AppState) -> Result<Exposure, SweepError> {
         oldest_age_secs: None,
         next_expiry: blocks.next_expiry,
         readable_by: "nobody (caller tokens: keyed hashes, not numbers)",
-        lifetime: human(state.config.caller_token_window),
+        lifetime: human(state.config.retention.caller_token),
     });
     classes.push(ClassExposure {
         class: "volunteer",

@@ -138,7 +138,7 @@ pub async fn issue_enrollment_code(state: &AppState, v: &Volunteer, by: Actor<'_
         }
         code.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
     }
-    let expires = state.vault.clock().now().plus(state.config.enrollment_code_lifetime);
+    let expires = state.vault.clock().now().plus(state.config.accounts.enrollment_code_lifetime);
     db::set_enrollment_code(state.db.pool(), v.id, &sha256_hex(&normalize_code(&code)), expires.0).await?;
     audit::record(state, by, "account.enrollment_code", "volunteer", Some(v.id)).await;
     Ok(SecretString::from(code.to_string()))

@@ -220,7 +220,7 @@ async fn provider(config: &Config) -> Vec<Check> {
             let why = if e.status == 0 {
                 format!(
                     "the provider at {} did not answer within {} s",
-                    config.provider_api_base,
+                    config.provider.api_base,
                     PROVIDER_PATIENCE.as_secs()
                 )
             } else {
@@ -267,7 +267,7 @@ pub fn clock(theirs: Option<SystemTime>, ours: SystemTime) -> Check {
 }
 
 async fn webhooks(config: &Config, provider: &Provider) -> Check {
-    let Some(number) = &config.hotline_number else {
+    let Some(number) = &config.provider.hotline_number else {
         return Check::fail("number", "set hotline_number");
     };
     let found = match provider.find_number(number.as_str()).await {
@@ -295,8 +295,8 @@ async fn webhooks(config: &Config, provider: &Provider) -> Check {
 
 /// REST-created calls go out at the account's rate (1 per second by default).
 fn call_rate(config: &Config) -> Check {
-    let rate = config.provider_call_rate;
-    let tier = config.ring_parallel as u32;
+    let rate = config.provider.call_rate;
+    let tier = config.ringing.parallel as u32;
     if rate == 1 {
         Check::warn(
             "call rate",

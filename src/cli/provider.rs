@@ -26,7 +26,7 @@ pub struct ConnectArgs {
 pub async fn run(command: ProviderCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     let ProviderCommand::Connect(args) = command;
     let public = public_url_for_provider(&config).map_err(CliError)?;
-    let number = config.hotline_number.as_ref().ok_or_else(|| CliError("set hotline_number first".into()))?;
+    let number = config.provider.hotline_number.as_ref().ok_or_else(|| CliError("set hotline_number first".into()))?;
     let provider = Provider::from_config(&config)
         .ok_or_else(|| CliError("set provider_account_sid and provider_auth_token first".into()))?;
     let found = provider.find_number(number.as_str()).await.map_err(|e| CliError(explain(&config, &e)))?;
@@ -89,7 +89,7 @@ pub fn is_loopback_url(url: &str) -> bool {
 /// A provider failure in one line that names the likely cause.
 pub fn explain(config: &Config, e: &ProviderError) -> String {
     match e.status {
-        0 => format!("the provider at {} did not answer ({})", config.provider_api_base, e.message),
+        0 => format!("the provider at {} did not answer ({})", config.provider.api_base, e.message),
         401 | 403 => format!(
             "the provider refused provider_account_sid or provider_auth_token ({}{})",
             e.status,

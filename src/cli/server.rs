@@ -55,7 +55,7 @@ pub async fn open_state(config: Config, clock: Clock) -> Result<AppState, CliErr
             "the keystore was missing and has been created empty: items sealed before cannot be read by anyone"
         );
     }
-    let vault = Vault::open(&config.data_dir, config.server_key.as_ref(), config.caller_token_window, clock)
+    let vault = Vault::open(&config.data_dir, config.server_key.as_ref(), config.retention.caller_token, clock)
         .map_err(|e| CliError(e.to_string()))?;
     let sealed = crate::roster::seal_legacy_phones(&db, &vault).await?;
     if sealed > 0 {
@@ -124,7 +124,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     let state = open_state(config, Clock::system()).await?;
     let config = &state.config;
     let db = state.db.clone();
-    raise_descriptor_limit(config.http_max_connections);
+    raise_descriptor_limit(config.http.max_connections);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -211,8 +211,9 @@ fn config_template() -> String {
          # over this file), or from a file named by QUIETLINE_<NAME>_FILE (for secrets).\n\
          # Durations are written like 90s, 15m, 24h, 7d.\n\n",
     );
-    for (key, description) in SETTINGS {
-        text.push_str(&format!("# {description}\n# {key} = \"\"\n\n"));
+    for s in SETTINGS {
+        let default = s.default.map(|d| format!(" (default {d})")).unwrap_or_default();
+        text.push_str(&format!("# {}{default}\n# {} = \"\"\n\n", s.description, s.name));
     }
     text
 }

@@ -42,7 +42,8 @@ pub async fn run(command: SimulateCommand, config: Config, out: &mut dyn Write) 
         .or_else(|| config.public_url.clone())
         .ok_or_else(|| CliError("give --server or set public_url".into()))?;
     let token = config
-        .provider_auth_token
+        .provider
+        .auth_token
         .as_ref()
         .ok_or_else(|| CliError("provider_auth_token must be set: the simulator signs like the provider".into()))?;
     let digits = args
@@ -55,8 +56,8 @@ pub async fn run(command: SimulateCommand, config: Config, out: &mut dyn Write) 
     let script = Script {
         server: server.trim_end_matches('/').to_string(),
         auth_token: token.expose_secret().to_string(),
-        account_sid: config.provider_account_sid.clone().unwrap_or_else(|| "AC-simulator".into()),
-        hotline: config.hotline_number.as_ref().map(|n| n.as_str().to_string()).unwrap_or_default(),
+        account_sid: config.provider.account_sid.clone().unwrap_or_else(|| "AC-simulator".into()),
+        hotline: config.provider.hotline_number.as_ref().map(|n| n.as_str().to_string()).unwrap_or_default(),
         from: from.as_str().to_string(),
         digits,
         hold,

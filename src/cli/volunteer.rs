@@ -156,7 +156,7 @@ async fn print_code(state: &crate::AppState, v: &roster::Volunteer, out: &mut dy
     let code = crate::accounts::sessions::issue_enrollment_code(state, v, crate::audit::Actor::Operator)
         .await
         .map_err(|e| CliError(e.to_string()))?;
-    let until = state.vault.clock().now().plus(state.config.enrollment_code_lifetime);
+    let until = state.vault.clock().now().plus(state.config.accounts.enrollment_code_lifetime);
     writeln!(
         out,
         "enrollment code for {}: {} (works once, until {}; they enroll at <public_url>/console/enroll)",

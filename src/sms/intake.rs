@@ -102,7 +102,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
         return Ok(Twiml::new());
     }
     call_db::insert_attempt(state.db.pool(), Attempts::Texts, token, now.0).await?;
-    let limit = i64::from(state.config.text_rate_limit);
+    let limit = i64::from(state.config.sms.rate_limit);
     if recent >= limit {
         tracing::debug!("a text over the rate limit was dropped");
         // Said once, not to every text of a flood.
@@ -144,7 +144,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     };
 
     let photos = if has_media { " (a photo or file came with it and was not kept)" } else { "" };
-    let alert = if state.config.relay_content {
+    let alert = if state.config.sms.relay_content {
         let quoted = quoted(body);
         zeroize::Zeroizing::new(format!(
             "Public text #{thread_id} ({lang}){photos}, from the public, not a page: \u{ab}{}\u{bb} \

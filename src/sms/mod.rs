@@ -123,7 +123,9 @@ pub fn clip(text: &str) -> String {
 /// Sends a text from the hotline number; true when the provider took it. The
 /// message record is queued for deletion.
 pub async fn send(state: &AppState, to: &PhoneNumber, text: &str) -> bool {
-    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.hotline_number) else { return false };
+    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.provider.hotline_number) else {
+        return false;
+    };
     let body = zeroize::Zeroizing::new(clip(text));
     match provider.send_sms(hotline.as_str(), to.as_str(), &body).await {
         Ok(sid) => {
@@ -275,7 +277,7 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
             let text = zeroize::Zeroizing::new(text);
             if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
                 "Only dispatchers reply to texts.".to_string()
-            } else if state.config.sms_confirm {
+            } else if state.config.sms.confirm {
                 let what = format!("send your reply to text #{thread}");
                 hold(state, v, &confirm::Held::Reply { thread, text }, &what).await?
             } else {
@@ -286,7 +288,7 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
             let text = zeroize::Zeroizing::new(text);
             if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
                 "Only dispatchers open incidents.".to_string()
-            } else if state.config.sms_confirm {
+            } else if state.config.sms.confirm {
                 match dispatch::known_zone(state, &zone).await {
                     Ok(known) => {
                         let roster = roster::list(&state.db).await?;

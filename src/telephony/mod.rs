@@ -108,7 +108,7 @@ impl FromRequest<AppState> for Webhook {
     type Rejection = Rejected;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (Some(base), Some(token)) = (&state.config.public_url, &state.config.provider_auth_token) else {
+        let (Some(base), Some(token)) = (&state.config.public_url, &state.config.provider.auth_token) else {
             tracing::error!("a provider webhook arrived but public_url or provider_auth_token is not set");
             return Err(Rejected::NotConfigured);
         };

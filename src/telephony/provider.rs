@@ -222,8 +222,8 @@ impl Provider {
 
     /// A client whose requests give up after `timeout` (checks want an answer soon).
     pub fn with_timeout(config: &Config, timeout: Duration) -> Option<Provider> {
-        let account_sid = config.provider_account_sid.clone()?;
-        let auth_token = config.provider_auth_token.clone()?;
+        let account_sid = config.provider.account_sid.clone()?;
+        let auth_token = config.provider.auth_token.clone()?;
         // ring is the one TLS provider compiled in; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -232,7 +232,7 @@ impl Provider {
             .user_agent(concat!("quietline/", env!("CARGO_PKG_VERSION")))
             .build()
             .ok()?;
-        Some(Provider { http, base: config.provider_api_base.clone(), account_sid, auth_token })
+        Some(Provider { http, base: config.provider.api_base.clone(), account_sid, auth_token })
     }
 
     fn url(&self, tail: &str) -> String {

@@ -1071,7 +1071,7 @@ async fn enrollment_code(state: &AppState, v: &Volunteer, by: &Volunteer) -> Res
     Ok(EnrollmentCodeOut {
         alias: v.alias.to_string(),
         enrollment_code: code.expose_secret().to_string(),
-        code_expires_at: state.vault.clock().now().plus(state.config.enrollment_code_lifetime).0,
+        code_expires_at: state.vault.clock().now().plus(state.config.accounts.enrollment_code_lifetime).0,
     })
 }
 

@@ -279,8 +279,8 @@ impl FromRequestParts<AppState> for ClientNetwork {
             return Ok(ClientNetwork(None));
         }
         let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|p| p.0.ip());
-        let trusted = |ip: std::net::IpAddr| state.config.trusted_proxies.iter().any(|n| n.contains(ip));
-        let forwarded = match (&state.config.client_ip_header, peer) {
+        let trusted = |ip: std::net::IpAddr| state.config.accounts.trusted_proxies.iter().any(|n| n.contains(ip));
+        let forwarded = match (&state.config.accounts.client_ip_header, peer) {
             (Some(header), Some(ip)) if trusted(ip) => parts
                 .headers
                 .get(header.as_str())

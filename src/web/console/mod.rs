@@ -790,7 +790,7 @@ async fn roster_code(
     let out = api::EnrollmentCodeOut {
         alias: v.alias.to_string(),
         enrollment_code: code.expose_secret().to_string(),
-        code_expires_at: state.vault.clock().now().plus(state.config.enrollment_code_lifetime).0,
+        code_expires_at: state.vault.clock().now().plus(state.config.accounts.enrollment_code_lifetime).0,
     };
     Ok(page("Roster", Some(&s), &roster_body(&state, &s, Some(&code_notice(&out))).await?).into_response())
 }
