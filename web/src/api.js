@@ -42,7 +42,7 @@ async function call(url, { method = "GET", headers = {}, body } = {}) {
       cache: "no-store",
       // A lapsed session is sent to the sign-in page: see that, don't follow it.
       redirect: "manual",
-      referrerPolicy: "same-origin",
+      referrerPolicy: "no-referrer",
     });
   } catch (e) {
     throw new NetworkError(e);

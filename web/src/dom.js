@@ -451,10 +451,12 @@ function show(item, button, state, hide, kind, plaintext) {
     const url = URL.createObjectURL(new Blob([plaintext], { type: "audio/wav" }));
     objectUrls.add(url);
     state.url = url;
+    // A page whose CSP has no `media-src blob:` refuses the blob: URL; the
+    // recording then plays through Web Audio, which loads nothing.
     audio.addEventListener(
       "error",
       () => {
-        if (state.url === url) say(item, "This browser could not play the recording here.");
+        if (state.url === url) playWithWebAudio(item, audio, state, plaintext);
       },
       { once: true },
     );
@@ -466,7 +468,65 @@ function show(item, button, state, hide, kind, plaintext) {
   say(item, "Opened in this browser only; nothing is kept when you leave the page.");
 }
 
+const UNPLAYABLE = "This browser could not play the recording here.";
+
+/** Plays the recording's exact bytes with Web Audio: a Play/Stop button. */
+async function playWithWebAudio(item, audio, state, bytes) {
+  const Context = globalThis.AudioContext ?? globalThis.webkitAudioContext;
+  if (!Context) {
+    say(item, UNPLAYABLE);
+    return;
+  }
+  const context = new Context();
+  let buffer;
+  try {
+    // decodeAudioData takes its buffer away: give it a copy.
+    buffer = await context.decodeAudioData(bytes.slice().buffer);
+  } catch {
+    context.close();
+    say(item, UNPLAYABLE);
+    return;
+  }
+  if (!state.shown) {
+    context.close();
+    return;
+  }
+  audio.hidden = true;
+  const play = "Play the recording";
+  const button = h("button", { type: "button", "data-ql-play": true }, play);
+  let source = null;
+  button.addEventListener("click", async () => {
+    if (source) {
+      source.stop();
+      return;
+    }
+    await context.resume();
+    source = context.createBufferSource();
+    source.buffer = buffer;
+    source.connect(context.destination);
+    source.onended = () => {
+      source = null;
+      button.textContent = play;
+    };
+    source.start();
+    button.textContent = "Stop";
+  });
+  item.append(button);
+  state.made.push(button);
+  state.stop = () => {
+    try {
+      source?.stop();
+    } catch {
+      // already stopped
+    }
+    context.close();
+  };
+  say(item, `Opened in this browser only (${Math.max(1, Math.round(buffer.duration))} s); nothing is kept when you leave the page.`);
+}
+
 function hideItem(item, button, state) {
+  state.stop?.();
+  state.stop = null;
   for (const pre of item.querySelectorAll("pre.plaintext")) {
     pre.textContent = "";
     pre.hidden = true;
@@ -490,6 +550,8 @@ function hideItem(item, button, state) {
 // ---- writing ---------------------------------------------------------------
 
 function wireSeal(form) {
+  // No form-state restoration of what was typed (back button, session restore).
+  form.querySelector("textarea[name=text]")?.setAttribute("autocomplete", "off");
   form.addEventListener("submit", (ev) => {
     // First thing, always: with the script, the plaintext is never posted.
     ev.preventDefault();
