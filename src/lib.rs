@@ -18,6 +18,7 @@ pub mod phone;
 pub mod retention;
 pub mod roster;
 pub mod routing;
+pub mod secret;
 pub mod sms;
 pub mod states;
 pub mod store;

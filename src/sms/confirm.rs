@@ -71,7 +71,7 @@ pub async fn hold(state: &AppState, volunteer: &Volunteer, command: &Held) -> Re
 pub async fn take(state: &AppState, volunteer: &Volunteer, code: &str) -> Result<Option<Held>, sqlx::Error> {
     let now = state.vault.clock().now();
     let Some((hash, sealed)) = db::take(state.db.pool(), volunteer.id, now.0).await? else { return Ok(None) };
-    if !crate::web::auth::constant_eq(&hash, &code_hash(volunteer, code)) {
+    if !crate::secret::constant_eq(&hash, &code_hash(volunteer, code)) {
         return Ok(None);
     }
     let opened = Sealed::from_bytes(sealed).and_then(|s| state.vault.open_for_server(&s));

@@ -136,7 +136,7 @@ impl FromRequest<AppState> for Webhook {
         } else {
             (signature::verify_body(token, &url, &body, &signature), Vec::new())
         };
-        crate::web::zeroize_body(body);
+        crate::secret::zeroize_body(body);
         if !ok {
             tracing::warn!("provider webhook with a bad or missing signature refused");
             return Err(Rejected::Forbidden);

@@ -332,7 +332,7 @@ impl Provider {
             message: e.without_url().to_string(),
         })?;
         let audio = zeroize::Zeroizing::new(bytes.to_vec());
-        crate::web::zeroize_body(bytes);
+        crate::secret::zeroize_body(bytes);
         Ok(audio)
     }
 

@@ -52,7 +52,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
             .map_err(|e| ApiError::BadRequest(format!("the body could not be read: {}", e.body_text())))?;
         let parsed = serde_json::from_slice::<T>(&bytes)
             .map_err(|e| ApiError::Unprocessable(format!("Failed to deserialize the JSON body: {e}")));
-        super::zeroize_body(bytes);
+        crate::secret::zeroize_body(bytes);
         parsed.map(ApiJson)
     }
 }

@@ -256,7 +256,7 @@ impl FromRequestParts<AppState> for Authorized {
             && let Some(Via::Session(s)) = &via
         {
             let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-            if !constant_eq(sent, &s.csrf) {
+            if !crate::secret::constant_eq(sent, &s.csrf) {
                 return Err(ApiError::Forbidden("missing or wrong X-CSRF-Token".into()));
             }
         }
@@ -293,10 +293,6 @@ impl FromRequestParts<AppState> for ClientNetwork {
     }
 }
 
-pub fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// A console form: the caller as [`Authorized`] decides, the fields, and the
 /// form's `csrf` field checked against the session's token (every console form
 /// has one; public forms are checked against nothing but SameSite).
@@ -329,13 +325,13 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ConsoleForm<T> {
             && let Some(session) = auth.session()
         {
             let field: CsrfField = serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField { csrf: String::new() });
-            if !constant_eq(&field.csrf, &session.csrf) {
+            if !crate::secret::constant_eq(&field.csrf, &session.csrf) {
                 return Err(ApiError::Forbidden("this form has expired; reload the page and try again".into()));
             }
         }
         let form = serde_urlencoded::from_bytes::<T>(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("the form could not be read: {e}")));
-        super::zeroize_body(bytes);
+        crate::secret::zeroize_body(bytes);
         drop(parts);
         Ok(ConsoleForm { auth, form: form? })
     }
