@@ -8,13 +8,14 @@ use std::collections::HashSet;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use quietline::flow::{Callback, Step, Voice};
 use quietline::language::{Language, Speech};
 use quietline::roster;
 use quietline::routing::{next_tier, tier};
 use quietline::store::Db;
 use quietline::store::volunteers::{self, VolunteerRow};
 use quietline::telephony::signature::{sign, verify_form};
-use quietline::telephony::twiml::{Twiml, Verb};
+use quietline::telephony::twiml::Twiml;
 
 fn signature(c: &mut Criterion) {
     let token = b"0f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -65,25 +66,25 @@ fn signature(c: &mut Criterion) {
 
 fn twiml(c: &mut Criterion) {
     // The two-language menu of `calls::menu_or_ring`, with the built-in prompts.
-    let action = "https://hotline.example.org/telephony/voice/language?call=42&attempt=1".to_string();
+    let base = "https://hotline.example.org";
+    let then = Callback::Language { call: 42, attempt: 1 };
     let prompts = ["en", "es"]
         .iter()
         .enumerate()
         .map(|(i, code)| {
             let s = Speech::builtin(&Language::parse(code).unwrap());
-            Verb::Say { language: s.voice, text: s.menu_option.replace("{digit}", &(i + 1).to_string()) }
+            Step::Say { voice: s.voice, text: s.menu_option.replace("{digit}", &(i + 1).to_string()) }
         })
         .collect();
-    let menu = Twiml::new()
-        .push(Verb::Gather { action: action.clone(), num_digits: 1, timeout: 5, prompts })
-        .push(Verb::Redirect { url: action });
+    let menu =
+        Voice::new().then(Step::Gather { then, digits: 1, timeout: 5, prompts }).then(Step::Redirect { to: then });
     // What a refused caller hears.
     let en = Speech::builtin(&Language::parse("en").unwrap());
-    let refusal = Twiml::new().say(&en.voice, &en.unavailable).hangup();
+    let refusal = Voice::new().say(&en.voice, &en.unavailable).hangup();
 
     let mut group = c.benchmark_group("render TwiML");
-    group.bench_function("language menu", |b| b.iter(|| black_box(menu.render())));
-    group.bench_function("say + hangup", |b| b.iter(|| black_box(refusal.render())));
+    group.bench_function("language menu", |b| b.iter(|| black_box(Twiml::voice(&menu, base))));
+    group.bench_function("say + hangup", |b| b.iter(|| black_box(Twiml::voice(&refusal, base))));
     group.finish();
 }
 

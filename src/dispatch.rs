@@ -19,8 +19,8 @@ use crate::AppState;
 use crate::audit::{self, Actor};
 use crate::clock::UnixTime;
 use crate::items::{self, Content, ItemClass, ItemError};
+use crate::outbound;
 use crate::roster::{self, Role, Volunteer, Zone};
-use crate::sms;
 use crate::states::{DispatchState, IncidentStatus};
 use crate::store::incidents::{self as field, IncidentRow, NewIncident};
 use crate::store::items::{self as item_db, Link};
@@ -294,7 +294,7 @@ async fn page(
         if !field::add_paged(state.db.pool(), id, v.id).await? {
             continue;
         }
-        if sms::send_to(state, v, &text).await {
+        if outbound::text_volunteer(state, v, &text).await {
             paged += 1;
         }
     }
@@ -341,7 +341,7 @@ pub async fn escalate(state: &AppState, id: i64, from: i64) -> Result<()> {
                     incident.zone
                 )
             };
-            sms::to_dispatchers(state, &text).await;
+            outbound::text_dispatchers(state, &text).await;
         }
         _ => {}
     }
@@ -415,7 +415,8 @@ pub async fn accept(state: &AppState, id: i64, v: &Volunteer) -> Result<Accepted
     audit::record(state, Actor::Volunteer(v), "dispatch.accept", "incident", Some(id)).await;
     // Paging stopped with this accept: those paged already have the location.
     drop_dispatch_location(state, id).await;
-    sms::to_dispatchers(state, &format!("quietline #{id}: {} is going ({n} of {}).", v.alias, incident.needed)).await;
+    outbound::text_dispatchers(state, &format!("quietline #{id}: {} is going ({n} of {}).", v.alias, incident.needed))
+        .await;
     Ok(Accepted::Assigned { n, needed: incident.needed })
 }
 
@@ -442,7 +443,7 @@ pub async fn decline(state: &AppState, id: i64, v: &Volunteer) -> Result<()> {
     tx.commit().await?;
     audit::record(state, Actor::Volunteer(v), "dispatch.decline", "incident", Some(id)).await;
     if withdrew {
-        sms::to_dispatchers(state, &format!("quietline #{id}: {} withdrew and cannot go.", v.alias)).await;
+        outbound::text_dispatchers(state, &format!("quietline #{id}: {} withdrew and cannot go.", v.alias)).await;
     }
     Ok(())
 }
@@ -501,7 +502,7 @@ pub async fn close(state: &AppState, id: i64, false_alarm: bool, by: Actor<'_>) 
         if matches!(s, DispatchState::Accepted | DispatchState::OnScene)
             && let Some(v) = roster.iter().find(|v| v.id == volunteer_id)
         {
-            sms::send_to(state, v, &format!("quietline #{id} is {}. Thank you.", status.label())).await;
+            outbound::text_volunteer(state, v, &format!("quietline #{id} is {}. Thank you.", status.label())).await;
         }
     }
     Ok(expires)

@@ -10,10 +10,13 @@ pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod data_dir;
 pub mod dispatch;
+pub mod flow;
 pub mod items;
 pub mod language;
 pub mod logging;
+pub mod outbound;
 pub mod phone;
 pub mod retention;
 pub mod roster;
@@ -23,6 +26,7 @@ pub mod sms;
 pub mod states;
 pub mod store;
 pub mod telephony;
+pub mod ticks;
 pub mod vault;
 pub mod web;
 
@@ -44,13 +48,71 @@ pub struct AppState {
     /// Keys and sealing; its clock is the one every expiry decision reads.
     pub vault: Arc<Vault>,
     /// The phone provider's REST API, when an account is configured.
-    pub provider: Option<telephony::provider::Provider>,
+    pub provider: Option<Arc<dyn outbound::Carrier>>,
     /// Password hashes computed at once, at most one per client network.
     pub hash_slots: Arc<accounts::slots::HashSlots>,
     /// New calls are written here, several to a transaction under load.
     pub arrivals: store::arrivals::Arrivals,
     /// Provider webhooks answered, for the hourly count in the log.
     pub webhooks: Arc<web::WebhookCounts>,
+    /// Turns of call handling, so that calls under way never wait behind a
+    /// surge of new callers.
+    pub call_slots: Arc<telephony::CallSlots>,
+}
+
+/// Why a server could not be brought up, in one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    DataDir(#[from] data_dir::DataDirError),
+    #[error(transparent)]
+    Connect(#[from] store::ConnectError),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+    #[error(transparent)]
+    Vault(#[from] vault::VaultError),
+    #[error(transparent)]
+    Roster(#[from] roster::RosterError),
+}
+
+impl AppState {
+    /// Brings a data dir, its database and its keys to life: creates what is
+    /// missing, applies migrations, opens the vault on `clock` and seals any
+    /// volunteer number still stored in clear from before the vault existed.
+    pub async fn open(config: Config, clock: clock::Clock) -> Result<AppState, OpenError> {
+        let keystore_created = data_dir::prepare(&config.data_dir)?;
+        let db = Db::connect(&config.database_url()).await?;
+        db.migrate().await?;
+        if keystore_created && store::items::count(db.pool()).await? > 0 {
+            tracing::warn!(
+                "the keystore was missing and has been created empty: items sealed before cannot be read by anyone"
+            );
+        }
+        let vault = Vault::open(&config.data_dir, config.server_key.as_ref(), config.retention.caller_token, clock)?;
+        let sealed = roster::seal_legacy_phones(&db, &vault).await?;
+        if sealed > 0 {
+            tracing::info!(count = sealed, "sealed volunteer numbers stored in clear by an earlier version");
+        }
+        let provider =
+            telephony::provider::Provider::from_config(&config).map(|p| Arc::new(p) as Arc<dyn outbound::Carrier>);
+        Ok(AppState {
+            config: Arc::new(config),
+            arrivals: store::arrivals::Arrivals::start(db.clone()),
+            db,
+            vault: Arc::new(vault),
+            provider,
+            hash_slots: Arc::new(accounts::slots::HashSlots::new(accounts::password::CONCURRENT_HASHES)),
+            webhooks: Arc::default(),
+            call_slots: Arc::default(),
+        })
+    }
+
+    /// An absolute URL on the public base the provider calls.
+    pub fn public(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.config.public_url.as_deref().unwrap_or(""))
+    }
 }
 
 /// The HTTP application for a state.

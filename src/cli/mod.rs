@@ -115,7 +115,10 @@ cli_error_from!(
     sqlx::Error,
     std::io::Error,
     serde_json::Error,
-    crate::retention::SweepError
+    crate::retention::SweepError,
+    crate::OpenError,
+    crate::data_dir::DataDirError,
+    crate::flow::FlowError
 );
 
 /// Runs one command, writing its report to `out`.

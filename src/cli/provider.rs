@@ -8,7 +8,8 @@ use clap::{Args, Subcommand};
 
 use super::CliError;
 use crate::config::Config;
-use crate::telephony::provider::{NumberWebhooks, Provider, ProviderError};
+use crate::outbound::ProviderError;
+use crate::telephony::provider::{NumberWebhooks, Provider};
 
 #[derive(Subcommand, Debug)]
 pub enum ProviderCommand {

@@ -1,9 +1,8 @@
 //! `serve`, `init` and `migrate`: bringing a data dir and database to life.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
-use std::sync::Arc;
+use std::os::unix::fs::OpenOptionsExt;
+
 use std::time::Instant;
 
 use tokio::net::TcpListener;
@@ -13,59 +12,11 @@ use crate::AppState;
 use crate::clock::Clock;
 use crate::config::{CONFIG_FILE_NAME, Config, SETTINGS};
 use crate::store::{Db, redact_url};
-use crate::vault::{KEYSTORE_DIR, Vault};
+use crate::vault::KEYSTORE_DIR;
 
-/// Creates the data dir and its keystore directory with 0700 permissions, or
-/// tightens existing ones. Returns true when the keystore had to be created.
-pub fn prepare_data_dir(dir: &Path) -> Result<bool, CliError> {
-    prepare_private_dir(dir)?;
-    let keystore = dir.join(KEYSTORE_DIR);
-    let existed = keystore.is_dir();
-    prepare_private_dir(&keystore)?;
-    Ok(!existed)
-}
-
-fn prepare_private_dir(dir: &Path) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError(format!("data dir {}: {e}", dir.display()));
-    match std::fs::metadata(dir) {
-        Ok(meta) if !meta.is_dir() => Err(CliError(format!("data dir {} is not a directory", dir.display()))),
-        Ok(meta) => {
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
-                tracing::warn!(data_dir = %dir.display(), "directory was readable by others; set to 0700");
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)
-        }
-        Err(e) => Err(fail(e)),
-    }
-}
-
-/// Brings a data dir, its database and its keys to life: creates what is missing,
-/// applies migrations, opens the vault and seals any volunteer number still stored
-/// in clear from before the vault existed.
+/// Opens the server's state as every command does (see [`AppState::open`]).
 pub async fn open_state(config: Config, clock: Clock) -> Result<AppState, CliError> {
-    let keystore_created = prepare_data_dir(&config.data_dir)?;
-    let db = Db::connect(&config.database_url()).await?;
-    db.migrate().await?;
-    if keystore_created && crate::store::items::count(db.pool()).await? > 0 {
-        tracing::warn!(
-            "the keystore was missing and has been created empty: items sealed before cannot be read by anyone"
-        );
-    }
-    let vault = Vault::open(&config.data_dir, config.server_key.as_ref(), config.retention.caller_token, clock)
-        .map_err(|e| CliError(e.to_string()))?;
-    let sealed = crate::roster::seal_legacy_phones(&db, &vault).await?;
-    if sealed > 0 {
-        tracing::info!(count = sealed, "sealed volunteer numbers stored in clear by an earlier version");
-    }
-    let provider = crate::telephony::provider::Provider::from_config(&config);
-    let hash_slots = Arc::new(crate::accounts::slots::HashSlots::new(crate::accounts::password::CONCURRENT_HASHES));
-    let arrivals = crate::store::arrivals::Arrivals::start(db.clone());
-    let webhooks = Arc::default();
-    Ok(AppState { config: Arc::new(config), db, vault: Arc::new(vault), provider, hash_slots, arrivals, webhooks })
+    Ok(AppState::open(config, clock).await?)
 }
 
 /// Raises the open-file limit to what the system allows (the default soft limit of
@@ -145,10 +96,10 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
         "listening"
     );
     let sweeper = tokio::spawn(crate::retention::run_sweeper(state.clone()));
-    let calls = tokio::spawn(crate::calls::run(state.clone()));
+    let ticks = tokio::spawn(crate::ticks::run(state.clone()));
     let served = crate::serve_with_onion(listener, onion, state, crate::shutdown_signal()).await;
     sweeper.abort();
-    calls.abort();
+    ticks.abort();
     served?;
     db.close().await;
     tracing::info!("stopped");
@@ -156,7 +107,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
 }
 
 pub async fn init(config: Config, out: &mut dyn Write) -> Result<(), CliError> {
-    prepare_data_dir(&config.data_dir)?;
+    crate::data_dir::prepare(&config.data_dir)?;
     writeln!(out, "data dir   {} (0700)", config.data_dir.display())?;
     writeln!(out, "keystore   {} (0700; never back it up)", config.data_dir.join(KEYSTORE_DIR).display())?;
     let file = config.data_dir.join(CONFIG_FILE_NAME);
@@ -196,7 +147,7 @@ pub async fn init(config: Config, out: &mut dyn Write) -> Result<(), CliError> {
 }
 
 pub async fn migrate(config: &Config, out: &mut dyn Write) -> Result<(), CliError> {
-    prepare_data_dir(&config.data_dir)?;
+    crate::data_dir::prepare(&config.data_dir)?;
     let db = Db::connect(&config.database_url()).await?;
     let applied = db.migrate().await?;
     writeln!(out, "{applied} migration(s) applied; schema is up to date")?;

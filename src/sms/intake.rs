@@ -9,20 +9,21 @@
 
 use std::time::Duration;
 
+use super::Result;
 use super::command::{self, Command};
-use super::{Result, SmsError, answer};
 use crate::AppState;
 use crate::audit::{self, Actor};
 use crate::clock::UnixTime;
+use crate::flow::{FlowError, Texts};
 use crate::items::{self, Content, ItemClass, ItemError};
 use crate::language::Language;
+use crate::outbound;
 use crate::phone::PhoneNumber;
 use crate::roster::{self, Volunteer};
 use crate::states::ThreadState;
 use crate::store::calls::{self as call_db, Attempts};
 use crate::store::intake as field;
 use crate::store::items::{self as item_db, Link};
-use crate::telephony::twiml::Twiml;
 
 /// The window of the text rate limit.
 const RATE_WINDOW: Duration = Duration::from_secs(600);
@@ -58,9 +59,9 @@ fn strip_accents(text: &str) -> String {
 }
 
 /// A text from the public.
-pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_media: bool) -> Result<Twiml> {
+pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_media: bool) -> Result<Texts> {
     let now = state.vault.clock().now();
-    let token = state.vault.caller_token_off_thread(from).await.map_err(|e| SmsError::Other(e.to_string()))?;
+    let token = state.vault.caller_token_off_thread(from).await.map_err(|e| FlowError::Other(e.to_string()))?;
     let token = token.as_str();
     let thread = field::of_token(state.db.pool(), token, now.0).await?;
     let keyword = language_keyword(body, state);
@@ -83,15 +84,15 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
             if let Some(t) = thread.as_ref().filter(|_| stopped > 0) {
                 audit::record(state, Actor::Public, "intake.stop", "intake", Some(t.id)).await;
                 let text = format!("quietline: text #{} sent STOP; replies will not reach them.", t.id);
-                super::to_dispatchers(state, &text).await;
+                outbound::text_dispatchers(state, &text).await;
             }
-            return Ok(Twiml::new());
+            return Ok(Texts::none());
         }
         Some(Command::Start) => {
             field::set_token_state(state.db.pool(), token, ThreadState::OptedOut, ThreadState::Open, now.0).await?;
-            return Ok(Twiml::new());
+            return Ok(Texts::none());
         }
-        Some(Command::Help) => return Ok(answer(state, &speech.sms_help)),
+        Some(Command::Help) => return Ok(Texts::one(&speech.sms_help)),
         _ => {}
     }
 
@@ -99,14 +100,14 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     let (blocked, recent) = call_db::block_and_attempts(state.db.pool(), Attempts::Texts, token, now.0, since).await?;
     if blocked {
         tracing::debug!("a text from a blocked sender was dropped");
-        return Ok(Twiml::new());
+        return Ok(Texts::none());
     }
     call_db::insert_attempt(state.db.pool(), Attempts::Texts, token, now.0).await?;
     let limit = i64::from(state.config.sms.rate_limit);
     if recent >= limit {
         tracing::debug!("a text over the rate limit was dropped");
         // Said once, not to every text of a flood.
-        return Ok(if recent == limit { answer(state, &speech.sms_limit) } else { Twiml::new() });
+        return Ok(if recent == limit { Texts::one(&speech.sms_limit) } else { Texts::none() });
     }
 
     let expires = now.plus(state.config.retention.intake);
@@ -128,7 +129,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
                 Some(Link::Thread(id)),
             )
             .await
-            .map_err(|e| SmsError::Other(e.to_string()))?;
+            .map_err(|e| FlowError::Other(e.to_string()))?;
             audit::record(state, Actor::Public, "intake.open", "intake", Some(id)).await;
             (id, true)
         }
@@ -140,7 +141,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
             tracing::warn!("a public text was not kept: nobody on shift or in the legal team has a key");
             None
         }
-        Err(e) => return Err(SmsError::Other(e.to_string())),
+        Err(e) => return Err(FlowError::Other(e.to_string())),
     };
 
     let photos = if has_media { " (a photo or file came with it and was not kept)" } else { "" };
@@ -160,11 +161,11 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
             "quietline: new text in #{thread_id} ({lang}){photos}; {open}. Reply: R {thread_id} <text>"
         ))
     };
-    let relayed = super::to_dispatchers(state, &alert).await;
+    let relayed = outbound::text_dispatchers(state, &alert).await;
     if relayed == 0 {
         tracing::warn!("a public text reached no dispatcher: nobody is on shift");
     }
-    Ok(if is_new { answer(state, &format!("{}\n{}", speech.sms_ack, speech.sms_safety)) } else { Twiml::new() })
+    Ok(if is_new { Texts::one(&format!("{}\n{}", speech.sms_ack, speech.sms_safety)) } else { Texts::none() })
 }
 
 /// A public text as it is relayed: on one line, inside guillemets it cannot
@@ -231,12 +232,12 @@ async fn extend(state: &AppState, id: i64, language: &str, thread_state: ThreadS
 pub enum ReplyError {
     /// Explained to the dispatcher.
     Refused(String),
-    Failed(SmsError),
+    Failed(FlowError),
 }
 
 impl From<sqlx::Error> for ReplyError {
     fn from(e: sqlx::Error) -> Self {
-        ReplyError::Failed(SmsError::Store(e))
+        ReplyError::Failed(FlowError::Store(e))
     }
 }
 
@@ -266,7 +267,7 @@ pub async fn reply(
     let Some(number) = number.and_then(|n| PhoneNumber::parse(&String::from_utf8_lossy(&n)).ok()) else {
         return Err(ReplyError::Refused(format!("The sender of #{thread_id} can no longer be reached.")));
     };
-    if !super::send(state, &number, text).await {
+    if !outbound::text(state, &number, text).await {
         return Err(ReplyError::Refused(format!("The reply to #{thread_id} could not be sent; try again.")));
     }
     audit::record(state, Actor::Volunteer(by), "intake.reply", "intake", Some(thread_id)).await;
@@ -287,10 +288,10 @@ pub async fn reply(
 
 /// A dispatcher marks a thread handled: it and everything in it now expire
 /// `retention_intake_handled` from now, unless they expire sooner anyway.
-pub async fn handled(state: &AppState, thread_id: i64, by: Actor<'_>) -> std::result::Result<UnixTime, SmsError> {
+pub async fn handled(state: &AppState, thread_id: i64, by: Actor<'_>) -> std::result::Result<UnixTime, FlowError> {
     let now = state.vault.clock().now();
     let Some(thread) = field::get(state.db.pool(), thread_id).await?.filter(|t| t.expires_at > now.0) else {
-        return Err(SmsError::Other(format!("there is no text thread #{thread_id} (or it has expired)")));
+        return Err(FlowError::Other(format!("there is no text thread #{thread_id} (or it has expired)")));
     };
     let until = UnixTime(thread.expires_at.min(now.plus(state.config.retention.intake_handled).0));
     let new_state = if thread.state == ThreadState::OptedOut { ThreadState::OptedOut } else { ThreadState::Handled };

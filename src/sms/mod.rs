@@ -1,10 +1,10 @@
 //! Texts: the inbound SMS webhook's logic, volunteer commands, and sending.
 //!
 //! A text from a number on the roster is a command; from anyone else it is public
-//! intake (see [`intake`]). Replies go back as TwiML `<Message>`s whose status
-//! callback tells us their id; texts we start go through the provider's REST API.
-//! Every message record, inbound and outbound, is queued for deletion at the
-//! provider.
+//! intake (see [`intake`]). The answer to a text is returned as [`Texts`] for
+//! `telephony` to send back (their status callback tells us their ids); texts we
+//! start go through [`outbound`](crate::outbound). Every message record, inbound
+//! and outbound, is queued for deletion at the provider.
 //!
 //! Texts are content: they are never logged, never echoed in an error, and a
 //! command that cannot be understood gets help, not a repeat of what was sent.
@@ -13,25 +13,21 @@ pub mod command;
 pub mod confirm;
 pub mod intake;
 
-use std::fmt;
-
 use crate::AppState;
 use crate::audit::{self, Actor};
 use crate::dispatch::{self, Accepted, DispatchError, Kind, NewReport, NoteExpiry};
+use crate::flow::{self, FlowError, Texts};
+use crate::outbound;
 use crate::phone::PhoneNumber;
 use crate::roster::{self, Role, Volunteer};
-use crate::states::DispatchState;
-use crate::states::RecordKind;
-use crate::store::{calls as call_db, incidents as field};
-use crate::telephony::twiml::{Twiml, Verb};
+use crate::states::{DispatchState, RecordKind};
+use crate::store::incidents as field;
 use command::Command;
 
-/// Messages are deleted at the provider once it has finished with them.
-const DELETE_AFTER_SECS: i64 = 60;
-/// The longest text we send; the provider refuses more than 1600 characters.
-pub const MAX_SMS_CHARS: usize = 1200;
+type Result<T> = std::result::Result<T, FlowError>;
 
-/// One inbound text, as the provider describes it.
+/// One inbound text, as the provider describes it; `telephony` has checked the
+/// form of its ids.
 pub struct Inbound<'a> {
     pub sid: &'a str,
     pub from: &'a str,
@@ -40,154 +36,28 @@ pub struct Inbound<'a> {
     pub media: Vec<String>,
 }
 
-#[derive(Debug)]
-pub enum SmsError {
-    Store(sqlx::Error),
-    Other(String),
-}
-
-impl fmt::Display for SmsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SmsError::Store(e) => write!(f, "database error: {e}"),
-            SmsError::Other(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for SmsError {}
-
-impl From<sqlx::Error> for SmsError {
-    fn from(e: sqlx::Error) -> Self {
-        SmsError::Store(e)
-    }
-}
-
-impl From<roster::RosterError> for SmsError {
-    fn from(e: roster::RosterError) -> Self {
-        match e {
-            roster::RosterError::Store(e) => SmsError::Store(e),
-            other => SmsError::Other(other.to_string()),
-        }
-    }
-}
-
-type Result<T> = std::result::Result<T, SmsError>;
-
-/// A provider message id: letters and digits only, since it goes into REST paths.
-pub fn valid_sid(sid: &str) -> bool {
-    (2..=64).contains(&sid.len()) && sid.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// A provider id as the provider makes them: a two-letter prefix (`SM`, `MM`,
-/// `CA`, `RE`) and 32 hex digits.
-pub fn provider_id(sid: &str, prefixes: &[&str]) -> bool {
-    sid.len() == 34 && prefixes.iter().any(|p| sid.starts_with(p)) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// How long a webhook's id is remembered against replays: the provider's retry
-/// window is minutes; a day covers it with room to spare.
-pub const REPLAY_WINDOW_SECS: i64 = 86_400;
-
-/// True the first time a step with this provider id is seen; a replayed signed
-/// request gets false and must change nothing.
-pub async fn first_time(state: &AppState, step: &str, sid: &str) -> Result<bool> {
-    let now = state.vault.clock().now();
-    let key = format!("{step}:{sid}");
-    Ok(crate::store::webhooks::first_time(state.db.pool(), &key, now.0 + REPLAY_WINDOW_SECS).await?)
-}
-
-/// Queues a provider record for deletion; failures are logged.
-pub async fn forget(state: &AppState, kind: RecordKind, sid: &str) {
-    let now = state.vault.clock().now();
-    if let Err(e) = call_db::enqueue_deletion(state.db.pool(), kind, sid, now.0 + DELETE_AFTER_SECS).await {
-        tracing::error!(error = %e, "a provider record could not be queued for deletion");
-    }
-}
-
-/// A reply to the sender of the webhook being answered.
-pub fn answer(state: &AppState, text: &str) -> Twiml {
-    Twiml::new().push(Verb::Message { text: clip(text), action: state.public("/telephony/sms/status") })
-}
-
-/// Cuts a text to what one message may carry, at a character boundary.
-pub fn clip(text: &str) -> String {
-    if text.chars().count() <= MAX_SMS_CHARS {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(MAX_SMS_CHARS - 1).collect();
-    out.push('…');
-    out
-}
-
-/// Sends a text from the hotline number; true when the provider took it. The
-/// message record is queued for deletion.
-pub async fn send(state: &AppState, to: &PhoneNumber, text: &str) -> bool {
-    let (Some(provider), Some(hotline)) = (&state.provider, &state.config.provider.hotline_number) else {
-        return false;
-    };
-    let body = zeroize::Zeroizing::new(clip(text));
-    match provider.send_sms(hotline.as_str(), to.as_str(), &body).await {
-        Ok(sid) => {
-            forget(state, RecordKind::Message, &sid).await;
-            true
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "a text could not be sent");
-            false
-        }
-    }
-}
-
-/// Sends a text to a volunteer.
-pub async fn send_to(state: &AppState, v: &Volunteer, text: &str) -> bool {
-    match v.phone(&state.vault) {
-        Ok(phone) => send(state, &phone, text).await,
-        Err(_) => {
-            tracing::warn!("a volunteer's number cannot be unsealed; text skipped");
-            false
-        }
-    }
-}
-
-/// A text to every on-shift dispatcher; returns how many got it.
-pub async fn to_dispatchers(state: &AppState, text: &str) -> usize {
-    let Ok(roster) = roster::list(&state.db).await else { return 0 };
-    let mut sent = 0;
-    for v in roster.iter().filter(|v| v.active_on_shift() && v.has_role(Role::Dispatcher)) {
-        if send_to(state, v, text).await {
-            sent += 1;
-        }
-    }
-    sent
-}
-
 /// `POST /telephony/sms`: one inbound text.
-pub async fn incoming(state: &AppState, sms: Inbound<'_>) -> Result<Twiml> {
+pub async fn incoming(state: &AppState, sms: Inbound<'_>) -> Result<Texts> {
     // Acted on once: a captured text sent again, signature and all, is ignored.
-    if !provider_id(sms.sid, &["SM", "MM"]) {
-        tracing::warn!("a text without a well-formed message id was ignored");
-        return Ok(Twiml::new());
-    }
-    if !first_time(state, "sms", sms.sid).await? {
+    if !flow::first_time(state, "sms", sms.sid).await? {
         tracing::warn!("a text was received again (a retry or a replay) and ignored");
-        return Ok(Twiml::new());
+        return Ok(Texts::none());
     }
     // Whatever happens next, the provider's copies must go.
-    forget(state, RecordKind::Message, sms.sid).await;
-    for media in sms.media.iter().filter(|m| valid_sid(m)) {
-        forget(state, RecordKind::Media, &format!("{}/{media}", sms.sid)).await;
+    outbound::forget(state, RecordKind::Message, sms.sid).await;
+    for media in &sms.media {
+        outbound::forget(state, RecordKind::Media, &format!("{}/{media}", sms.sid)).await;
     }
     let Ok(from) = PhoneNumber::parse(sms.from) else {
         // Short codes and alphanumeric senders cannot be answered or linked.
         tracing::debug!("a text from a sender that is not a phone number was ignored");
-        return Ok(Twiml::new());
+        return Ok(Texts::none());
     };
     match roster::find_by_phone(&state.db, &state.vault, &from).await? {
         Some(volunteer) if crate::store::accounts::is_revoked(state.db.pool(), volunteer.id).await? => {
             // A revoked volunteer's phone may be in someone else's hands.
             tracing::debug!("a text from a revoked volunteer was ignored");
-            Ok(Twiml::new())
+            Ok(Texts::none())
         }
         Some(volunteer) => volunteer_command(state, &volunteer, sms.body).await,
         None => intake::incoming(state, &from, sms.body, !sms.media.is_empty()).await,
@@ -197,25 +67,23 @@ pub async fn incoming(state: &AppState, sms: Inbound<'_>) -> Result<Twiml> {
 /// `POST /telephony/sms/status`: a message we sent changed status; its record is
 /// queued for deletion (deleting too early is refused and retried).
 pub async fn status(state: &AppState, sid: &str) {
-    if valid_sid(sid) {
-        forget(state, RecordKind::Message, sid).await;
-    }
+    outbound::forget(state, RecordKind::Message, sid).await;
 }
 
 const HELP: &str = "quietline: ON / OFF shift. STATUS. Y 12 / N 12 accept or decline #12. AT 12 on scene. \
                     DONE 12 leaving. NOTE 12 <text> field note. Dispatchers: NEW <zone> <where, what>, \
                     R 7 <text> reply to text #7 (both then ask for OK and a code we send back).";
 
-async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Result<Twiml> {
+async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Result<Texts> {
     let cmd = command::parse(body);
     let text = match cmd {
         Command::Stop => {
             // The carrier stops our texts to them: they cannot be paged, so off shift.
             roster::set_shift(&state.db, v.alias.as_str(), false).await?;
             audit::record(state, Actor::Volunteer(v), "shift.off", "volunteer", Some(v.id)).await;
-            return Ok(Twiml::new());
+            return Ok(Texts::none());
         }
-        Command::Start => return Ok(Twiml::new()),
+        Command::Start => return Ok(Texts::none()),
         Command::Help => HELP.to_string(),
         Command::On | Command::Off => {
             let on = cmd == Command::On;
@@ -319,12 +187,12 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
         Command::Incomplete(usage) => format!("Write it as: {usage}. Text HELP for all commands."),
         Command::Unknown => "Not a quietline command. Text HELP for the list.".to_string(),
     };
-    Ok(answer(state, &text))
+    Ok(Texts::one(&text))
 }
 
 /// Holds a command for its one-time code and says how to confirm it.
 async fn hold(state: &AppState, v: &Volunteer, command: &confirm::Held, what: &str) -> Result<String> {
-    let code = confirm::hold(state, v, command).await.map_err(SmsError::Other)?;
+    let code = confirm::hold(state, v, command).await.map_err(FlowError::Other)?;
     audit::record(state, Actor::Volunteer(v), "sms.confirm_asked", "volunteer", Some(v.id)).await;
     Ok(format!(
         "Reply OK {code} within {} minutes to {what}. If you did not send this, ignore it and tell a coordinator.",
@@ -343,11 +211,11 @@ async fn send_reply(state: &AppState, v: &Volunteer, thread: i64, text: &str) ->
 /// Turns a refusal into the reply that explains it; database failures propagate.
 fn refusal(e: DispatchError) -> Result<String> {
     match e {
-        DispatchError::Store(e) => Err(SmsError::Store(e)),
+        DispatchError::Store(e) => Err(FlowError::Store(e)),
         DispatchError::NotFound(id) => Ok(format!("There is no incident #{id}.")),
         DispatchError::Ended(id) => Ok(format!("#{id} has ended.")),
         DispatchError::NotAllowed(why) | DispatchError::Invalid(why) => Ok(capitalized(&why)),
-        other => Err(SmsError::Other(other.to_string())),
+        other => Err(FlowError::Other(other.to_string())),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The provider edge: webhooks (signature check first, parsing, TwiML answers) and
-//! the provider's REST API. Provider specifics stop here; the call logic is in
-//! `calls`.
+//! the provider's REST API. Provider specifics stop here: what a webhook carries
+//! is read into plain values for `calls` and `sms`, and what they answer
+//! ([`flow`](crate::flow)) is rendered as TwiML.
 
 pub mod provider;
 pub mod read;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use crate::AppState;
 use crate::calls;
+use crate::flow::{FlowError, LegProgress, Texts, Voice};
 use twiml::Twiml;
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -153,92 +155,137 @@ impl FromRequest<AppState> for Webhook {
 /// turned away.
 const DEADLINE: Duration = Duration::from_secs(10);
 
-/// Calls already under way (menu choices, the queue, volunteers answering and
-/// pressing 1, voicemail) worked on at once. A surge of a thousand callers would
-/// otherwise have a thousand requests each holding rows, buffers and a place in
-/// the database's queue: measured (`benches/callflow.rs`), the peak memory of
-/// such a surge went from 180–220 MiB to ~120 MiB with a limit.
-static UNDER_WAY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+/// Turns of call handling. A surge of a thousand callers would otherwise have a
+/// thousand requests each holding rows, buffers and a place in the database's
+/// queue: measured (`benches/callflow.rs`), the peak memory of such a surge went
+/// from 180–220 MiB to ~120 MiB with a limit.
+pub struct CallSlots {
+    /// Calls already under way (menu choices, the queue, volunteers answering and
+    /// pressing 1, voicemail).
+    under_way: tokio::sync::Semaphore,
+    /// New callers, apart from those under way: in a surge the volunteer pressing
+    /// 1 for a caller already held must not queue behind a thousand callers just
+    /// ringing in. With one pool for both, every step of every call waited its
+    /// turn behind the arrivals, and under a little more load nobody was put
+    /// through at all. Not fewer than 32: 16 cost PostgreSQL a fifth of its
+    /// webhook throughput (each arrival waits on a read round trip).
+    arrivals: tokio::sync::Semaphore,
+}
 
-/// New callers worked on at once, apart from [`UNDER_WAY`]: in a surge the
-/// volunteer pressing 1 for a caller already held must not queue behind a
-/// thousand callers just ringing in. With one pool for both, every step of every
-/// call waited its turn behind the arrivals, and under a little more load
-/// nobody was put through at all. Not fewer: 16 cost PostgreSQL a fifth of its
-/// webhook throughput (each arrival waits on a read round trip).
-static ARRIVALS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+impl Default for CallSlots {
+    fn default() -> Self {
+        CallSlots { under_way: tokio::sync::Semaphore::new(32), arrivals: tokio::sync::Semaphore::new(32) }
+    }
+}
 
-/// Runs call handling (after its turn among `slots`) within [`DEADLINE`], and
-/// turns a failure into something the caller can still hear: never a provider
-/// error tone.
-async fn answer(
-    state: &AppState,
-    slots: &'static tokio::sync::Semaphore,
-    work: impl Future<Output = Result<Twiml, calls::CallError>>,
-) -> Response {
+/// Which of the [`CallSlots`] a webhook waits for.
+#[derive(Clone, Copy)]
+enum Turn {
+    Arrival,
+    UnderWay,
+}
+
+/// Runs call handling (after its turn) within [`DEADLINE`], and turns a failure
+/// into something the caller can still hear: never a provider error tone.
+async fn answer(state: &AppState, turn: Turn, work: impl Future<Output = Result<Voice, FlowError>>) -> Response {
+    let slots = match turn {
+        Turn::Arrival => &state.call_slots.arrivals,
+        Turn::UnderWay => &state.call_slots.under_way,
+    };
     let result = tokio::time::timeout(DEADLINE, async {
         let _slot = slots.acquire().await;
         work.await
     })
     .await
-    .unwrap_or_else(|_| Err(calls::CallError::Other("no answer within the webhook deadline".into())));
-    match result {
-        Ok(twiml) => twiml.into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "call handling failed; caller sent to a fallback message");
-            let lang = state.config.default_language();
-            let s = state.config.speech(lang);
-            Twiml::new().say(&s.voice, &s.unavailable).hangup().into_response()
-        }
+    .unwrap_or_else(|_| Err(FlowError::Other("no answer within the webhook deadline".into())));
+    let voice = result.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "call handling failed; caller sent to a fallback message");
+        calls::refuse(state)
+    });
+    render(state, &voice)
+}
+
+fn base(state: &AppState) -> &str {
+    state.config.public_url.as_deref().unwrap_or("")
+}
+
+fn render(state: &AppState, voice: &Voice) -> Response {
+    Twiml::voice(voice, base(state)).into_response()
+}
+
+fn render_texts(state: &AppState, texts: &Texts) -> Response {
+    Twiml::texts(texts, base(state)).into_response()
+}
+
+/// A provider id as the provider makes them: a two-letter prefix (`SM`, `MM`,
+/// `CA`, `RE`) and 32 hex digits.
+fn provider_id(sid: &str, prefixes: &[&str]) -> bool {
+    sid.len() == 34 && prefixes.iter().any(|p| sid.starts_with(p)) && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A provider id that goes into REST paths: letters and digits only.
+fn plain_sid(sid: &str) -> bool {
+    (2..=64).contains(&sid.len()) && sid.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A call status the provider reports: the call is over or still going.
+fn progress(call_status: &str) -> LegProgress {
+    match call_status {
+        "completed" | "busy" | "failed" | "no-answer" | "canceled" => LegProgress::Finished,
+        _ => LegProgress::Going,
     }
 }
 
 async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
     let sid = hook.get("CallSid").unwrap_or("").to_string();
     let from = hook.get("From").unwrap_or("");
-    answer(&state, &ARRIVALS, calls::incoming(&state, &sid, from)).await
+    answer(&state, Turn::Arrival, calls::incoming(&state, &sid, from)).await
 }
 
 async fn language(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let attempt = hook.query_number("attempt").unwrap_or(1);
-    Ok(answer(&state, &UNDER_WAY, calls::choose_language(&state, hook.call_id()?, attempt, hook.get("Digits"))).await)
+    let work = calls::choose_language(&state, hook.call_id()?, attempt, hook.get("Digits"));
+    Ok(answer(&state, Turn::UnderWay, work).await)
 }
 
 async fn challenge(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let attempt = hook.query_number("attempt").unwrap_or(1);
     let work = calls::challenge_answered(&state, hook.call_id()?, attempt, hook.get("Digits"));
-    Ok(answer(&state, &UNDER_WAY, work).await)
+    Ok(answer(&state, Turn::UnderWay, work).await)
 }
 
 async fn wait(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(&state, &UNDER_WAY, calls::wait(&state, hook.call_id()?)).await)
+    Ok(answer(&state, Turn::UnderWay, calls::wait(&state, hook.call_id()?)).await)
 }
 
 async fn queue_end(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(&state, &UNDER_WAY, calls::queue_end(&state, hook.call_id()?, hook.get("QueueResult"))).await)
+    let bridged = hook.get("QueueResult") == Some("bridged");
+    Ok(answer(&state, Turn::UnderWay, calls::queue_end(&state, hook.call_id()?, bridged)).await)
 }
 
 async fn volunteer(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    Ok(answer(&state, &UNDER_WAY, calls::volunteer_answered(&state, hook.call_id()?, sid)).await)
+    Ok(answer(&state, Turn::UnderWay, calls::volunteer_answered(&state, hook.call_id()?, sid)).await)
 }
 
 async fn accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    Ok(answer(&state, &UNDER_WAY, calls::volunteer_pressed(&state, hook.call_id()?, sid, hook.get("Digits"))).await)
+    let work = calls::volunteer_pressed(&state, hook.call_id()?, sid, hook.get("Digits"));
+    Ok(answer(&state, Turn::UnderWay, work).await)
 }
 
 async fn voicemail(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(&state, &UNDER_WAY, calls::voicemail(&state, hook.call_id()?)).await)
+    Ok(answer(&state, Turn::UnderWay, calls::voicemail(&state, hook.call_id()?)).await)
 }
 
 async fn voicemail_choice(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let from = hook.get("From").unwrap_or("");
-    Ok(answer(&state, &UNDER_WAY, calls::voicemail_choice(&state, hook.call_id()?, hook.get("Digits"), from)).await)
+    let work = calls::voicemail_choice(&state, hook.call_id()?, hook.get("Digits"), from);
+    Ok(answer(&state, Turn::UnderWay, work).await)
 }
 
 async fn voicemail_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
-    Ok(answer(&state, &UNDER_WAY, calls::voicemail_done(&state, hook.call_id()?)).await)
+    Ok(answer(&state, Turn::UnderWay, calls::voicemail_done(&state, hook.call_id()?)).await)
 }
 
 fn item_id(hook: &Webhook) -> Result<i64, StatusCode> {
@@ -247,28 +294,34 @@ fn item_id(hook: &Webhook) -> Result<i64, StatusCode> {
 
 async fn callback(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let volunteer = hook.query_number("volunteer");
-    Ok(answer(&state, &UNDER_WAY, calls::callback_answered(&state, item_id(&hook)?, volunteer)).await)
+    Ok(answer(&state, Turn::UnderWay, calls::callback_answered(&state, item_id(&hook)?, volunteer)).await)
 }
 
 async fn callback_accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let volunteer = hook.query_number("volunteer");
-    Ok(answer(&state, &UNDER_WAY, calls::callback_accept(&state, item_id(&hook)?, volunteer, hook.get("Digits"))).await)
+    let work = calls::callback_accept(&state, item_id(&hook)?, volunteer, hook.get("Digits"));
+    Ok(answer(&state, Turn::UnderWay, work).await)
 }
 
 async fn callback_done(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    let work = calls::callback_done(&state, item_id(&hook)?, sid, hook.get("DialCallSid"), hook.get("DialCallStatus"));
-    Ok(answer(&state, &UNDER_WAY, work).await)
+    let connected = hook.get("DialCallStatus") == Some("completed");
+    let work = calls::callback_done(&state, item_id(&hook)?, sid, hook.get("DialCallSid"), connected);
+    Ok(answer(&state, Turn::UnderWay, work).await)
 }
 
 async fn recording(State(state): State<AppState>, hook: Webhook) -> StatusCode {
     let Ok(call_id) = hook.call_id() else { return StatusCode::BAD_REQUEST };
-    let sid = hook.get("RecordingSid").unwrap_or("").to_string();
-    let status = hook.get("RecordingStatus").unwrap_or("completed").to_string();
+    let sid = hook.get("RecordingSid").unwrap_or("");
     if sid.is_empty() {
         return StatusCode::BAD_REQUEST;
     }
-    match calls::recording_ready(&state, call_id, &sid, &status).await {
+    if !provider_id(sid, &["RE"]) {
+        tracing::error!("recording callback failed: a recording callback without a well-formed recording id");
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let completed = hook.get("RecordingStatus").unwrap_or("completed") == "completed";
+    match calls::recording_ready(&state, call_id, sid, completed).await {
         Ok(()) => StatusCode::NO_CONTENT,
         Err(e) => {
             tracing::error!(error = %e, "recording callback failed");
@@ -279,7 +332,7 @@ async fn recording(State(state): State<AppState>, hook: Webhook) -> StatusCode {
 
 async fn status(State(state): State<AppState>, hook: Webhook) -> StatusCode {
     let sid = hook.get("CallSid").unwrap_or("");
-    let call_status = hook.get("CallStatus").unwrap_or("");
+    let call_status = progress(hook.get("CallStatus").unwrap_or(""));
     match calls::status(&state, sid, call_status).await {
         Ok(()) => StatusCode::NO_CONTENT,
         Err(e) => {
@@ -290,34 +343,38 @@ async fn status(State(state): State<AppState>, hook: Webhook) -> StatusCode {
 }
 
 async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
+    let sid = hook.get("MessageSid").unwrap_or("");
+    if !provider_id(sid, &["SM", "MM"]) {
+        tracing::warn!("a text without a well-formed message id was ignored");
+        return render_texts(&state, &Texts::none());
+    }
     let count: usize = hook.get("NumMedia").and_then(|n| n.trim().parse().ok()).unwrap_or(0);
     // The attachment ids are the last segments of their URLs; nothing is fetched.
     let media = (0..count.min(10))
         .filter_map(|i| hook.get(&format!("MediaUrl{i}")))
         .filter_map(|url| url.rsplit('/').next().map(str::to_string))
+        .filter(|id| plain_sid(id))
         .collect();
-    let inbound = crate::sms::Inbound {
-        sid: hook.get("MessageSid").unwrap_or(""),
-        from: hook.get("From").unwrap_or(""),
-        body: hook.get("Body").unwrap_or(""),
-        media,
-    };
+    let inbound =
+        crate::sms::Inbound { sid, from: hook.get("From").unwrap_or(""), body: hook.get("Body").unwrap_or(""), media };
     let handled = match tokio::time::timeout(DEADLINE, crate::sms::incoming(&state, inbound)).await {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(_) => Err("no answer within the webhook deadline".to_string()),
     };
     match handled {
-        Ok(twiml) => twiml.into_response(),
+        Ok(texts) => render_texts(&state, &texts),
         Err(e) => {
             tracing::error!(error = %e, "a text could not be handled");
-            crate::sms::answer(&state, "quietline could not handle that text just now. Please try again.")
-                .into_response()
+            render_texts(&state, &Texts::one("quietline could not handle that text just now. Please try again."))
         }
     }
 }
 
 async fn sms_status(State(state): State<AppState>, hook: Webhook) -> StatusCode {
-    crate::sms::status(&state, hook.get("MessageSid").unwrap_or("")).await;
+    let sid = hook.get("MessageSid").unwrap_or("");
+    if plain_sid(sid) {
+        crate::sms::status(&state, sid).await;
+    }
     StatusCode::NO_CONTENT
 }
 

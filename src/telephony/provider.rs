@@ -5,53 +5,14 @@
 //! Numbers, SIDs and bodies never reach the log from here; errors carry the HTTP
 //! status and the provider's error code only.
 
-use std::fmt;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::config::Config;
-pub use crate::states::RecordKind;
-
-/// What the provider refused, with its own error code when it gave one.
-#[derive(Debug)]
-pub struct ProviderError {
-    /// HTTP status, or 0 when the provider could not be reached.
-    pub status: u16,
-    /// The provider's error code, e.g. 20009 for "still being processed".
-    pub code: Option<i64>,
-    /// Why the request did not reach the provider, or its own message. Never
-    /// shown for provider answers: it may quote a number.
-    pub message: String,
-}
-
-impl ProviderError {
-    /// The provider refused because the resource is still in use: try later.
-    pub fn is_retryable(&self) -> bool {
-        self.status == 0 || self.status == 429 || self.status >= 500 || self.code == Some(20009)
-    }
-
-    /// The resource is already gone: deleting it again is done, not failed.
-    pub fn is_gone(&self) -> bool {
-        self.status == 404
-    }
-}
-
-impl fmt::Display for ProviderError {
-    /// Status and error code only: the provider's own messages quote the numbers
-    /// they refuse ("The 'To' number +1… is not valid"), and this goes to the log.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.status, self.code) {
-            (0, _) => write!(f, "provider unreachable: {}", self.message),
-            (s, None) if (200..300).contains(&s) => f.write_str("the provider's answer could not be read"),
-            (s, Some(c)) => write!(f, "provider answered {s} (error {c})"),
-            (s, None) => write!(f, "provider answered {s}"),
-        }
-    }
-}
-
-impl std::error::Error for ProviderError {}
+use crate::outbound::{Carrier, NewCall, Pending, ProviderError};
+use crate::states::RecordKind;
 
 #[derive(Deserialize)]
 struct ErrorBody {
@@ -81,17 +42,6 @@ fn unreadable(e: reqwest::Error) -> ProviderError {
 fn date_of(response: &reqwest::Response) -> Option<std::time::SystemTime> {
     let value = response.headers().get(reqwest::header::DATE)?.to_str().ok()?;
     httpdate::parse_http_date(value).ok()
-}
-
-/// A new outbound call.
-pub struct NewCall<'a> {
-    pub to: &'a str,
-    pub from: &'a str,
-    /// TwiML URL requested when the callee answers.
-    pub url: &'a str,
-    pub status_callback: &'a str,
-    /// Seconds to ring before giving up.
-    pub timeout: u32,
 }
 
 /// Where the provider sends a number's calls and texts: the fields of its
@@ -292,91 +242,82 @@ impl Provider {
         self.send(self.http.post(url).form(&form)).await?;
         Ok(())
     }
-
-    /// Places a call; returns its SID.
-    pub async fn create_call(&self, call: &NewCall<'_>) -> Result<String, ProviderError> {
-        let timeout = call.timeout.to_string();
-        let form = [
-            ("To", call.to),
-            ("From", call.from),
-            ("Url", call.url),
-            ("Method", "POST"),
-            ("StatusCallback", call.status_callback),
-            ("StatusCallbackMethod", "POST"),
-            ("Timeout", timeout.as_str()),
-        ];
-        created_sid(self.send(self.http.post(self.url("Calls.json")).form(&form)).await?).await
-    }
-
-    /// Ends a call: `canceled` while it rings, `completed` once answered.
-    pub async fn end_call(&self, sid: &str, answered: bool) -> Result<(), ProviderError> {
-        let status = if answered { "completed" } else { "canceled" };
-        self.send(self.http.post(self.url(&format!("Calls/{sid}.json"))).form(&[("Status", status)])).await?;
-        Ok(())
-    }
-
-    /// Moves a live call to new TwiML.
-    pub async fn redirect_call(&self, sid: &str, url: &str) -> Result<(), ProviderError> {
-        let form = [("Url", url), ("Method", "POST")];
-        self.send(self.http.post(self.url(&format!("Calls/{sid}.json"))).form(&form)).await?;
-        Ok(())
-    }
-
-    /// Downloads a recording's audio (WAV). The download buffer is overwritten
-    /// once copied; the HTTP library's own read buffers are out of reach.
-    pub async fn fetch_recording(&self, sid: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, ProviderError> {
-        let response = self.send(self.http.get(self.url(&format!("Recordings/{sid}.wav")))).await?;
-        let bytes = response.bytes().await.map_err(|e| ProviderError {
-            status: 200,
-            code: None,
-            message: e.without_url().to_string(),
-        })?;
-        let audio = zeroize::Zeroizing::new(bytes.to_vec());
-        crate::secret::zeroize_body(bytes);
-        Ok(audio)
-    }
-
-    /// Sends an SMS from the hotline number; returns the message SID.
-    pub async fn send_sms(&self, from: &str, to: &str, body: &str) -> Result<String, ProviderError> {
-        let form = [("From", from), ("To", to), ("Body", body)];
-        created_sid(self.send(self.http.post(self.url("Messages.json")).form(&form)).await?).await
-    }
-
-    /// Deletes a record at the provider. A record already gone counts as deleted.
-    pub async fn delete(&self, kind: RecordKind, sid: &str) -> Result<(), ProviderError> {
-        let path = match kind {
-            RecordKind::Call => format!("Calls/{sid}.json"),
-            RecordKind::Recording => format!("Recordings/{sid}.json"),
-            RecordKind::Message => format!("Messages/{sid}.json"),
-            // `SM…/ME…`: one attachment of a message.
-            RecordKind::Media => match sid.split_once('/') {
-                Some((message, media)) => format!("Messages/{message}/Media/{media}.json"),
-                None => return Err(ProviderError { status: 400, code: None, message: "bad media id".into() }),
-            },
-        };
-        match self.send(self.http.delete(self.url(&path))).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_gone() => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The REST requests of the call flow, as Twilio's API takes them.
+impl Carrier for Provider {
+    fn place_call<'a>(&'a self, call: &'a NewCall<'a>) -> Pending<'a, String> {
+        Box::pin(async move {
+            let timeout = call.timeout.to_string();
+            let form = [
+                ("To", call.to),
+                ("From", call.from),
+                ("Url", call.answered),
+                ("Method", "POST"),
+                ("StatusCallback", call.status),
+                ("StatusCallbackMethod", "POST"),
+                ("Timeout", timeout.as_str()),
+            ];
+            created_sid(self.send(self.http.post(self.url("Calls.json")).form(&form)).await?).await
+        })
+    }
 
-    #[test]
-    fn errors_never_repeat_the_providers_message() {
-        let e = ProviderError {
-            status: 400,
-            code: Some(21211),
-            message: "The 'To' number +14155550123 is not a valid phone number.".into(),
-        };
-        assert_eq!(e.to_string(), "provider answered 400 (error 21211)");
-        assert!(!e.is_retryable());
-        let busy = ProviderError { status: 400, code: Some(20009), message: String::new() };
-        assert!(busy.is_retryable());
-        assert!(ProviderError { status: 404, code: None, message: String::new() }.is_gone());
+    fn end_call<'a>(&'a self, sid: &'a str, answered: bool) -> Pending<'a, ()> {
+        Box::pin(async move {
+            let status = if answered { "completed" } else { "canceled" };
+            self.send(self.http.post(self.url(&format!("Calls/{sid}.json"))).form(&[("Status", status)])).await?;
+            Ok(())
+        })
+    }
+
+    fn redirect_call<'a>(&'a self, sid: &'a str, url: &'a str) -> Pending<'a, ()> {
+        Box::pin(async move {
+            let form = [("Url", url), ("Method", "POST")];
+            self.send(self.http.post(self.url(&format!("Calls/{sid}.json"))).form(&form)).await?;
+            Ok(())
+        })
+    }
+
+    /// The download buffer is overwritten once copied; the HTTP library's own
+    /// read buffers are out of reach.
+    fn fetch_recording<'a>(&'a self, sid: &'a str) -> Pending<'a, zeroize::Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            let response = self.send(self.http.get(self.url(&format!("Recordings/{sid}.wav")))).await?;
+            let bytes = response.bytes().await.map_err(|e| ProviderError {
+                status: 200,
+                code: None,
+                message: e.without_url().to_string(),
+            })?;
+            let audio = zeroize::Zeroizing::new(bytes.to_vec());
+            crate::secret::zeroize_body(bytes);
+            Ok(audio)
+        })
+    }
+
+    fn send_text<'a>(&'a self, from: &'a str, to: &'a str, body: &'a str) -> Pending<'a, String> {
+        Box::pin(async move {
+            let form = [("From", from), ("To", to), ("Body", body)];
+            created_sid(self.send(self.http.post(self.url("Messages.json")).form(&form)).await?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, kind: RecordKind, sid: &'a str) -> Pending<'a, ()> {
+        Box::pin(async move {
+            let path = match kind {
+                RecordKind::Call => format!("Calls/{sid}.json"),
+                RecordKind::Recording => format!("Recordings/{sid}.json"),
+                RecordKind::Message => format!("Messages/{sid}.json"),
+                // `SM…/ME…`: one attachment of a message.
+                RecordKind::Media => match sid.split_once('/') {
+                    Some((message, media)) => format!("Messages/{message}/Media/{media}.json"),
+                    None => return Err(ProviderError { status: 400, code: None, message: "bad media id".into() }),
+                },
+            };
+            match self.send(self.http.delete(self.url(&path))).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_gone() => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
     }
 }

@@ -205,24 +205,27 @@ pub fn ends_in_silence(doc: &Node) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telephony::twiml::{Twiml, Verb};
+    use crate::flow::{Callback, Step, Voice};
+    use crate::telephony::twiml::Twiml;
 
     #[test]
     fn our_twiml_reads_back_and_checks() {
-        let xml = Twiml::new()
-            .push(Verb::Gather {
-                action: "https://h.org/a?x=1&y=2".into(),
-                num_digits: 1,
+        let then = Callback::Language { call: 1, attempt: 2 };
+        let voice = Voice::new()
+            .then(Step::Gather {
+                then,
+                digits: 1,
                 timeout: 5,
-                prompts: vec![Verb::Say { language: "es-US".into(), text: "Oprima 2 & <espere>".into() }],
+                prompts: vec![Step::Say { voice: "es-US".into(), text: "Oprima 2 & <espere>".into() }],
             })
-            .push(Verb::Redirect { url: "https://h.org/a?x=1&y=2".into() })
-            .render();
+            .then(Step::Redirect { to: then });
+        let xml = Twiml::voice(&voice, "https://h.org").as_str().to_string();
         let doc = parse(&xml).unwrap();
         let gather = doc.child("Gather").unwrap();
-        assert_eq!(gather.attr("action"), Some("https://h.org/a?x=1&y=2"));
+        let url = "https://h.org/telephony/voice/language?call=1&attempt=2";
+        assert_eq!(gather.attr("action"), Some(url));
         assert_eq!(gather.child("Say").unwrap().text, "Oprima 2 & <espere>");
-        assert_eq!(doc.child("Redirect").unwrap().text, "https://h.org/a?x=1&y=2");
+        assert_eq!(doc.child("Redirect").unwrap().text, url);
         assert!(!ends_in_silence(&doc));
     }
 

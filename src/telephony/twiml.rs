@@ -1,143 +1,93 @@
-//! TwiML responses: a small list of the verbs a hotline needs, rendered with every
-//! text and attribute escaped. Served as `text/xml`.
+//! TwiML: the provider's markup for what a call hears and a text is answered,
+//! rendered from [`flow`](crate::flow)'s steps with every text and attribute
+//! escaped. Served as `text/xml`.
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
-/// One TwiML verb.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verb {
-    /// Speak `text` in `language`, a full BCP-47 tag such as `es-US`.
-    Say {
-        language: String,
-        text: String,
-    },
-    Pause {
-        seconds: u32,
-    },
-    /// Collect digits, speaking `prompts` meanwhile; the digits go to `action`.
-    Gather {
-        action: String,
-        num_digits: u32,
-        timeout: u32,
-        prompts: Vec<Verb>,
-    },
-    /// Hold the caller in the named queue; `wait_url` is played while they wait,
-    /// `action` is called when they leave it.
-    Enqueue {
-        name: String,
-        wait_url: String,
-        action: String,
-    },
-    /// Leave the queue (in a wait URL's response).
-    Leave,
-    /// Bridge to the first caller waiting in the named queue.
-    DialQueue {
-        name: String,
-    },
-    /// Call a number, showing `caller_id`.
-    DialNumber {
-        number: String,
-        caller_id: String,
-        timeout: u32,
-        action: String,
-    },
-    Record {
-        action: String,
-        max_length: u32,
-        recording_status_callback: String,
-    },
-    Redirect {
-        url: String,
-    },
-    /// A text back to the sender; `action` hears the new message's id and status.
-    Message {
-        text: String,
-        action: String,
-    },
-    Hangup,
-}
+use crate::flow::{Callback, Step, Texts, Voice};
 
-/// A TwiML document.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Twiml(pub Vec<Verb>);
+/// A rendered TwiML document.
+pub struct Twiml(String);
 
 impl Twiml {
-    pub fn new() -> Twiml {
-        Twiml(Vec::new())
-    }
-
-    pub fn push(mut self, verb: Verb) -> Twiml {
-        self.0.push(verb);
-        self
-    }
-
-    pub fn say(self, language: &str, text: &str) -> Twiml {
-        self.push(Verb::Say { language: language.to_string(), text: text.to_string() })
-    }
-
-    pub fn hangup(self) -> Twiml {
-        self.push(Verb::Hangup)
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#);
-        for verb in &self.0 {
-            render_verb(verb, &mut out);
+    /// What a call hears next; callback URLs are absolute on `base`.
+    pub fn voice(voice: &Voice, base: &str) -> Twiml {
+        let mut out = String::from(HEAD);
+        for step in &voice.0 {
+            render_step(step, base, &mut out);
         }
         out.push_str("</Response>");
-        out
+        Twiml(out)
+    }
+
+    /// The texts a sender is answered with, each reporting its status to us.
+    pub fn texts(texts: &Texts, base: &str) -> Twiml {
+        let mut out = String::from(HEAD);
+        let action = url(base, Callback::TextStatus);
+        for text in &texts.0 {
+            out.push_str(&format!(r#"<Message action="{}" method="POST">{}</Message>"#, escape(&action), escape(text)));
+        }
+        out.push_str("</Response>");
+        Twiml(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
 impl IntoResponse for Twiml {
     fn into_response(self) -> Response {
-        ([(CONTENT_TYPE, "text/xml; charset=utf-8")], self.render()).into_response()
+        ([(CONTENT_TYPE, "text/xml; charset=utf-8")], self.0).into_response()
     }
 }
 
-fn render_verb(verb: &Verb, out: &mut String) {
-    match verb {
-        Verb::Say { language, text } => {
-            out.push_str(&format!(r#"<Say language="{}">{}</Say>"#, escape(language), escape(text)));
+const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#;
+
+fn url(base: &str, callback: Callback) -> String {
+    format!("{base}{}", callback.path())
+}
+
+fn render_step(step: &Step, base: &str, out: &mut String) {
+    match step {
+        Step::Say { voice, text } => {
+            out.push_str(&format!(r#"<Say language="{}">{}</Say>"#, escape(voice), escape(text)));
         }
-        Verb::Pause { seconds } => out.push_str(&format!(r#"<Pause length="{seconds}"/>"#)),
-        Verb::Gather { action, num_digits, timeout, prompts } => {
+        Step::Pause { seconds } => out.push_str(&format!(r#"<Pause length="{seconds}"/>"#)),
+        Step::Gather { then, digits, timeout, prompts } => {
             out.push_str(&format!(
-                r#"<Gather input="dtmf" numDigits="{num_digits}" timeout="{timeout}" action="{}" method="POST">"#,
-                escape(action)
+                r#"<Gather input="dtmf" numDigits="{digits}" timeout="{timeout}" action="{}" method="POST">"#,
+                escape(&url(base, *then))
             ));
             for p in prompts {
-                render_verb(p, out);
+                render_step(p, base, out);
             }
             out.push_str("</Gather>");
         }
-        Verb::Enqueue { name, wait_url, action } => out.push_str(&format!(
+        Step::Hold { name, wait, then } => out.push_str(&format!(
             r#"<Enqueue waitUrl="{}" waitUrlMethod="POST" action="{}" method="POST">{}</Enqueue>"#,
-            escape(wait_url),
-            escape(action),
+            escape(&url(base, *wait)),
+            escape(&url(base, *then)),
             escape(name)
         )),
-        Verb::Leave => out.push_str("<Leave/>"),
-        Verb::DialQueue { name } => out.push_str(&format!("<Dial><Queue>{}</Queue></Dial>", escape(name))),
-        Verb::DialNumber { number, caller_id, timeout, action } => out.push_str(&format!(
+        Step::Leave => out.push_str("<Leave/>"),
+        Step::TakeHeld { name } => out.push_str(&format!("<Dial><Queue>{}</Queue></Dial>", escape(name))),
+        Step::Dial { number, caller_id, timeout, then } => out.push_str(&format!(
             r#"<Dial callerId="{}" timeout="{timeout}" action="{}" method="POST"><Number>{}</Number></Dial>"#,
             escape(caller_id),
-            escape(action),
+            escape(&url(base, *then)),
             escape(number)
         )),
-        Verb::Record { action, max_length, recording_status_callback } => out.push_str(&format!(
+        Step::Record { then, max_length, ready } => out.push_str(&format!(
             r#"<Record action="{}" method="POST" maxLength="{max_length}" playBeep="true" transcribe="false" recordingStatusCallback="{}" recordingStatusCallbackMethod="POST"/>"#,
-            escape(action),
-            escape(recording_status_callback)
+            escape(&url(base, *then)),
+            escape(&url(base, *ready))
         )),
-        Verb::Redirect { url } => out.push_str(&format!(r#"<Redirect method="POST">{}</Redirect>"#, escape(url))),
-        Verb::Message { text, action } => out.push_str(&format!(
-            r#"<Message action="{}" method="POST">{}</Message>"#,
-            escape(action),
-            escape(text)
-        )),
-        Verb::Hangup => out.push_str("<Hangup/>"),
+        Step::Redirect { to } => {
+            out.push_str(&format!(r#"<Redirect method="POST">{}</Redirect>"#, escape(&url(base, *to))))
+        }
+        Step::Hangup => out.push_str("<Hangup/>"),
     }
 }
 
@@ -165,24 +115,38 @@ mod tests {
 
     #[test]
     fn renders_and_escapes() {
-        let doc = Twiml::new()
+        let voice = Voice::new()
             .say("es-US", "Para español oprima 2 & <espere>")
-            .push(Verb::Gather {
-                action: "https://h.org/a?x=1&y=2".into(),
-                num_digits: 1,
+            .then(Step::Gather {
+                then: Callback::Language { call: 1, attempt: 2 },
+                digits: 1,
                 timeout: 5,
-                prompts: vec![Verb::Say { language: "en-US".into(), text: "it's \"quoted\"".into() }],
+                prompts: vec![Step::Say { voice: "en-US".into(), text: "it's \"quoted\"".into() }],
             })
             .hangup();
         assert_eq!(
-            doc.render(),
+            Twiml::voice(&voice, "https://h.org").as_str(),
             concat!(
                 r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
                 r#"<Say language="es-US">Para español oprima 2 &amp; &lt;espere&gt;</Say>"#,
-                r#"<Gather input="dtmf" numDigits="1" timeout="5" action="https://h.org/a?x=1&amp;y=2" method="POST">"#,
+                r#"<Gather input="dtmf" numDigits="1" timeout="5" action="https://h.org/telephony/voice/language?call=1&amp;attempt=2" method="POST">"#,
                 r#"<Say language="en-US">it&apos;s &quot;quoted&quot;</Say></Gather><Hangup/></Response>"#
             )
         );
+    }
+
+    #[test]
+    fn texts_report_their_status() {
+        let doc = Twiml::texts(&Texts::one("Got it & thanks"), "https://h.org");
+        assert_eq!(
+            doc.as_str(),
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
+                r#"<Message action="https://h.org/telephony/sms/status" method="POST">Got it &amp; thanks</Message>"#,
+                "</Response>"
+            )
+        );
+        assert_eq!(Twiml::texts(&Texts::none(), "").as_str(), format!("{HEAD}</Response>"));
     }
 
     #[test]

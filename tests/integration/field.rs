@@ -69,7 +69,7 @@ async fn text_to(line: &Line, number: &str, needle: &str) -> String {
 async fn assert_every_message_deleted(line: &Line) {
     line.env.clock.advance(Duration::from_secs(61));
     let all_gone = eventually(|| async {
-        quietline::calls::scrub(&line.state).await;
+        quietline::outbound::scrub(&line.state).await;
         let deleted: Vec<String> = line.standin.deleted().into_iter().map(|(_, sid)| sid).collect();
         line.standin.records().iter().all(|m| deleted.contains(&m.sid))
     })

@@ -247,15 +247,15 @@ async fn provider_records_are_deleted_with_retries_that_survive_a_restart(backen
     // The provider refuses the first attempts ("still being processed").
     line.standin.refuse_next_deletes(10);
     line.env.clock.advance(Duration::from_secs(61));
-    assert_eq!(quietline::calls::scrub(&line.state).await, 0);
+    assert_eq!(quietline::outbound::scrub(&line.state).await, 0);
     assert_eq!(calls_db::pending_deletions(line.state.db.pool()).await.unwrap().len(), pending.len());
 
     // A restart: a new state over the same database and data dir picks the queue up.
     line.standin.refuse_next_deletes(0);
     let restarted = line.env.state_with(&settings(&line.url, &line.standin, "en")).await;
-    assert_eq!(quietline::calls::scrub(&restarted).await, 0, "backoff: not due yet");
+    assert_eq!(quietline::outbound::scrub(&restarted).await, 0, "backoff: not due yet");
     line.env.clock.advance(Duration::from_secs(130));
-    assert_eq!(quietline::calls::scrub(&restarted).await, pending.len());
+    assert_eq!(quietline::outbound::scrub(&restarted).await, pending.len());
     assert!(calls_db::pending_deletions(restarted.db.pool()).await.unwrap().is_empty());
     let deleted: Vec<String> = line.standin.deleted().into_iter().map(|(_, s)| s).collect();
     assert!(deleted.contains(&sid) && deleted.contains(&ana.sid), "{deleted:?}");
@@ -372,7 +372,7 @@ async fn two_servers_on_one_database_ring_each_tier_once_and_bridge_once(backend
         let b = b.clone();
         async move { quietline::serve(listener, b, std::future::pending()).await.unwrap() }
     });
-    let ticker_b = tokio::spawn(quietline::calls::run(b.clone()));
+    let ticker_b = tokio::spawn(quietline::ticks::run(b.clone()));
 
     line.volunteer("ana", "+14155550101", "dispatcher", "en", Person::NeverAnswers).await;
     line.volunteer("coord", "+14155550105", "coordinator", "en", Person::PressesOne { answer_ms: 30, press_ms: 10 })

@@ -60,7 +60,7 @@ pub async fn line_with(backend: Backend, languages: &str, extra: &[(&str, &str)]
             quietline::serve(listener, state, std::future::pending()).await.unwrap();
         }
     });
-    let ticker = tokio::spawn(quietline::calls::run(state.clone()));
+    let ticker = tokio::spawn(quietline::ticks::run(state.clone()));
     Line { env, state, standin, url, tasks: vec![server, ticker], settings: all }
 }
 
