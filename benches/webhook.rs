@@ -122,7 +122,7 @@ fn roster_of_1000() -> Vec<roster::Volunteer> {
                 zones: "north".into(),
                 on_shift: i % 7 < 2,
                 overflow: i % 11 == 0,
-                age_recipient: None,
+                recipients: None,
                 revoked: false,
             };
             volunteers::insert(&mut *tx, &row).await.unwrap();

@@ -574,7 +574,7 @@ pub async fn add_note(state: &AppState, id: i64, author: &Volunteer, text: &[u8]
     )
     .await?;
     audit::record(state, Actor::Volunteer(author), "note.add", "incident", Some(id)).await;
-    Ok(NoteSaved { id: stored.id, expiry, author_reads: author.age_recipient.is_some() })
+    Ok(NoteSaved { id: stored.id, expiry, author_reads: author.has_key() })
 }
 
 /// Keeps the details and notes of incidents still open from expiring: their

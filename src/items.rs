@@ -158,7 +158,7 @@ pub async fn store_linked(
     let mut keyed: Vec<&Volunteer> = readers.iter().copied().filter(|v| v.can_read()).collect();
     keyed.sort_by_key(|v| v.id);
     keyed.dedup_by_key(|v| v.id);
-    let recipients: Vec<AgeRecipient> = keyed.iter().filter_map(|v| v.age_recipient.clone()).collect();
+    let recipients: Vec<AgeRecipient> = keyed.iter().flat_map(|v| v.keys.iter().cloned()).collect();
     let sealed = match content {
         Content::Plaintext(text) => vault.seal(text, &recipients, expires_at)?,
         Content::Age(_) if recipients.is_empty() => return Err(ItemError::Vault(VaultError::NoReaders)),

@@ -14,6 +14,7 @@ pub mod data_dir;
 pub mod dispatch;
 pub mod flow;
 pub mod items;
+pub mod keys;
 pub mod language;
 pub mod logging;
 pub mod outbound;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::language::{self, Language};
 use crate::phone::PhoneNumber;
-use crate::store::{Db, items, tokens, volunteers, volunteers::VolunteerRow};
+use crate::store::{Db, device_keys, items, tokens, volunteers, volunteers::VolunteerRow};
 use crate::vault::{AgeRecipient, Vault, VaultError};
 
 /// What a volunteer does for the network. One person may hold several roles.
@@ -110,7 +110,9 @@ pub struct Volunteer {
     pub on_shift: bool,
     /// Rung in the overflow tier for callers of any language.
     pub overflow: bool,
-    pub age_recipient: Option<AgeRecipient>,
+    /// The public keys of the volunteer's devices: whatever is sealed to them is
+    /// sealed to each. Empty when they registered none.
+    pub keys: Vec<AgeRecipient>,
     /// Revoked by a coordinator (a seized phone): a reader of nothing that arrives
     /// after, rung and paged for nothing, until they enroll again.
     pub revoked: bool,
@@ -128,7 +130,7 @@ pub(crate) fn test_volunteer(id: i64, roles: &[Role], languages: &[&str], on_shi
         zones: vec![Zone::parse("north").unwrap()],
         on_shift,
         overflow,
-        age_recipient: None,
+        keys: Vec::new(),
         revoked: false,
     }
 }
@@ -138,9 +140,14 @@ impl Volunteer {
         self.roles.contains(&role)
     }
 
+    /// Whether any of their devices registered a key.
+    pub fn has_key(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
     /// Whether content may be sealed to them: a key registered, not revoked.
     pub fn can_read(&self) -> bool {
-        self.age_recipient.is_some() && !self.revoked
+        self.has_key() && !self.revoked
     }
 
     /// Whether they may be rung, paged or texted as a volunteer now.
@@ -268,7 +275,14 @@ fn from_row(row: VolunteerRow) -> Result<Volunteer, RosterError> {
         zones: parse_set(&row.zones, Zone::parse, "zone").map_err(corrupt)?,
         on_shift: row.on_shift,
         overflow: row.overflow,
-        age_recipient: row.age_recipient.as_deref().map(AgeRecipient::parse).transpose().map_err(corrupt)?,
+        keys: row
+            .recipients
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(AgeRecipient::parse)
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)?,
         revoked: row.revoked,
     })
 }
@@ -296,7 +310,7 @@ pub async fn add(db: &Db, vault: &Vault, new: NewVolunteer) -> Result<Volunteer,
         zones: join(&new.zones, |z| z.as_str()),
         on_shift: false,
         overflow: new.overflow,
-        age_recipient: new.age_recipient.as_ref().map(|k| k.as_str().to_string()),
+        recipients: new.age_recipient.as_ref().map(|k| k.as_str().to_string()),
         revoked: false,
     };
     row.id = match volunteers::insert(&mut *tx, &row).await {
@@ -306,6 +320,9 @@ pub async fn add(db: &Db, vault: &Vault, new: NewVolunteer) -> Result<Volunteer,
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(key) = &new.age_recipient {
+        device_keys::insert(&mut *tx, row.id, key.as_str(), KEY_FROM_COORDINATOR, vault.clock().now().0).await?;
+    }
     tx.commit().await?;
     from_row(row)
 }
@@ -354,14 +371,21 @@ pub async fn remove(db: &Db, alias: &str) -> Result<u64, RosterError> {
     Ok(items)
 }
 
-/// Registers or replaces a volunteer's public age key.
-pub async fn set_key(db: &Db, alias: &str, recipient: &AgeRecipient) -> Result<(), RosterError> {
+/// The label of a key a coordinator registered for a volunteer.
+pub const KEY_FROM_COORDINATOR: &str = "registered by a coordinator";
+
+/// Makes `recipient` a volunteer's only key (the coordinator's `volunteer key`:
+/// a lost key file replaced by a new one). Keys their browsers registered go.
+pub async fn replace_keys(db: &Db, vault: &Vault, alias: &str, recipient: &AgeRecipient) -> Result<(), RosterError> {
     let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
-    if volunteers::set_age_recipient(db.pool(), alias.as_str(), recipient.as_str()).await? {
-        Ok(())
-    } else {
-        Err(RosterError::NotFound(alias.to_string()))
-    }
+    let mut tx = db.begin_write().await?;
+    let Some(row) = volunteers::find_by_alias(&mut *tx, alias.as_str()).await? else {
+        return Err(RosterError::NotFound(alias.to_string()));
+    };
+    device_keys::delete_all_for(&mut *tx, row.id).await?;
+    device_keys::insert(&mut *tx, row.id, recipient.as_str(), KEY_FROM_COORDINATOR, vault.clock().now().0).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Seals numbers stored in clear before the vault existed, then checkpoints so the
@@ -413,7 +437,7 @@ mod tests {
             zones: vec![Zone::parse("north").unwrap()],
             on_shift,
             overflow: false,
-            age_recipient: key.then(|| AgeRecipient::parse(KEY).unwrap()),
+            keys: if key { vec![AgeRecipient::parse(KEY).unwrap()] } else { Vec::new() },
             revoked: false,
         }
     }

@@ -200,19 +200,17 @@ pub async fn enroll(state: &AppState, e: Enrollment, network: Option<&str>) -> R
     // A new password ends every other session and every API token.
     db::delete_sessions_of(&mut *tx, v.id).await?;
     crate::store::tokens::delete_for_volunteer(&mut *tx, v.id).await?;
-    let key_changed = match &recipient {
-        Some(r) => {
-            crate::store::volunteers::set_age_recipient(&mut *tx, v.alias.as_str(), r.as_str()).await?;
-            v.age_recipient.as_ref() != Some(r)
-        }
+    let key_added = match &recipient {
+        Some(r) => crate::store::device_keys::insert(&mut *tx, v.id, r.as_str(), crate::keys::ENROLLMENT_LABEL, now.0)
+            .await?
+            .is_some(),
         None => false,
     };
     let started = insert_session(&mut tx, &v, Stage::Totp, now).await?;
     tx.commit().await?;
     audit::record(state, Actor::Volunteer(&v), "account.enroll", "volunteer", Some(v.id)).await;
-    if key_changed {
-        let action = if v.age_recipient.is_some() { "key.replace" } else { "key.set" };
-        audit::record(state, Actor::Volunteer(&v), action, "volunteer", Some(v.id)).await;
+    if key_added {
+        audit::record(state, Actor::Volunteer(&v), "key.add", "volunteer", Some(v.id)).await;
     }
     Ok(started)
 }
@@ -403,8 +401,8 @@ pub async fn sign_out_everywhere(state: &AppState, v: &Volunteer) -> Result<u64>
     Ok(n)
 }
 
-/// Revokes a volunteer without removing them: every session, API token and
-/// pending enrollment code ends at once, they go off shift, their texts are no
+/// Revokes a volunteer without removing them: every session, API token, device
+/// key and pending enrollment code ends at once, they go off shift, their texts are no
 /// longer taken as commands, and they must enroll again with a new code.
 pub async fn revoke(state: &AppState, v: &Volunteer, by: Actor<'_>) -> Result<()> {
     // The volunteer's row first, as enrollment does: a sign-in or enrollment in
@@ -416,6 +414,8 @@ pub async fn revoke(state: &AppState, v: &Volunteer, by: Actor<'_>) -> Result<()
     db::delete_sessions_of(&mut *tx, v.id).await?;
     crate::store::tokens::delete_for_volunteer(&mut *tx, v.id).await?;
     db::delete_enrollment_code(&mut *tx, v.id).await?;
+    // Nothing sealed from now on reaches a device that may be in other hands.
+    crate::store::device_keys::delete_all_for(&mut *tx, v.id).await?;
     tx.commit().await?;
     audit::record(state, by, "account.revoke", "volunteer", Some(v.id)).await;
     Ok(())

@@ -44,7 +44,7 @@ pub enum VolunteerCommand {
     },
     /// Remove a volunteer and everything only they could use
     Remove { alias: String },
-    /// Register or replace a volunteer's public age key (age1…)
+    /// Make an age key (age1…) the volunteer's only one: keys their devices registered are dropped
     SetKey { alias: String, recipient: String },
     /// A new one-time enrollment code (the volunteer sets a password and an authenticator with it)
     Enroll { alias: String },
@@ -102,7 +102,7 @@ async fn run_on(
                     join(&config.languages)
                 )?;
             }
-            if v.age_recipient.is_none() {
+            if !v.has_key() {
                 writeln!(out, "note: no age key yet; add one with `quietline volunteer set-key {} age1…`", v.alias)?;
             }
             print_code(state, &v, out).await?;
@@ -141,8 +141,8 @@ async fn run_on(
         VolunteerCommand::SetKey { alias, recipient } => {
             let recipient = AgeRecipient::parse(&recipient).map_err(CliError)?;
             let before = roster::get(db, &alias).await?;
-            roster::set_key(db, &alias, &recipient).await?;
-            let action = if before.age_recipient.is_some() { "key.replace" } else { "key.set" };
+            roster::replace_keys(db, vault, &alias, &recipient).await?;
+            let action = if before.has_key() { "key.replace" } else { "key.set" };
             crate::audit::record(state, crate::audit::Actor::Operator, action, "volunteer", Some(before.id)).await;
             let alias = alias.trim().to_ascii_lowercase();
             writeln!(out, "{alias} now reads with {}", recipient.as_str())?;
@@ -191,7 +191,8 @@ struct ListedVolunteer<'a> {
     on_shift: bool,
     overflow: bool,
     phone_hint: String,
-    age_recipient: Option<&'a str>,
+    /// The public keys of the volunteer's devices.
+    keys: Vec<&'a str>,
 }
 
 impl<'a> ListedVolunteer<'a> {
@@ -204,7 +205,7 @@ impl<'a> ListedVolunteer<'a> {
             on_shift: v.on_shift,
             overflow: v.overflow,
             phone_hint: v.phone(vault)?.masked(),
-            age_recipient: v.age_recipient.as_ref().map(|k| k.as_str()),
+            keys: v.keys.iter().map(|k| k.as_str()).collect(),
         })
     }
 }
@@ -226,11 +227,11 @@ fn print_table(list: &[Volunteer], out: &mut dyn Write) -> std::io::Result<()> {
                 join(&v.languages),
                 v.zones.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(","),
                 if v.on_shift { "on".into() } else { "off".into() },
-                if v.age_recipient.is_some() { "yes".into() } else { "no".into() },
+                v.keys.len().to_string(),
             ]
         })
         .collect();
-    let header = ["ALIAS", "ROLES", "LANGUAGES", "ZONES", "SHIFT", "AGE KEY"];
+    let header = ["ALIAS", "ROLES", "LANGUAGES", "ZONES", "SHIFT", "KEYS"];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -17,6 +17,7 @@ pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
     (5, "field", include_str!("../../migrations/sqlite/0005_field.sql")),
     (6, "accounts", include_str!("../../migrations/sqlite/0006_accounts.sql")),
     (7, "security", include_str!("../../migrations/sqlite/0007_security.sql")),
+    (8, "device_keys", include_str!("../../migrations/sqlite/0008_device_keys.sql")),
 ];
 
 /// `(version, name, sql)` for PostgreSQL.
@@ -28,6 +29,7 @@ pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (5, "field", include_str!("../../migrations/postgres/0005_field.sql")),
     (6, "accounts", include_str!("../../migrations/postgres/0006_accounts.sql")),
     (7, "security", include_str!("../../migrations/postgres/0007_security.sql")),
+    (8, "device_keys", include_str!("../../migrations/postgres/0008_device_keys.sql")),
 ];
 
 pub(super) fn migrator(backend: Backend) -> Migrator {

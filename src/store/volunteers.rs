@@ -16,7 +16,9 @@ pub struct VolunteerRow {
     pub zones: String,
     pub on_shift: bool,
     pub overflow: bool,
-    pub age_recipient: Option<String>,
+    /// The public keys of the volunteer's devices, space-separated, oldest
+    /// first (read from `device_keys`; written there, never here).
+    pub recipients: Option<String>,
     /// Revoked by a coordinator: reads nothing new, rung and paged for nothing.
     pub revoked: bool,
 }
@@ -32,21 +34,22 @@ fn from_row(row: &AnyRow) -> Result<VolunteerRow, sqlx::Error> {
         zones: row.try_get("zones")?,
         on_shift: row.try_get::<i64, _>("on_shift")? != 0,
         overflow: row.try_get::<i64, _>("overflow")? != 0,
-        age_recipient: row.try_get("age_recipient")?,
+        recipients: row.try_get("recipients")?,
         revoked: row.try_get::<i64, _>("revoked")? != 0,
     })
 }
 
 // Rows whose number is still in `legacy_phone` are left out until sealed at start-up.
 const SELECT: &str = "SELECT id, alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, \
-     overflow, age_recipient, revoked FROM volunteers WHERE phone_sealed IS NOT NULL";
+     overflow, revoked, (SELECT string_agg(k.recipient, ' ' ORDER BY k.id) FROM device_keys k \
+     WHERE k.volunteer_id = volunteers.id) AS recipients FROM volunteers WHERE phone_sealed IS NOT NULL";
 
 /// Inserts a volunteer (the `id` of `row` is ignored) and returns the new id.
 pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, row: &VolunteerRow) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO volunteers \
-         (alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, overflow, age_recipient) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+         (alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, overflow) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(&row.alias)
     .bind(&row.phone_sealed)
@@ -56,7 +59,6 @@ pub async fn insert<'e>(ex: impl Executor<'e, Database = Any>, row: &VolunteerRo
     .bind(&row.zones)
     .bind(i64::from(row.on_shift))
     .bind(i64::from(row.overflow))
-    .bind(&row.age_recipient)
     .fetch_one(ex)
     .await
 }
@@ -137,19 +139,6 @@ pub async fn set_on_shift<'e>(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE volunteers SET on_shift = $1 WHERE alias = $2")
         .bind(i64::from(on_shift))
-        .bind(alias)
-        .execute(ex)
-        .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub async fn set_age_recipient<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    alias: &str,
-    recipient: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE volunteers SET age_recipient = $1 WHERE alias = $2")
-        .bind(recipient)
         .bind(alias)
         .execute(ex)
         .await?;

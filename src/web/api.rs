@@ -355,7 +355,7 @@ impl From<&Volunteer> for VolunteerOut {
             zones: v.zones.iter().map(|z| z.as_str().to_string()).collect(),
             on_shift: v.on_shift,
             overflow: v.overflow,
-            has_key: v.age_recipient.is_some(),
+            has_key: v.has_key(),
         }
     }
 }

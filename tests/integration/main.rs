@@ -10,6 +10,7 @@ mod faults;
 mod field;
 mod first_hour;
 mod health;
+mod keys;
 mod log_hygiene;
 mod peers;
 mod retention;

@@ -68,7 +68,7 @@ async fn roster_crud(backend: Backend) {
     assert_eq!(maria["zones"], serde_json::json!(["north", "south"]));
     assert_eq!(maria["on_shift"], false);
     assert_eq!(maria["phone_hint"], "…00");
-    assert_eq!(rows[2]["age_recipient"], KEY);
+    assert_eq!(rows[2]["keys"], serde_json::json!([KEY]));
 
     let table = env.cli(&["volunteer", "list"]).await.unwrap();
     assert!(table.lines().next().unwrap().starts_with("ALIAS"), "{table}");

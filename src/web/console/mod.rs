@@ -697,7 +697,7 @@ fn volunteer_row(v: &Volunteer, s: &Session) -> String {
         languages.join(", "),
         zones.join(", "),
         if v.on_shift { "on" } else { "off" },
-        if v.age_recipient.is_some() { "yes" } else { "no" },
+        if v.has_key() { "yes" } else { "no" },
         !v.on_shift,
         if v.on_shift { "Off shift" } else { "On shift" },
     )
