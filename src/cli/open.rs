@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
+use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::CliError;
@@ -18,9 +19,13 @@ use crate::vault;
 
 #[derive(Args, Debug)]
 pub struct OpenArgs {
-    /// Your age identity file (as written by age-keygen)
+    /// Your age identity file (as written by age-keygen), or a key backup from
+    /// the console (protected by a passphrase, asked for on the terminal)
     #[arg(long, value_name = "FILE")]
     pub identity: PathBuf,
+    /// Read the backup's passphrase from this file instead of the terminal
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
     /// Fetch from this server (https://…) instead of the configured database
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
@@ -36,7 +41,7 @@ pub struct OpenArgs {
 
 pub async fn run(args: OpenArgs, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     // Read the identity first: a wrong path should fail before any request.
-    let identities = vault::read_identity_file(&args.identity)?;
+    let identities = vault::read_identities(&args.identity, || passphrase(&args))?;
     let ciphertext = match &args.server {
         Some(server) => {
             // The token would cross the network readable by anyone on the path.
@@ -99,4 +104,57 @@ async fn fetch(server: &str, token: &str, item: i64) -> Result<Vec<u8>, CliError
         .and_then(|v| v["error"].as_str().map(str::to_string))
         .unwrap_or_else(|| status.to_string());
     Err(CliError(format!("item {item}: {message} ({})", status.as_u16())))
+}
+
+/// The passphrase of a key backup: from `--passphrase-file`, or typed on the
+/// terminal without echo.
+fn passphrase(args: &OpenArgs) -> Result<SecretString, vault::VaultError> {
+    let fail = |why: String| vault::VaultError::BadRecipient(why);
+    if let Some(file) = &args.passphrase_file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(file).map_err(|e| fail(format!("--passphrase-file {}: {e}", file.display())))?,
+        );
+        return Ok(SecretString::from(text.trim_end_matches(['\n', '\r']).to_string()));
+    }
+    let prompt = format!("passphrase for {}: ", args.identity.display());
+    read_hidden(&prompt).map_err(|e| {
+        fail(format!(
+            "{} is protected by a passphrase and none could be read ({e}); use --passphrase-file",
+            args.identity.display()
+        ))
+    })
+}
+
+/// Reads one line from the terminal with echo off, restoring the terminal after.
+fn read_hidden(prompt: &str) -> std::io::Result<SecretString> {
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: tcgetattr and tcsetattr only read and write the struct passed,
+    // for a descriptor we hold open.
+    let saved = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let saved = t;
+        t.c_lflag &= !libc::ECHO;
+        t.c_lflag |= libc::ECHONL;
+        if libc::tcsetattr(fd, libc::TCSANOW, &t) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        saved
+    };
+    let mut writer = &tty;
+    let _ = writer.write_all(prompt.as_bytes());
+    let _ = writer.flush();
+    let mut line = Zeroizing::new(String::new());
+    let read = std::io::BufReader::new(&tty).read_line(&mut line);
+    // SAFETY: as above; the saved settings come from tcgetattr.
+    unsafe {
+        libc::tcsetattr(fd, libc::TCSANOW, &saved);
+    }
+    read?;
+    Ok(SecretString::from(line.trim_end_matches(['\n', '\r']).to_string()))
 }

@@ -303,13 +303,54 @@ pub fn open_as_reader(
 
 /// Reads an age identity file (as `age-keygen` writes it).
 pub fn read_identity_file(path: &Path) -> Result<Vec<Box<dyn age::Identity + Send + Sync>>, VaultError> {
-    let file = age::IdentityFile::from_file(path.display().to_string())
-        .map_err(|e| VaultError::Io(format!("identity file {}: {e}", path.display())))?;
+    read_identities(path, || Err(VaultError::BadRecipient(format!("{} is protected by a passphrase", path.display()))))
+}
+
+/// The most work a passphrase-protected file may ask of us: age's own default
+/// (2^18) with room to spare; more would let a crafted file hang the reader.
+const MAX_SCRYPT_LOG_N: u8 = 22;
+
+/// Reads an age identity file, plain (as `age-keygen` writes it) or protected by
+/// a passphrase (an age file, armored or not, as `age -p` and the console's key
+/// backup write it); `passphrase` is asked only for the latter.
+pub fn read_identities(
+    path: &Path,
+    passphrase: impl FnOnce() -> Result<secrecy::SecretString, VaultError>,
+) -> Result<Vec<Box<dyn age::Identity + Send + Sync>>, VaultError> {
+    let shown = path.display();
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| VaultError::Io(format!("identity file {shown}: {e}")))?);
+    let protected =
+        bytes.starts_with(b"age-encryption.org/") || bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----");
+    let plain = if protected {
+        let mut identity = age::scrypt::Identity::new(passphrase()?);
+        identity.set_max_work_factor(MAX_SCRYPT_LOG_N);
+        let armored = age::armor::ArmoredReader::new(&bytes[..]);
+        let decryptor = age::Decryptor::new(armored)
+            .map_err(|_| VaultError::BadRecipient(format!("{shown} is not a readable age file")))?;
+        let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+                VaultError::BadRecipient(format!("wrong passphrase for {shown}"))
+            }
+            age::DecryptError::ExcessiveWork { .. } => {
+                VaultError::BadRecipient(format!("{shown} asks for more work than any backup of ours"))
+            }
+            _ => VaultError::BadRecipient(format!("{shown} is not protected by a passphrase alone")),
+        })?;
+        let mut out = Zeroizing::new(Vec::new());
+        reader
+            .read_to_end(&mut out)
+            .map_err(|_| VaultError::BadRecipient(format!("{shown} is damaged or cut short")))?;
+        out
+    } else {
+        bytes
+    };
+    let file = age::IdentityFile::from_buffer(&plain[..])
+        .map_err(|e| VaultError::BadRecipient(format!("{shown} holds no age identity ({e})")))?;
     let identities = file
         .into_identities()
-        .map_err(|_| VaultError::BadRecipient(format!("{} holds no usable age identity", path.display())))?;
+        .map_err(|_| VaultError::BadRecipient(format!("{shown} holds no usable age identity")))?;
     if identities.is_empty() {
-        return Err(VaultError::BadRecipient(format!("{} holds no age identity", path.display())));
+        return Err(VaultError::BadRecipient(format!("{shown} holds no age identity")));
     }
     Ok(identities)
 }

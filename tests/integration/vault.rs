@@ -419,3 +419,86 @@ async fn bad_keys_and_keystores_give_specific_errors_and_change_nothing(backend:
     assert!(err.to_string().contains("is missing"), "{err}");
     assert_eq!(quietline::store::items::count(fresh.db.pool()).await.unwrap(), before);
 }
+
+/// The reference CLI asks for a passphrase on the terminal only: it is typed
+/// into a pseudo-terminal (`script`, util-linux) ahead of its prompt.
+fn age_with_passphrase(args: &str, passphrase: &str, times: usize) {
+    let input = format!("{passphrase}\n").repeat(times);
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("age {args}"), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs age on a pseudo-terminal");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "age {args}: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+both!(quietline_open_reads_a_key_backup_protected_by_a_passphrase);
+async fn quietline_open_reads_a_key_backup_protected_by_a_passphrase(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let ana = new_reader(env.dir.path(), "ana");
+    add(&env, "ana", "+14155550102", "attorney", Some(&ana.public)).await;
+    let state = env.state().await;
+    let v = roster::get(&state.db, "ana").await.unwrap();
+    let stored = items::store(
+        &state.db,
+        &state.vault,
+        ItemClass::Note,
+        Content::Plaintext(NOTE.as_bytes()),
+        &[&v],
+        Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
+    // The identity file as the console's backup holds it, protected with age -p
+    // (armored, as the console writes it, and binary).
+    let pass = "copper lantern meadow 42";
+    let armored = env.dir.path().join("backup.age");
+    let binary = env.dir.path().join("backup.bin.age");
+    let id = ana.file.display();
+    age_with_passphrase(&format!("-p -a -o '{}' '{id}'", armored.display()), pass, 2);
+    age_with_passphrase(&format!("-p -o '{}' '{id}'", binary.display()), pass, 2);
+    let pass_file = env.dir.path().join("pass");
+    std::fs::write(&pass_file, format!("{pass}\n")).unwrap();
+    for backup in [&armored, &binary] {
+        let out = env
+            .cli(&[
+                "open",
+                "--identity",
+                backup.to_str().unwrap(),
+                "--passphrase-file",
+                pass_file.to_str().unwrap(),
+                &stored.id.to_string(),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(out, NOTE);
+    }
+
+    // A wrong passphrase, a file cut short, no passphrase at all: one line each.
+    let wrong = env.dir.path().join("wrong");
+    std::fs::write(&wrong, "not the passphrase\n").unwrap();
+    let env = &env;
+    let open = |identity: &std::path::Path, pass: &std::path::Path| {
+        let args = [
+            "open".to_string(),
+            "--identity".into(),
+            identity.display().to_string(),
+            "--passphrase-file".into(),
+            pass.display().to_string(),
+            stored.id.to_string(),
+        ];
+        async move { env.cli(&args.iter().map(String::as_str).collect::<Vec<_>>()).await.unwrap_err() }
+    };
+    let err = open(&armored, &wrong).await;
+    assert!(err.contains("wrong passphrase"), "{err}");
+    let cut = env.dir.path().join("cut.age");
+    let bytes = std::fs::read(&binary).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
+    let err = open(&cut, &pass_file).await;
+    assert!(err.contains("damaged or cut short"), "{err}");
+    assert!(!err.contains('\n'), "one line: {err}");
+}
