@@ -543,6 +543,36 @@ pub struct NoteSaved {
 /// A field note on an incident, sealed at once to its author and the legal team.
 /// Assigned observers, dispatchers, coordinators and attorneys may write one.
 pub async fn add_note(state: &AppState, id: i64, author: &Volunteer, text: &[u8]) -> Result<NoteSaved> {
+    store_note(state, id, author, Content::Plaintext(text)).await
+}
+
+/// A field note sealed on the author's device to [`note_recipients`]: an age
+/// file the server wraps in its epoch layer without reading.
+pub async fn add_sealed_note(state: &AppState, id: i64, author: &Volunteer, age: &[u8]) -> Result<NoteSaved> {
+    store_note(state, id, author, Content::Age(age)).await
+}
+
+/// The public keys a note on incident `id` by `author` is sealed to (what a
+/// device sealing it itself needs): the author's and the legal team's.
+pub async fn note_recipients(state: &AppState, id: i64, author: &Volunteer) -> Result<Vec<String>> {
+    let (readers, _) = note_readers(state, id, author).await?;
+    let mut keys: Vec<String> =
+        readers.iter().filter(|v| v.can_read()).flat_map(|v| v.keys.iter().map(|k| k.as_str().to_string())).collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return Err(DispatchError::NoReaders);
+    }
+    Ok(keys)
+}
+
+/// Who reads a note `author` writes on incident `id`, and when it expires; an
+/// error when they may not write one.
+async fn note_readers(
+    state: &AppState,
+    id: i64,
+    author: &Volunteer,
+) -> Result<(Vec<Volunteer>, (UnixTime, NoteExpiry))> {
     let incident = incident(state, id).await?;
     let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| author.has_role(*r));
     if !staff {
@@ -561,20 +591,28 @@ pub async fn add_note(state: &AppState, id: i64, author: &Volunteer, text: &[u8]
         return Err(DispatchError::Ended(id));
     }
     let roster = roster::list(&state.db).await?;
-    let mut readers = roster::legal_team(&roster);
-    readers.push(author);
+    let mut readers: Vec<Volunteer> = roster::legal_team(&roster).into_iter().cloned().collect();
+    // The author as read now, so that a key added a moment ago counts.
+    readers.push(roster.iter().find(|v| v.id == author.id).cloned().unwrap_or_else(|| author.clone()));
+    Ok((readers, (expires, expiry)))
+}
+
+async fn store_note(state: &AppState, id: i64, author: &Volunteer, content: Content<'_>) -> Result<NoteSaved> {
+    let (readers, (expires, expiry)) = note_readers(state, id, author).await?;
+    let refs: Vec<&Volunteer> = readers.iter().collect();
     let stored = items::store_linked(
         &state.db,
         &state.vault,
         ItemClass::Note,
-        Content::Plaintext(text),
-        &readers,
+        content,
+        &refs,
         expires,
         Some(Link::Incident(id)),
     )
     .await?;
     audit::record(state, Actor::Volunteer(author), "note.add", "incident", Some(id)).await;
-    Ok(NoteSaved { id: stored.id, expiry, author_reads: author.has_key() })
+    let author_reads = readers.last().is_some_and(Volunteer::has_key);
+    Ok(NoteSaved { id: stored.id, expiry, author_reads })
 }
 
 /// Keeps the details and notes of incidents still open from expiring: their

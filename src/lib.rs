@@ -114,6 +114,12 @@ impl AppState {
     pub fn public(&self, path_and_query: &str) -> String {
         format!("{}{path_and_query}", self.config.public_url.as_deref().unwrap_or(""))
     }
+
+    /// The console page where a reader opens item `id` on their own device:
+    /// what alerts link to (the link says nothing the alert does not).
+    pub fn item_page(&self, id: i64) -> String {
+        self.public(&format!("/console/items/{id}"))
+    }
 }
 
 /// The HTTP application for a state.

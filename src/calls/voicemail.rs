@@ -124,7 +124,8 @@ pub async fn recording_ready(state: &AppState, call_id: i64, recording_sid: &str
             {
                 db::set_outcome(state.db.pool(), call_id, Outcome::Voicemail).await?;
             }
-            outbound::text_dispatchers(state, &format!("quietline: new voicemail ({lang}) #{}", item.id)).await;
+            let alert = format!("quietline: new voicemail ({lang}) #{}: {}", item.id, state.item_page(item.id));
+            outbound::text_dispatchers(state, &alert).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "a voicemail could not be kept: no reader has an age key");

@@ -154,7 +154,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
         ))
     } else {
         let open = match item {
-            Some(i) => format!("read it with: quietline open {i}"),
+            Some(i) => format!("read it at {}", state.item_page(i)),
             None => "it could not be kept: nobody has a key".to_string(),
         };
         zeroize::Zeroizing::new(format!(

@@ -268,9 +268,9 @@ async fn without_relay_dispatchers_get_a_content_free_alert_to_open(backend: Bac
     member(&line, "ana", "+14155550101", "dispatcher", "north", Some(&ana_key), true).await;
     let reply = line.standin.text(PUBLIC, INTAKE_TEXT).await;
     assert!(reply[0].starts_with("We received your message."), "{reply:?}");
-    let alert = text_to(&line, "+14155550101", "read it with: quietline open ").await;
+    let alert = text_to(&line, "+14155550101", "read it at ").await;
     assert!(!alert.contains("lavandería") && !alert.contains(PUBLIC_DIGITS), "{alert}");
-    let item = number_after(&alert, "quietline open ");
+    let item = number_after(&alert, &format!("{}/console/items/", line.url));
     assert_eq!(open_as(&line, &ana_key, item).await.unwrap(), INTAKE_TEXT);
 }
 

@@ -181,6 +181,10 @@ async fn when_every_tier_gives_up_the_held_caller_is_moved_to_voicemail(backend:
     let (_, from, body) = line.standin.messages().into_iter().find(|(to, _, _)| to == "+14155550101").unwrap();
     assert_eq!(from, provider::HOTLINE);
     assert!(body.starts_with("quietline: new voicemail (en) #"), "{body}");
+    // It links to the page where a reader plays it on their own device.
+    let item: String =
+        body["quietline: new voicemail (en) #".len()..].chars().take_while(char::is_ascii_digit).collect();
+    assert!(body.ends_with(&format!("/console/items/{item}")), "{body}");
     assert!(!body.contains(CALLER_DIGITS));
 }
 
