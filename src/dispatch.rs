@@ -12,7 +12,6 @@
 //! after it, its field notes `retention_note` after it. Until then the sweeper
 //! keeps their epoch ahead of time (see [`keep_open_items_alive`]).
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::AppState;
@@ -65,49 +64,26 @@ const LOCATION_SMS_CHARS: usize = 300;
 /// Items of open incidents are kept at least this far ahead of their expiry.
 const KEEP_ALIVE: Duration = Duration::from_secs(2 * 86_400);
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
+    #[error("{0}")]
     Invalid(String),
+    #[error("there is no incident #{0}")]
     NotFound(i64),
     /// The incident has ended (closed or a false alarm).
+    #[error("incident #{0} has ended")]
     Ended(i64),
+    #[error("{0}")]
     NotAllowed(String),
     /// Nobody who should read it has registered a key: nothing was kept.
+    #[error("nobody who should read it has registered an age key, so it was not kept")]
     NoReaders,
+    #[error("{0}")]
     Item(ItemError),
-    Store(sqlx::Error),
-    Roster(roster::RosterError),
-}
-
-impl fmt::Display for DispatchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DispatchError::Invalid(why) => f.write_str(why),
-            DispatchError::NotFound(id) => write!(f, "there is no incident #{id}"),
-            DispatchError::Ended(id) => write!(f, "incident #{id} has ended"),
-            DispatchError::NotAllowed(why) => f.write_str(why),
-            DispatchError::NoReaders => {
-                f.write_str("nobody who should read it has registered an age key, so it was not kept")
-            }
-            DispatchError::Item(e) => write!(f, "{e}"),
-            DispatchError::Store(e) => write!(f, "database error: {e}"),
-            DispatchError::Roster(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for DispatchError {}
-
-impl From<sqlx::Error> for DispatchError {
-    fn from(e: sqlx::Error) -> Self {
-        DispatchError::Store(e)
-    }
-}
-
-impl From<roster::RosterError> for DispatchError {
-    fn from(e: roster::RosterError) -> Self {
-        DispatchError::Roster(e)
-    }
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("{0}")]
+    Roster(#[from] roster::RosterError),
 }
 
 impl From<ItemError> for DispatchError {

@@ -5,7 +5,6 @@
 //! Fetching returns the age ciphertext (the epoch layer removed), which only a
 //! reader's own identity opens.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::clock::UnixTime;
@@ -81,35 +80,20 @@ pub struct StoredItem {
     pub readers: Vec<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ItemError {
+    #[error("no such item")]
     NotFound,
+    #[error("you are not one of this item's readers")]
     NotAReader,
+    #[error("this item has expired: nobody can read it any more")]
     Expired,
+    #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
     Vault(VaultError),
-    Store(sqlx::Error),
-}
-
-impl fmt::Display for ItemError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ItemError::NotFound => f.write_str("no such item"),
-            ItemError::NotAReader => f.write_str("you are not one of this item's readers"),
-            ItemError::Expired => f.write_str("this item has expired: nobody can read it any more"),
-            ItemError::Invalid(why) => f.write_str(why),
-            ItemError::Vault(e) => write!(f, "{e}"),
-            ItemError::Store(e) => write!(f, "database error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ItemError {}
-
-impl From<sqlx::Error> for ItemError {
-    fn from(e: sqlx::Error) -> Self {
-        ItemError::Store(e)
-    }
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
 }
 
 impl From<VaultError> for ItemError {

@@ -217,40 +217,23 @@ fn parse_set<T: PartialEq>(input: &str, parse: fn(&str) -> Result<T, String>, wh
     Ok(out)
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RosterError {
+    #[error("{0}")]
     Invalid(String),
+    #[error("alias {0} is already on the roster")]
     AliasTaken(Alias),
+    #[error("that phone number already belongs to a volunteer on the roster")]
     PhoneTaken,
+    #[error("no volunteer called {0:?} on the roster")]
     NotFound(String),
     /// A stored row that no longer parses: reported, never silently skipped.
+    #[error("a roster row cannot be read: {0}")]
     Corrupt(String),
+    #[error("{0}")]
     Vault(VaultError),
-    Store(sqlx::Error),
-}
-
-impl fmt::Display for RosterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RosterError::Invalid(reason) => f.write_str(reason),
-            RosterError::AliasTaken(alias) => write!(f, "alias {alias} is already on the roster"),
-            RosterError::PhoneTaken => f.write_str("that phone number already belongs to a volunteer on the roster"),
-            RosterError::NotFound(alias) => {
-                write!(f, "no volunteer called {alias:?} on the roster")
-            }
-            RosterError::Corrupt(what) => write!(f, "a roster row cannot be read: {what}"),
-            RosterError::Vault(e) => write!(f, "{e}"),
-            RosterError::Store(e) => write!(f, "database error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for RosterError {}
-
-impl From<sqlx::Error> for RosterError {
-    fn from(e: sqlx::Error) -> Self {
-        RosterError::Store(e)
-    }
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
 }
 
 fn join<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {

@@ -19,10 +19,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use super::auth::{Authorized, ClientNetwork};
+use super::auth::{Authorized, ClientNetwork, clear_cookie, session_cookie};
 use super::error::{ApiError, ErrorBody};
 use crate::AppState;
-use crate::accounts::sessions::{self, COOKIE, Enrollment, Started};
+use crate::accounts::sessions::{self, Enrollment, Started};
 use crate::audit::Actor;
 use crate::dispatch::{self, Kind, NewReport};
 use crate::items::{self, Content, ItemClass};
@@ -148,44 +148,6 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// The session cookie: `HttpOnly; Secure; SameSite=Strict`, for the whole site.
-pub fn session_cookie(token: &SecretString) -> HeaderValue {
-    let value = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-        token.expose_secret(),
-        sessions::ABSOLUTE.as_secs()
-    );
-    HeaderValue::from_str(&value).expect("a cookie of hex digits")
-}
-
-pub fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("__Host-ql_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
-}
-
-pub fn account_error(e: sessions::AccountError) -> ApiError {
-    match e {
-        sessions::AccountError::SignInFailed => ApiError::SignInFailed,
-        sessions::AccountError::TooManyAttempts => ApiError::TooMany(e.to_string()),
-        sessions::AccountError::Invalid(m) => ApiError::Unprocessable(m),
-        sessions::AccountError::Unavailable(outage) => outage.into(),
-        sessions::AccountError::Internal(m) => ApiError::Internal(m),
-    }
-}
-
-fn dispatch_error(e: dispatch::DispatchError) -> ApiError {
-    use dispatch::DispatchError as E;
-    match e {
-        E::Invalid(m) => ApiError::Unprocessable(m),
-        E::NotFound(id) => ApiError::NotFound(format!("there is no incident #{id}")),
-        E::Ended(id) => ApiError::Conflict(format!("incident #{id} has ended")),
-        E::NotAllowed(m) => ApiError::Forbidden(m),
-        E::NoReaders => ApiError::Unprocessable(e.to_string()),
-        E::Item(e) => e.into(),
-        E::Store(e) => e.into(),
-        E::Roster(e) => e.into(),
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct SignIn {
     alias: String,
@@ -228,9 +190,7 @@ async fn sign_in(
     ClientNetwork(network): ClientNetwork,
     ApiJson(input): ApiJson<SignIn>,
 ) -> Result<Response, ApiError> {
-    let s = sessions::sign_in(&state, &input.alias, input.password, &input.code, network.as_deref())
-        .await
-        .map_err(account_error)?;
+    let s = sessions::sign_in(&state, &input.alias, input.password, &input.code, network.as_deref()).await?;
     Ok(started(s, StatusCode::OK, None))
 }
 
@@ -241,7 +201,7 @@ async fn sign_in(
     (status = 403, description = "Missing X-CSRF-Token, or not allowed", body = ErrorBody)))]
 async fn sign_out(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
     if let Some(s) = auth.session() {
-        sessions::sign_out(&state, s).await.map_err(account_error)?;
+        sessions::sign_out(&state, s).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(SET_COOKIE, clear_cookie());
@@ -254,7 +214,7 @@ async fn sign_out(State(state): State<AppState>, auth: Authorized) -> Result<Res
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "Missing X-CSRF-Token, or not allowed", body = ErrorBody)))]
 async fn sign_out_everywhere(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
-    sessions::sign_out_everywhere(&state, auth.who()?).await.map_err(account_error)?;
+    sessions::sign_out_everywhere(&state, auth.who()?).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(SET_COOKIE, clear_cookie());
     Ok(response)
@@ -299,13 +259,12 @@ async fn enroll(
         password: input.password,
         age_recipient: input.age_recipient,
     };
-    let s = sessions::enroll(&state, e, network.as_deref()).await.map_err(account_error)?;
+    let s = sessions::enroll(&state, e, network.as_deref()).await?;
     // The new session, to create the authenticator secret under.
     let session = sessions::lookup(&state, s.token.expose_secret(), true)
-        .await
-        .map_err(account_error)?
+        .await?
         .ok_or_else(|| ApiError::Internal("a new session vanished".into()))?;
-    let secret = sessions::pending_totp(&state, &session).await.map_err(account_error)?;
+    let secret = sessions::pending_totp(&state, &session).await?;
     let extra = serde_json::json!({
         "otpauth_uri": secret.uri("quietline", &alias).as_str(),
         "secret": secret.base32().as_str(),
@@ -330,7 +289,7 @@ async fn enroll_totp(
     ApiJson(input): ApiJson<CodeIn>,
 ) -> Result<StatusCode, ApiError> {
     let session = auth.session().ok_or(ApiError::Unauthorized)?;
-    sessions::confirm_totp(&state, session, &input.code).await.map_err(account_error)?;
+    sessions::confirm_totp(&state, session, &input.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -488,10 +447,6 @@ async fn my_token(
     Ok(no_store((StatusCode::CREATED, Json(out)).into_response()))
 }
 
-pub fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct ObserverOut {
     pub alias: String,
@@ -515,7 +470,7 @@ pub struct IncidentOut {
 }
 
 pub async fn incident_out(state: &AppState, id: i64) -> Result<IncidentOut, ApiError> {
-    let s = dispatch::summary(state, id).await.map_err(dispatch_error)?;
+    let s = dispatch::summary(state, id).await?;
     let i = s.incident;
     Ok(IncidentOut {
         id: i.id,
@@ -639,12 +594,12 @@ async fn open_incident(
     ApiJson(input): ApiJson<NewIncidentIn>,
 ) -> Result<Response, ApiError> {
     let who = auth.who()?;
-    let zone = dispatch::known_zone(&state, &input.zone).await.map_err(dispatch_error)?;
+    let zone = dispatch::known_zone(&state, &input.zone).await?;
     let kind = Kind::parse(input.kind.as_deref().unwrap_or("other")).map_err(ApiError::Unprocessable)?;
     let description = zeroize::Zeroizing::new(input.description.unwrap_or_default());
     let location = zeroize::Zeroizing::new(input.location);
     let report = NewReport { zone, kind, location: &location, description: &description };
-    let opened = dispatch::open(&state, report, Actor::Volunteer(who)).await.map_err(dispatch_error)?;
+    let opened = dispatch::open(&state, report, Actor::Volunteer(who)).await?;
     let out = OpenedOut { id: opened.id, paged: opened.paged, details_item: opened.details_item };
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
@@ -694,9 +649,9 @@ async fn incident_status(
 pub async fn change_status(state: &AppState, who: &Volunteer, id: i64, action: &str) -> Result<(), ApiError> {
     let by = Actor::Volunteer(who);
     match action {
-        "verify" => dispatch::verify(state, id, by).await.map_err(dispatch_error),
-        "close" => dispatch::close(state, id, false, by).await.map(|_| ()).map_err(dispatch_error),
-        "false_alarm" => dispatch::close(state, id, true, by).await.map(|_| ()).map_err(dispatch_error),
+        "verify" => dispatch::verify(state, id, by).await.map_err(ApiError::from),
+        "close" => dispatch::close(state, id, false, by).await.map(|_| ()).map_err(ApiError::from),
+        "false_alarm" => dispatch::close(state, id, true, by).await.map(|_| ()).map_err(ApiError::from),
         _ => Err(ApiError::Unprocessable("action must be verify, close or false_alarm".into())),
     }
 }
@@ -723,13 +678,13 @@ async fn incident_dispatch(
 
 pub async fn observer_action(state: &AppState, who: &Volunteer, id: i64, action: &str) -> Result<(), ApiError> {
     match action {
-        "accept" => match dispatch::accept(state, id, who).await.map_err(dispatch_error)? {
+        "accept" => match dispatch::accept(state, id, who).await? {
             dispatch::Accepted::Covered => Err(ApiError::Conflict(format!("#{id} is covered, thank you"))),
             _ => Ok(()),
         },
-        "decline" => dispatch::decline(state, id, who).await.map_err(dispatch_error),
-        "arrive" => dispatch::arrive_or_leave(state, id, who, true).await.map_err(dispatch_error),
-        "leave" => dispatch::arrive_or_leave(state, id, who, false).await.map_err(dispatch_error),
+        "decline" => dispatch::decline(state, id, who).await.map_err(ApiError::from),
+        "arrive" => dispatch::arrive_or_leave(state, id, who, true).await.map_err(ApiError::from),
+        "leave" => dispatch::arrive_or_leave(state, id, who, false).await.map_err(ApiError::from),
         _ => Err(ApiError::Unprocessable("action must be accept, decline, arrive or leave".into())),
     }
 }
@@ -764,9 +719,7 @@ async fn incident_note(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<TextIn>,
 ) -> Result<Response, ApiError> {
-    let saved = dispatch::add_note(&state, id, auth.who()?, input.text.expose_secret().as_bytes())
-        .await
-        .map_err(dispatch_error)?;
+    let saved = dispatch::add_note(&state, id, auth.who()?, input.text.expose_secret().as_bytes()).await?;
     let expires_at = match saved.expiry {
         dispatch::NoteExpiry::At(t) => Some(t.0),
         dispatch::NoteExpiry::AfterClose(_) => None,
@@ -829,11 +782,8 @@ async fn intake_reply(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<TextIn>,
 ) -> Result<StatusCode, ApiError> {
-    match crate::sms::intake::reply(&state, id, auth.who()?, input.text.expose_secret()).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(crate::sms::intake::ReplyError::Refused(why)) => Err(ApiError::Conflict(why)),
-        Err(crate::sms::intake::ReplyError::Failed(e)) => Err(internal(e)),
-    }
+    crate::sms::intake::reply(&state, id, auth.who()?, input.text.expose_secret()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -853,9 +803,10 @@ async fn intake_handled(
     auth: Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let until = crate::sms::intake::handled(&state, id, Actor::Volunteer(auth.who()?))
-        .await
-        .map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let until = crate::sms::intake::handled(&state, id, Actor::Volunteer(auth.who()?)).await.map_err(|e| match e {
+        crate::sms::SmsError::Other(m) => ApiError::NotFound(m),
+        e => e.into(),
+    })?;
     Ok(Json(HandledOut { expires_at: until.0 }).into_response())
 }
 
@@ -1067,7 +1018,7 @@ pub async fn add_volunteer_with(
 }
 
 async fn enrollment_code(state: &AppState, v: &Volunteer, by: &Volunteer) -> Result<EnrollmentCodeOut, ApiError> {
-    let code = sessions::issue_enrollment_code(state, v, Actor::Volunteer(by)).await.map_err(account_error)?;
+    let code = sessions::issue_enrollment_code(state, v, Actor::Volunteer(by)).await?;
     Ok(EnrollmentCodeOut {
         alias: v.alias.to_string(),
         enrollment_code: code.expose_secret().to_string(),
@@ -1144,7 +1095,7 @@ async fn revoke_volunteer(
 ) -> Result<StatusCode, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
     not_yourself(auth.who()?, &v)?;
-    sessions::revoke(&state, &v, Actor::Volunteer(auth.who()?)).await.map_err(account_error)?;
+    sessions::revoke(&state, &v, Actor::Volunteer(auth.who()?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1170,7 +1121,7 @@ async fn new_enrollment_code(
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "For coordinators", body = ErrorBody)))]
 async fn exposure(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
-    let report = crate::retention::exposure(&state).await.map_err(internal)?;
+    let report = crate::retention::exposure(&state).await?;
     Ok(no_store(Json(report).into_response()))
 }
 

@@ -15,6 +15,7 @@ use secrecy::ExposeSecret;
 use tower::ServiceExt;
 
 use crate::both;
+use crate::support::outage::WritesRefused;
 use crate::support::{Backend, TestEnv};
 
 const PASSWORD: &str = "river glass orbit 19";
@@ -469,4 +470,37 @@ async fn behind_a_local_proxy_the_limit_counts_the_forwarded_network(backend: Ba
     }
     assert_eq!(attempt("198.51.100.99", "guess-next".into()).await, StatusCode::TOO_MANY_REQUESTS, "same /24");
     assert_eq!(attempt("203.0.113.9", "guess-next".into()).await, StatusCode::UNAUTHORIZED, "another network");
+}
+
+both!(console_and_api_answer_an_outage_alike);
+async fn console_and_api_answer_an_outage_alike(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let state = env.state().await;
+    let ana = enrolled(&env, &state, "ana", "+14155550131", "dispatcher").await;
+    let csrf = ana.csrf.clone().unwrap();
+    // Writes refused, reads still answered: the session is found, the change is not kept.
+    let refused = WritesRefused::start(&env, &["sessions", "incidents"]).await;
+    let pairs = [
+        ((Method::POST, "/console/sign-out", format!("csrf={csrf}")), (Method::DELETE, "/api/v1/session", None)),
+        (
+            (Method::POST, "/console/incidents", format!("csrf={csrf}&zone=north&kind=other&location=x")),
+            (Method::POST, "/api/v1/incidents", Some(r#"{"zone": "north", "location": "x"}"#)),
+        ),
+    ];
+    for ((cm, cpath, form), (am, apath, json)) in pairs {
+        let console = send(&state, &ana, cm, cpath, Some(&form), true).await;
+        let api = send(&state, &ana, am, apath, json, false).await;
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE, "{apath}: {}", api.body);
+        assert_eq!(console.status, api.status, "{cpath}: {}", console.body);
+        assert!(console.body.contains("nothing was stored"), "{cpath}: {}", console.body);
+    }
+    refused.end().await;
+    // The database gone altogether: signing in on either gets the same answer.
+    state.db.close().await;
+    let form = "alias=ana&password=x&code=123456";
+    let console = send(&state, &Client::default(), Method::POST, "/console/sign-in", Some(form), true).await;
+    let json = r#"{"alias": "ana", "password": "x", "code": "123456"}"#;
+    let api = send(&state, &Client::default(), Method::POST, "/api/v1/session", Some(json), false).await;
+    assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE, "{}", api.body);
+    assert_eq!(console.status, api.status, "{}", console.body);
 }

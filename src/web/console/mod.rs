@@ -14,8 +14,8 @@ use axum::routing::{get, post};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::api::{self, session_cookie};
-use super::auth::{Authorized, ClientNetwork, ConsoleForm};
+use super::api;
+use super::auth::{Authorized, ClientNetwork, ConsoleForm, clear_cookie, session_cookie};
 use super::error::ApiError;
 use crate::AppState;
 use crate::accounts::sessions::{self, Enrollment, Session, Stage};
@@ -66,9 +66,7 @@ impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let (status, message) = match self.0 {
             ApiError::Unauthorized => return Redirect::to("/console/sign-in").into_response(),
-            ApiError::Forbidden(m) if m.contains("enrolling") => {
-                return Redirect::to("/console/enroll/totp").into_response();
-            }
+            ApiError::Enrolling => return Redirect::to("/console/enroll/totp").into_response(),
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong; the operator can find it in the log.".into())
@@ -88,6 +86,16 @@ impl IntoResponse for ConsoleError {
 }
 
 type Result<T> = std::result::Result<T, ConsoleError>;
+
+/// A refusal a form shows above itself (what was wrong with the input, with
+/// the status the API gives it); anything else, an outage included, is the
+/// error page with the API's status.
+fn refusal(e: ApiError) -> std::result::Result<ApiError, ApiError> {
+    match e {
+        ApiError::Unavailable(_) | ApiError::Internal(_) => Err(e),
+        e => Ok(e),
+    }
+}
 
 /// A whole page. `nav` adds the signed-in header and its forms.
 fn page(title: &str, nav: Option<&Session>, body: &str) -> Html<String> {
@@ -202,8 +210,10 @@ async fn sign_in(
             r.headers_mut().insert(SET_COOKIE, session_cookie(&s.token));
             Ok(r)
         }
-        Err(sessions::AccountError::Internal(m)) => Err(ApiError::Internal(m).into()),
-        Err(e) => Ok((StatusCode::UNAUTHORIZED, sign_in_form(Some(&e.to_string()))).into_response()),
+        Err(e) => {
+            let e = refusal(e.into())?;
+            Ok((e.status(), sign_in_form(Some(&e.message()))).into_response())
+        }
     }
 }
 
@@ -261,8 +271,10 @@ async fn enroll(
             r.headers_mut().insert(SET_COOKIE, session_cookie(&s.token));
             Ok(r)
         }
-        Err(sessions::AccountError::Internal(m)) => Err(ApiError::Internal(m).into()),
-        Err(e) => Ok((StatusCode::UNPROCESSABLE_ENTITY, enroll_form(Some(&e.to_string()))).into_response()),
+        Err(e) => {
+            let e = refusal(e.into())?;
+            Ok((e.status(), enroll_form(Some(&e.message()))).into_response())
+        }
     }
 }
 
@@ -280,10 +292,7 @@ async fn totp_form(
     s: &Session,
     message: Option<&str>,
 ) -> std::result::Result<Html<String>, ApiError> {
-    let secret = sessions::pending_totp(state, s).await.map_err(|e| match e {
-        sessions::AccountError::Invalid(m) => ApiError::Unprocessable(m),
-        other => ApiError::Internal(other.to_string()),
-    })?;
+    let secret = sessions::pending_totp(state, s).await?;
     let uri = secret.uri("quietline", s.volunteer.alias.as_str());
     let svg = qrcode::QrCode::new(uri.as_bytes())
         .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -322,9 +331,9 @@ async fn totp(
     }
     match sessions::confirm_totp(&state, s, &form.form.code).await {
         Ok(()) => Ok(Redirect::to("/console").into_response()),
-        Err(sessions::AccountError::Internal(m)) => Err(ApiError::Internal(m).into()),
         Err(e) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, totp_form(&state, s, Some(&e.to_string())).await?).into_response())
+            let e = refusal(e.into())?;
+            Ok((e.status(), totp_form(&state, s, Some(&e.message())).await?).into_response())
         }
     }
 }
@@ -459,10 +468,10 @@ async fn sign_out(
 ) -> Result<Response> {
     let form = form?;
     if let Some(s) = form.auth.session() {
-        sessions::sign_out(&state, s).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        sessions::sign_out(&state, s).await.map_err(ApiError::from)?;
     }
     let mut r = Redirect::to("/console/sign-in").into_response();
-    r.headers_mut().insert(SET_COOKIE, api::clear_cookie());
+    r.headers_mut().insert(SET_COOKIE, clear_cookie());
     Ok(r)
 }
 
@@ -471,9 +480,9 @@ async fn sign_out_everywhere(
     form: std::result::Result<ConsoleForm<Empty>, ApiError>,
 ) -> Result<Response> {
     let form = form?;
-    sessions::sign_out_everywhere(&state, form.auth.who()?).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    sessions::sign_out_everywhere(&state, form.auth.who()?).await.map_err(ApiError::from)?;
     let mut r = Redirect::to("/console/sign-in").into_response();
-    r.headers_mut().insert(SET_COOKIE, api::clear_cookie());
+    r.headers_mut().insert(SET_COOKIE, clear_cookie());
     Ok(r)
 }
 
@@ -575,15 +584,12 @@ async fn new_incident(
     let form = form?;
     let who = form.auth.who()?;
     let f = form.form;
-    let zone =
-        crate::dispatch::known_zone(&state, &f.zone).await.map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let zone = crate::dispatch::known_zone(&state, &f.zone).await.map_err(ApiError::from)?;
     let kind = crate::dispatch::Kind::parse(&f.kind).map_err(ApiError::Unprocessable)?;
     let location = zeroize::Zeroizing::new(f.location);
     let description = zeroize::Zeroizing::new(f.description);
     let report = crate::dispatch::NewReport { zone, kind, location: &location, description: &description };
-    let opened = crate::dispatch::open(&state, report, Actor::Volunteer(who))
-        .await
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let opened = crate::dispatch::open(&state, report, Actor::Volunteer(who)).await.map_err(ApiError::from)?;
     Ok(Redirect::to(&format!("/console/incidents/{}", opened.id)).into_response())
 }
 
@@ -784,9 +790,8 @@ async fn roster_code(
     let form = form?;
     let s = session_of(&form.auth)?.clone();
     let v = roster::get(&state.db, &alias).await.map_err(ApiError::from)?;
-    let code = sessions::issue_enrollment_code(&state, &v, Actor::Volunteer(&s.volunteer))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let code =
+        sessions::issue_enrollment_code(&state, &v, Actor::Volunteer(&s.volunteer)).await.map_err(ApiError::from)?;
     let out = api::EnrollmentCodeOut {
         alias: v.alias.to_string(),
         enrollment_code: code.expose_secret().to_string(),
@@ -803,9 +808,7 @@ async fn roster_revoke(
     let form = form?;
     let v = roster::get(&state.db, &alias).await.map_err(ApiError::from)?;
     api::not_yourself(form.auth.who()?, &v)?;
-    sessions::revoke(&state, &v, Actor::Volunteer(form.auth.who()?))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    sessions::revoke(&state, &v, Actor::Volunteer(form.auth.who()?)).await.map_err(ApiError::from)?;
     Ok(Redirect::to("/console/roster").into_response())
 }
 
@@ -825,7 +828,7 @@ async fn roster_remove(
 async fn exposure(State(state): State<AppState>, auth: std::result::Result<Authorized, ApiError>) -> Result<Response> {
     let auth = auth?;
     let s = session_of(&auth)?;
-    let report = crate::retention::exposure(&state).await.map_err(api::internal)?;
+    let report = crate::retention::exposure(&state).await.map_err(ApiError::from)?;
     let body = format!(
         "<h1>Exposure</h1><p>{}</p><pre>{}</pre>",
         escape(&report.summary),
