@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::audit::{self, Actor};
 use crate::clock::UnixTime;
 use crate::items::{self, Content, ItemClass, ItemError};
-use crate::roster::{self, Role, Volunteer, Zone};
+use crate::roster::{self, Volunteer, Zone};
 use crate::sms;
 use crate::states::{DispatchState, IncidentStatus};
 use crate::store::incidents::{self as field, IncidentRow, NewIncident};
@@ -244,7 +244,7 @@ async fn page(
     let zone = Zone::parse(&incident.zone).map_err(DispatchError::Invalid)?;
     let observers: Vec<&Volunteer> = roster
         .iter()
-        .filter(|v| v.active_on_shift() && v.has_role(Role::Observer))
+        .filter(|v| v.active_on_shift() && v.is_observer())
         .filter(|v| tier != TIER_ZONE || v.zones.contains(&zone))
         .filter(|v| skip.is_none_or(|s| s.id != v.id))
         .collect();
@@ -349,11 +349,7 @@ async fn incident(state: &AppState, id: i64) -> Result<IncidentRow> {
 }
 
 fn require_observer(v: &Volunteer) -> Result<()> {
-    if v.has_role(Role::Observer) {
-        Ok(())
-    } else {
-        Err(DispatchError::NotAllowed("only observers take dispatches".into()))
-    }
+    if v.is_observer() { Ok(()) } else { Err(DispatchError::NotAllowed("only observers take dispatches".into())) }
 }
 
 /// The observer's place on an incident: only someone paged for it (or assigned)
@@ -519,8 +515,7 @@ pub struct NoteSaved {
 /// Assigned observers, dispatchers, coordinators and attorneys may write one.
 pub async fn add_note(state: &AppState, id: i64, author: &Volunteer, text: &[u8]) -> Result<NoteSaved> {
     let incident = incident(state, id).await?;
-    let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| author.has_role(*r));
-    if !staff {
+    if !author.is_staff() {
         let current = field::dispatch_state(state.db.pool(), id, author.id).await?;
         if !current.is_some_and(DispatchState::is_assigned) {
             return Err(DispatchError::NotAllowed(format!("you are not assigned to #{id}")));

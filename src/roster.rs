@@ -138,6 +138,31 @@ impl Volunteer {
         self.roles.contains(&role)
     }
 
+    /// Manages the roster, reads the audit trail and the exposure report.
+    pub fn is_coordinator(&self) -> bool {
+        self.has_role(Role::Coordinator)
+    }
+
+    /// Takes dispatches: paged for incidents, answers them, writes notes on them.
+    pub fn is_observer(&self) -> bool {
+        self.has_role(Role::Observer)
+    }
+
+    /// Opens incidents and changes their status, handles texts from the public.
+    pub fn can_dispatch(&self) -> bool {
+        self.has_role(Role::Dispatcher) || self.is_coordinator()
+    }
+
+    /// The legal team: coordinators and attorneys, readers of every field note.
+    pub fn is_legal(&self) -> bool {
+        self.is_coordinator() || self.has_role(Role::Attorney)
+    }
+
+    /// Sees every incident and may write a note on any: dispatchers and the legal team.
+    pub fn is_staff(&self) -> bool {
+        self.can_dispatch() || self.is_legal()
+    }
+
     /// Whether content may be sealed to them: a key registered, not revoked.
     pub fn can_read(&self) -> bool {
         self.age_recipient.is_some() && !self.revoked
@@ -158,7 +183,7 @@ impl Volunteer {
 
 /// The legal team: every coordinator and attorney who can read (a key, not revoked).
 pub fn legal_team(roster: &[Volunteer]) -> Vec<&Volunteer> {
-    roster.iter().filter(|v| v.can_read() && (v.has_role(Role::Coordinator) || v.has_role(Role::Attorney))).collect()
+    roster.iter().filter(|v| v.can_read() && v.is_legal()).collect()
 }
 
 /// Dispatchers on shift right now who can read (a key, not revoked).
@@ -415,6 +440,24 @@ mod tests {
         let ids = |vs: Vec<&Volunteer>| vs.iter().map(|v| v.id).collect::<Vec<_>>();
         assert_eq!(ids(legal_team(&roster)), [1, 2, 6]);
         assert_eq!(ids(on_shift_dispatchers(&roster)), [4, 6]);
+    }
+
+    #[test]
+    fn role_predicates_follow_the_roles() {
+        use Role::*;
+        let cases: [(&[Role], [bool; 5]); 5] = [
+            // is_coordinator, is_observer, can_dispatch, is_legal, is_staff
+            (&[Coordinator], [true, false, true, true, true]),
+            (&[Dispatcher], [false, false, true, false, true]),
+            (&[Observer], [false, true, false, false, false]),
+            (&[Attorney], [false, false, false, true, true]),
+            (&[Observer, Attorney], [false, true, false, true, true]),
+        ];
+        for (roles, expected) in cases {
+            let v = volunteer(1, roles, true, true);
+            let got = [v.is_coordinator(), v.is_observer(), v.can_dispatch(), v.is_legal(), v.is_staff()];
+            assert_eq!(got, expected, "{roles:?}");
+        }
     }
 
     #[test]

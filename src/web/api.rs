@@ -26,7 +26,7 @@ use crate::accounts::sessions::{self, Enrollment, Started};
 use crate::audit::Actor;
 use crate::dispatch::{self, Kind, NewReport};
 use crate::items::{self, Content, ItemClass};
-use crate::roster::{self, Role, Volunteer};
+use crate::roster::{self, Volunteer};
 use crate::states::{CallState, ThreadState};
 use crate::store::{audit as audit_db, calls as call_db, incidents as field, intake as intake_db, items as item_db};
 
@@ -496,7 +496,7 @@ pub async fn incident_out(state: &AppState, id: i64) -> Result<IncidentOut, ApiE
 /// observer, those they were paged for.
 pub async fn visible_incidents(state: &AppState, who: &Volunteer) -> Result<Vec<i64>, ApiError> {
     let all = field::list(state.db.pool()).await?;
-    let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| who.has_role(*r));
+    let staff = who.is_staff();
     let mut out = Vec::new();
     for i in all {
         if staff || field::dispatch_state(state.db.pool(), i.id, who.id).await?.is_some() {

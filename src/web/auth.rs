@@ -32,6 +32,8 @@ pub enum Access {
     Roles(&'static [Role]),
 }
 
+/// The roles of [`Volunteer::can_dispatch`], [`Volunteer::is_coordinator`] and
+/// [`Volunteer::is_observer`], as the table lists them (a test keeps them equal).
 const DISPATCH: &[Role] = &[Role::Dispatcher, Role::Coordinator];
 const COORDINATOR: &[Role] = &[Role::Coordinator];
 const OBSERVER: &[Role] = &[Role::Observer];
@@ -343,5 +345,20 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ConsoleForm<T> {
         crate::secret::zeroize_body(bytes);
         drop(parts);
         Ok(ConsoleForm { auth, form: form? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tables_role_lists_match_the_role_predicates() {
+        for role in Role::ALL {
+            let v = crate::roster::test_volunteer(1, &[role], &["en"], true, false);
+            assert_eq!(DISPATCH.contains(&role), v.can_dispatch(), "{role}");
+            assert_eq!(COORDINATOR.contains(&role), v.is_coordinator(), "{role}");
+            assert_eq!(OBSERVER.contains(&role), v.is_observer(), "{role}");
+        }
     }
 }

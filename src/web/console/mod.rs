@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::accounts::sessions::{self, Enrollment, Session, Stage};
 use crate::audit::Actor;
 use crate::clock::UnixTime;
-use crate::roster::{self, Role, Volunteer};
+use crate::roster::{self, Volunteer};
 use crate::telephony::twiml::escape;
 
 const CSS: &str = include_str!("console.css");
@@ -107,7 +107,7 @@ fn page_with(title: &str, nav: Option<&Session>, body: &str, head: &str) -> Html
         Some(s) => {
             let v = &s.volunteer;
             let mut links = vec![("/console", "Dashboard"), ("/console/items", "My items")];
-            if v.has_role(Role::Coordinator) {
+            if v.is_coordinator() {
                 links.extend([
                     ("/console/roster", "Roster"),
                     ("/console/exposure", "Exposure"),
@@ -369,7 +369,7 @@ async fn dashboard(State(state): State<AppState>, auth: std::result::Result<Auth
     let s = session_of(&auth)?;
     let v = &s.volunteer;
     let mut body = String::from("<h1>Dashboard</h1>");
-    if v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator) {
+    if v.can_dispatch() {
         let d = api::dashboard_data(&state).await?;
         let on_shift = if d.on_shift.is_empty() { "nobody".to_string() } else { escape(&d.on_shift.join(", ")) };
         body.push_str(&format!(
@@ -423,7 +423,7 @@ async fn dashboard(State(state): State<AppState>, auth: std::result::Result<Auth
             if list.is_empty() { "<p>None.</p>".to_string() } else { format!("<ul>{list}</ul>") }
         ));
     }
-    if v.has_role(Role::Observer) {
+    if v.is_observer() {
         let mut mine = Vec::new();
         for id in api::visible_incidents(&state, v).await? {
             let out = api::incident_out(&state, id).await?;
@@ -639,7 +639,7 @@ async fn incident(
         "<h2>Notes</h2><p>{notes} Readers open them from <a href=\"/console/items\">their items</a>.</p>"
     ));
     let open = crate::states::IncidentStatus::parse(&i.status).is_some_and(|s| s.is_open());
-    if open && (v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
+    if open && (v.can_dispatch()) {
         body.push_str(&format!(
             "<h2>Change status</h2><form method=\"post\" action=\"/console/incidents/{id}/status\">{csrf}\
              <button name=\"action\" value=\"verify\">Verified</button>\
@@ -648,7 +648,7 @@ async fn incident(
             csrf = csrf_field(s)
         ));
     }
-    if open && v.has_role(Role::Observer) {
+    if open && v.is_observer() {
         body.push_str(&format!(
             "<h2>Your dispatch</h2><form method=\"post\" action=\"/console/incidents/{id}/dispatch\">{csrf}\
              <button name=\"action\" value=\"accept\">I am going</button>\
