@@ -85,6 +85,9 @@ pub enum AccountError {
     /// The database cannot take the request now (unreachable, locked, disk full).
     #[error("{0}")]
     Unavailable(crate::store::Outage),
+    /// A coordinator asked to revoke or remove themselves.
+    #[error("you cannot revoke or remove yourself; ask another coordinator")]
+    Yourself,
     /// The roster could not answer (its database errors keep their outage).
     #[error("{0}")]
     Roster(#[from] roster::RosterError),

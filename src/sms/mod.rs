@@ -16,6 +16,7 @@ pub mod intake;
 use std::fmt;
 
 use crate::AppState;
+use crate::accounts;
 use crate::audit::{self, Actor};
 use crate::dispatch::{self, Accepted, DispatchError, Kind, NewReport, NoteExpiry};
 use crate::phone::PhoneNumber;
@@ -211,24 +212,14 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
     let text = match cmd {
         Command::Stop => {
             // The carrier stops our texts to them: they cannot be paged, so off shift.
-            roster::set_shift(&state.db, v.alias.as_str(), false).await?;
-            audit::record(state, Actor::Volunteer(v), "shift.off", "volunteer", Some(v.id)).await;
+            accounts::change_shift(state, v, false, Actor::Volunteer(v)).await?;
             return Ok(Twiml::new());
         }
         Command::Start => return Ok(Twiml::new()),
         Command::Help => HELP.to_string(),
         Command::On | Command::Off => {
             let on = cmd == Command::On;
-            roster::set_shift(&state.db, v.alias.as_str(), on).await?;
-            audit::record(
-                state,
-                Actor::Volunteer(v),
-                if on { "shift.on" } else { "shift.off" },
-                "volunteer",
-                Some(v.id),
-            )
-            .await;
-            let fresh = roster::get_by_id(&state.db, v.id).await?.unwrap_or_else(|| v.clone());
+            let fresh = accounts::change_shift(state, v, on, Actor::Volunteer(v)).await?;
             status_text(state, &fresh).await?
         }
         Command::Status => status_text(state, v).await?,

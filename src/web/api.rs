@@ -345,15 +345,8 @@ async fn my_shift(
     ApiJson(input): ApiJson<ShiftIn>,
 ) -> Result<Response, ApiError> {
     let who = auth.who()?;
-    set_shift(&state, who, input.on, Actor::Volunteer(who)).await
-}
-
-async fn set_shift(state: &AppState, v: &Volunteer, on: bool, by: Actor<'_>) -> Result<Response, ApiError> {
-    roster::set_shift(&state.db, v.alias.as_str(), on).await?;
-    crate::audit::record(state, by, if on { "shift.on" } else { "shift.off" }, "volunteer", Some(v.id)).await;
-    let fresh =
-        roster::get_by_id(&state.db, v.id).await?.ok_or_else(|| ApiError::NotFound("no such volunteer".into()))?;
-    Ok(no_store(Json(VolunteerOut::from(&fresh)).into_response()))
+    let now = crate::accounts::change_shift(&state, who, input.on, Actor::Volunteer(who)).await?;
+    Ok(no_store(Json(VolunteerOut::from(&now)).into_response()))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -414,24 +407,6 @@ pub struct TokenOut {
     pub expires_at: i64,
 }
 
-/// The longest an API token may work.
-pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
-
-/// An API token for your own command line (`quietline open --server …`).
-pub async fn create_own_token(state: &AppState, who: &Volunteer, lifetime: Option<&str>) -> Result<TokenOut, ApiError> {
-    let lifetime = match lifetime {
-        Some(t) => crate::config::parse_duration(t).map_err(|e| ApiError::Unprocessable(format!("lifetime: {e}")))?,
-        None => Duration::from_secs(30 * 86_400),
-    };
-    if lifetime > MAX_TOKEN_LIFETIME {
-        return Err(ApiError::Unprocessable("lifetime: at most 90d".into()));
-    }
-    let now = state.vault.clock().now();
-    let token = crate::accounts::create_token(&state.db, who, lifetime, now).await?;
-    crate::audit::record(state, Actor::Volunteer(who), "token.create", "volunteer", Some(who.id)).await;
-    Ok(TokenOut { token: token.expose_secret().to_string(), expires_at: now.plus(lifetime).0 })
-}
-
 /// Create an API token for yourself, to fetch your items with `quietline open`.
 #[utoipa::path(post, path = "/api/v1/me/tokens", request_body = TokenIn, responses(
     (status = 201, description = "The token, shown once", body = TokenOut),
@@ -443,7 +418,8 @@ async fn my_token(
     auth: Authorized,
     ApiJson(input): ApiJson<TokenIn>,
 ) -> Result<Response, ApiError> {
-    let out = create_own_token(&state, auth.who()?, input.lifetime.as_deref()).await?;
+    let token = crate::accounts::create_own_token(&state, auth.who()?, input.lifetime.as_deref()).await?;
+    let out = TokenOut { token: token.token.expose_secret().to_string(), expires_at: token.expires_at.0 };
     Ok(no_store((StatusCode::CREATED, Json(out)).into_response()))
 }
 
@@ -1012,33 +988,23 @@ pub async fn add_volunteer_with(
         &input.zones,
         input.age_recipient.as_deref().filter(|k| !k.trim().is_empty()),
     )?;
-    let v = roster::add(&state.db, &state.vault, new).await?;
-    crate::audit::record(state, Actor::Volunteer(by), "volunteer.add", "volunteer", Some(v.id)).await;
-    enrollment_code(state, &v, by).await
+    Ok(EnrollmentCodeOut::from(crate::accounts::admin::add_volunteer(state, new, by).await?))
 }
 
-async fn enrollment_code(state: &AppState, v: &Volunteer, by: &Volunteer) -> Result<EnrollmentCodeOut, ApiError> {
-    let code = sessions::issue_enrollment_code(state, v, Actor::Volunteer(by)).await?;
-    Ok(EnrollmentCodeOut {
-        alias: v.alias.to_string(),
-        enrollment_code: code.expose_secret().to_string(),
-        code_expires_at: state.vault.clock().now().plus(state.config.accounts.enrollment_code_lifetime).0,
-    })
+impl From<crate::accounts::admin::NewCode> for EnrollmentCodeOut {
+    fn from(c: crate::accounts::admin::NewCode) -> Self {
+        EnrollmentCodeOut {
+            alias: c.alias,
+            enrollment_code: c.code.expose_secret().to_string(),
+            code_expires_at: c.expires_at.0,
+        }
+    }
 }
 
 impl NewVolunteerIn {
     pub fn new(alias: String, phone: String, roles: String, languages: String, zones: String) -> Self {
         NewVolunteerIn { alias, phone, roles, languages, zones, age_recipient: None }
     }
-}
-
-/// A coordinator never revokes or removes themselves: another coordinator must,
-/// so a network cannot lock out its last coordinator by a slip.
-pub fn not_yourself(by: &Volunteer, target: &Volunteer) -> Result<(), ApiError> {
-    if by.id == target.id {
-        return Err(ApiError::Conflict("you cannot revoke or remove yourself; ask another coordinator".into()));
-    }
-    Ok(())
 }
 
 /// Remove a volunteer: their sessions, tokens and items only they could read go at once.
@@ -1054,10 +1020,7 @@ async fn remove_volunteer(
     auth: Authorized,
     ApiPath(alias): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let v = roster::get(&state.db, &alias).await?;
-    not_yourself(auth.who()?, &v)?;
-    roster::remove(&state.db, &alias).await?;
-    crate::audit::record(&state, Actor::Volunteer(auth.who()?), "volunteer.remove", "volunteer", Some(v.id)).await;
+    crate::accounts::admin::remove_volunteer(&state, &alias, auth.who()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1077,7 +1040,8 @@ async fn volunteer_shift(
     ApiJson(input): ApiJson<ShiftIn>,
 ) -> Result<Response, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
-    set_shift(&state, &v, input.on, Actor::Volunteer(auth.who()?)).await
+    let now = crate::accounts::change_shift(&state, &v, input.on, Actor::Volunteer(auth.who()?)).await?;
+    Ok(no_store(Json(VolunteerOut::from(&now)).into_response()))
 }
 
 /// Revoke a volunteer: every session and API token ends now; they enroll again.
@@ -1093,9 +1057,7 @@ async fn revoke_volunteer(
     auth: Authorized,
     ApiPath(alias): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let v = roster::get(&state.db, &alias).await?;
-    not_yourself(auth.who()?, &v)?;
-    sessions::revoke(&state, &v, Actor::Volunteer(auth.who()?)).await?;
+    crate::accounts::admin::revoke_volunteer(&state, &alias, auth.who()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1112,7 +1074,8 @@ async fn new_enrollment_code(
     ApiPath(alias): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let v = roster::get(&state.db, &alias).await?;
-    Ok(no_store((StatusCode::CREATED, Json(enrollment_code(&state, &v, auth.who()?).await?)).into_response()))
+    let code = crate::accounts::admin::new_enrollment_code(&state, &v, Actor::Volunteer(auth.who()?)).await?;
+    Ok(no_store((StatusCode::CREATED, Json(EnrollmentCodeOut::from(code))).into_response()))
 }
 
 /// What the network holds right now, class by class.

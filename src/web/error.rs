@@ -147,6 +147,7 @@ impl From<AccountError> for ApiError {
             AccountError::SignInFailed => ApiError::SignInFailed,
             AccountError::TooManyAttempts => ApiError::TooMany(e.to_string()),
             AccountError::Invalid(m) => ApiError::Unprocessable(m),
+            AccountError::Yourself => ApiError::Conflict(e.to_string()),
             AccountError::Unavailable(outage) => outage.into(),
             AccountError::Roster(e) => e.into(),
             AccountError::Internal(m) => ApiError::Internal(m),

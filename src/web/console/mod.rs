@@ -453,9 +453,7 @@ async fn shift(
 ) -> Result<Response> {
     let form = form?;
     let who = form.auth.who()?;
-    roster::set_shift(&state.db, who.alias.as_str(), form.form.on).await.map_err(ApiError::from)?;
-    let action = if form.form.on { "shift.on" } else { "shift.off" };
-    crate::audit::record(&state, Actor::Volunteer(who), action, "volunteer", Some(who.id)).await;
+    crate::accounts::change_shift(&state, who, form.form.on, Actor::Volunteer(who)).await.map_err(ApiError::from)?;
     Ok(Redirect::to("/console").into_response())
 }
 
@@ -513,12 +511,12 @@ async fn new_token(
     let form = form?;
     let s = session_of(&form.auth)?.clone();
     let lifetime = Some(form.form.lifetime.trim()).filter(|l| !l.is_empty());
-    let token = api::create_own_token(&state, &s.volunteer, lifetime).await?;
+    let token = crate::accounts::create_own_token(&state, &s.volunteer, lifetime).await.map_err(ApiError::from)?;
     let notice = format!(
         "Your API token (shown once; keep it in a file only you can read): <code id=\"api-token\">{}</code>, \
          works until {}.",
-        escape(&token.token),
-        when(token.expires_at)
+        escape(token.token.expose_secret()),
+        when(token.expires_at.0)
     );
     Ok(page("My items", Some(&s), &items_body(&state, &s, Some(&notice)).await?).into_response())
 }
@@ -790,13 +788,10 @@ async fn roster_code(
     let form = form?;
     let s = session_of(&form.auth)?.clone();
     let v = roster::get(&state.db, &alias).await.map_err(ApiError::from)?;
-    let code =
-        sessions::issue_enrollment_code(&state, &v, Actor::Volunteer(&s.volunteer)).await.map_err(ApiError::from)?;
-    let out = api::EnrollmentCodeOut {
-        alias: v.alias.to_string(),
-        enrollment_code: code.expose_secret().to_string(),
-        code_expires_at: state.vault.clock().now().plus(state.config.accounts.enrollment_code_lifetime).0,
-    };
+    let code = crate::accounts::admin::new_enrollment_code(&state, &v, Actor::Volunteer(&s.volunteer))
+        .await
+        .map_err(ApiError::from)?;
+    let out = api::EnrollmentCodeOut::from(code);
     Ok(page("Roster", Some(&s), &roster_body(&state, &s, Some(&code_notice(&out))).await?).into_response())
 }
 
@@ -806,9 +801,7 @@ async fn roster_revoke(
     form: std::result::Result<ConsoleForm<Empty>, ApiError>,
 ) -> Result<Response> {
     let form = form?;
-    let v = roster::get(&state.db, &alias).await.map_err(ApiError::from)?;
-    api::not_yourself(form.auth.who()?, &v)?;
-    sessions::revoke(&state, &v, Actor::Volunteer(form.auth.who()?)).await.map_err(ApiError::from)?;
+    crate::accounts::admin::revoke_volunteer(&state, &alias, form.auth.who()?).await.map_err(ApiError::from)?;
     Ok(Redirect::to("/console/roster").into_response())
 }
 
@@ -818,10 +811,7 @@ async fn roster_remove(
     form: std::result::Result<ConsoleForm<Empty>, ApiError>,
 ) -> Result<Response> {
     let form = form?;
-    let v = roster::get(&state.db, &alias).await.map_err(ApiError::from)?;
-    api::not_yourself(form.auth.who()?, &v)?;
-    roster::remove(&state.db, &alias).await.map_err(ApiError::from)?;
-    crate::audit::record(&state, Actor::Volunteer(form.auth.who()?), "volunteer.remove", "volunteer", Some(v.id)).await;
+    crate::accounts::admin::remove_volunteer(&state, &alias, form.auth.who()?).await.map_err(ApiError::from)?;
     Ok(Redirect::to("/console/roster").into_response())
 }
 
