@@ -12,6 +12,7 @@
 //! after it, its field notes `retention_note` after it. Until then the sweeper
 //! keeps their epoch ahead of time (see [`keep_open_items_alive`]).
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::AppState;
@@ -23,6 +24,13 @@ use crate::sms;
 use crate::states::{DispatchState, IncidentStatus};
 use crate::store::incidents::{self as field, IncidentRow, NewIncident};
 use crate::store::items::{self as item_db, Link};
+
+mod actions;
+mod dashboard;
+pub mod views;
+
+pub use actions::{Answer, StatusChange, answer, change_status};
+pub use dashboard::{Dashboard, ThreadView, dashboard, threads};
 
 /// What kind of activity an incident reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +83,9 @@ pub enum DispatchError {
     Ended(i64),
     #[error("{0}")]
     NotAllowed(String),
+    /// Every slot was taken before this accept.
+    #[error("#{0} is covered, thank you")]
+    Covered(i64),
     /// Nobody who should read it has registered a key: nothing was kept.
     #[error("nobody who should read it has registered an age key, so it was not kept")]
     NoReaders,
@@ -498,10 +509,32 @@ pub async fn close_forgotten(state: &AppState) -> Result<usize> {
 }
 
 /// When a field note will be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoteExpiry {
     /// `retention_note` after its incident closes.
     AfterClose(Duration),
     At(UnixTime),
+}
+
+impl NoteExpiry {
+    /// The same words with the incident named: `30 days after #12 closes`.
+    pub fn of_incident(&self, id: i64) -> String {
+        self.words(&format!("#{id}"))
+    }
+
+    fn words(&self, incident: &str) -> String {
+        match self {
+            NoteExpiry::AfterClose(d) => format!("{} after {incident} closes", crate::clock::in_words(*d)),
+            NoteExpiry::At(t) => format!("on {}", t.display_utc()),
+        }
+    }
+}
+
+/// `30 days after the incident closes`, or `on 2026-05-01 14:00 UTC`.
+impl fmt::Display for NoteExpiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.words("the incident"))
+    }
 }
 
 pub struct NoteSaved {
@@ -567,33 +600,4 @@ pub async fn keep_open_items_alive(state: &AppState) -> Result<usize> {
         }
     }
     Ok(moved)
-}
-
-/// An incident as the server sees it: no details.
-pub struct Summary {
-    pub incident: IncidentRow,
-    /// `(alias, state)` of everyone paged or assigned.
-    pub observers: Vec<(String, DispatchState)>,
-    pub notes: usize,
-    /// When the first note expires, if any.
-    pub first_note_expiry: Option<i64>,
-}
-
-pub async fn summary(state: &AppState, id: i64) -> Result<Summary> {
-    let incident = incident(state, id).await?;
-    let roster = roster::list(&state.db).await?;
-    let observers = field::dispatches_of(state.db.pool(), id)
-        .await?
-        .into_iter()
-        .map(|(vid, s)| {
-            let alias = roster.iter().find(|v| v.id == vid).map(|v| v.alias.to_string()).unwrap_or_default();
-            (alias, s)
-        })
-        .collect();
-    let notes: Vec<_> = item_db::linked(state.db.pool(), Link::Incident(id))
-        .await?
-        .into_iter()
-        .filter(|i| i.class == ItemClass::Note.as_str())
-        .collect();
-    Ok(Summary { incident, observers, first_note_expiry: notes.iter().map(|n| n.expires_at).min(), notes: notes.len() })
 }

@@ -238,6 +238,37 @@ pub async fn open_for_server(
     Ok(vault.open_for_server(&sealed)?)
 }
 
+/// An item a volunteer can read: what exists and when it goes, never what it says.
+pub struct Readable {
+    pub id: i64,
+    pub class: String,
+    pub created_hour: i64,
+    pub expires_at: i64,
+    pub incident: Option<i64>,
+    pub thread: Option<i64>,
+    /// The aliases it is sealed to.
+    pub readers: Vec<String>,
+}
+
+/// The unexpired items `who` is a reader of, newest first, with their readers.
+pub async fn readable_by(db: &Db, who: &Volunteer, now: UnixTime) -> Result<Vec<Readable>, ItemError> {
+    let found = items::readable_by(db.pool(), who.id, now.0).await?;
+    let ids: Vec<i64> = found.iter().map(|i| i.meta.id).collect();
+    let readers = items::reader_aliases(db.pool(), &ids).await?;
+    Ok(found
+        .into_iter()
+        .map(|i| Readable {
+            readers: readers.iter().filter(|(item, _)| *item == i.meta.id).map(|(_, a)| a.clone()).collect(),
+            id: i.meta.id,
+            class: i.meta.class,
+            created_hour: i.meta.created_hour,
+            expires_at: i.meta.expires_at,
+            incident: i.incident_id,
+            thread: i.thread_id,
+        })
+        .collect())
+}
+
 /// The age ciphertext of an item, for one of its readers.
 pub async fn ciphertext_for_reader(db: &Db, vault: &Vault, id: i64, reader: &Volunteer) -> Result<Vec<u8>, ItemError> {
     if !items::is_reader(db.pool(), id, reader.id).await? {

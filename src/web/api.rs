@@ -27,8 +27,6 @@ use crate::audit::Actor;
 use crate::dispatch::{self, Kind, NewReport};
 use crate::items::{self, Content, ItemClass};
 use crate::roster::{self, Volunteer};
-use crate::states::{CallState, ThreadState};
-use crate::store::{audit as audit_db, calls as call_db, incidents as field, intake as intake_db, items as item_db};
 
 /// A JSON body whose rejection is our error type: 422 with a reason in plain words.
 pub struct ApiJson<T>(pub T);
@@ -361,26 +359,18 @@ pub struct ItemOut {
     pub readers: Vec<String>,
 }
 
-/// The unexpired items a volunteer can read, with their readers.
-pub async fn readable_items(state: &AppState, who: &Volunteer) -> Result<Vec<ItemOut>, ApiError> {
-    let now = state.vault.clock().now().0;
-    let items = item_db::readable_by(state.db.pool(), who.id, now).await?;
-    let roster = roster::list(&state.db).await?;
-    let mut out = Vec::with_capacity(items.len());
-    for i in items {
-        let ids = item_db::readers(state.db.pool(), i.meta.id).await?;
-        let readers = roster.iter().filter(|v| ids.contains(&v.id)).map(|v| v.alias.to_string()).collect::<Vec<_>>();
-        out.push(ItemOut {
-            id: i.meta.id,
-            class: i.meta.class,
-            created_hour: i.meta.created_hour,
-            expires_at: i.meta.expires_at,
-            incident: i.incident_id,
-            thread: i.thread_id,
-            readers,
-        });
+impl From<crate::items::Readable> for ItemOut {
+    fn from(i: crate::items::Readable) -> Self {
+        ItemOut {
+            id: i.id,
+            class: i.class,
+            created_hour: i.created_hour,
+            expires_at: i.expires_at,
+            incident: i.incident,
+            thread: i.thread,
+            readers: i.readers,
+        }
     }
-    Ok(out)
 }
 
 /// The sealed items you are a reader of (voicemail, notes, texts): what exists
@@ -390,7 +380,9 @@ pub async fn readable_items(state: &AppState, who: &Volunteer) -> Result<Vec<Ite
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "Still enrolling", body = ErrorBody)))]
 async fn my_items(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
-    let out = readable_items(&state, auth.who()?).await?;
+    let now = state.vault.clock().now();
+    let out: Vec<ItemOut> =
+        items::readable_by(&state.db, auth.who()?, now).await?.into_iter().map(ItemOut::from).collect();
     Ok(no_store(Json(out).into_response()))
 }
 
@@ -445,48 +437,26 @@ pub struct IncidentOut {
     pub first_note_expires_at: Option<i64>,
 }
 
-pub async fn incident_out(state: &AppState, id: i64) -> Result<IncidentOut, ApiError> {
-    let s = dispatch::summary(state, id).await?;
-    let i = s.incident;
-    Ok(IncidentOut {
-        id: i.id,
-        zone: i.zone,
-        kind: i.kind,
-        status: i.status.as_str().to_string(),
-        needed: i.needed,
-        assigned: i.assigned,
-        opened_hour: i.created_hour,
-        closed_at: i.closed_at,
-        expires_at: i.expires_at,
-        observers: s
-            .observers
-            .into_iter()
-            .map(|(alias, state)| ObserverOut { alias, state: state.as_str().to_string() })
-            .collect(),
-        notes: s.notes,
-        first_note_expires_at: s.first_note_expiry,
-    })
-}
-
-/// Incidents the caller may see: all of them, or for someone who is only an
-/// observer, those they were paged for.
-pub async fn visible_incidents(state: &AppState, who: &Volunteer) -> Result<Vec<i64>, ApiError> {
-    let all = field::list(state.db.pool()).await?;
-    let staff = who.is_staff();
-    let mut out = Vec::new();
-    for i in all {
-        if staff || field::dispatch_state(state.db.pool(), i.id, who.id).await?.is_some() {
-            out.push(i.id);
+impl From<dispatch::views::IncidentView> for IncidentOut {
+    fn from(i: dispatch::views::IncidentView) -> Self {
+        IncidentOut {
+            id: i.id,
+            zone: i.zone,
+            kind: i.kind,
+            status: i.status.as_str().to_string(),
+            needed: i.needed,
+            assigned: i.assigned,
+            opened_hour: i.opened_hour,
+            closed_at: i.closed_at,
+            expires_at: i.expires_at,
+            observers: i
+                .observers
+                .into_iter()
+                .map(|(alias, state)| ObserverOut { alias, state: state.as_str().to_string() })
+                .collect(),
+            notes: i.notes,
+            first_note_expires_at: i.first_note_expires_at,
         }
-    }
-    Ok(out)
-}
-
-async fn may_see(state: &AppState, who: &Volunteer, id: i64) -> Result<(), ApiError> {
-    if visible_incidents(state, who).await?.contains(&id) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("there is no incident #{id}")))
     }
 }
 
@@ -500,22 +470,17 @@ pub struct DashboardOut {
     pub open_incidents: Vec<IncidentOut>,
 }
 
-pub async fn dashboard_data(state: &AppState) -> Result<DashboardOut, ApiError> {
-    let now = state.vault.clock().now().0;
-    let roster = roster::list(&state.db).await?;
-    let threads = intake_db::list(state.db.pool(), now).await?;
-    let mut open_incidents = Vec::new();
-    for i in field::list_open(state.db.pool()).await? {
-        open_incidents.push(incident_out(state, i.id).await?);
+impl From<dispatch::Dashboard> for DashboardOut {
+    fn from(d: dispatch::Dashboard) -> Self {
+        DashboardOut {
+            open_text_threads: d.open_text_threads() as i64,
+            on_shift: d.on_shift,
+            calls_waiting: d.calls_waiting,
+            calls_in_progress: d.calls_in_progress,
+            voicemails: d.voicemails,
+            open_incidents: d.open_incidents.into_iter().map(IncidentOut::from).collect(),
+        }
     }
-    Ok(DashboardOut {
-        on_shift: roster.iter().filter(|v| v.on_shift).map(|v| v.alias.to_string()).collect(),
-        calls_waiting: call_db::count_in_state(state.db.pool(), CallState::Ringing).await?,
-        calls_in_progress: call_db::count_in_state(state.db.pool(), CallState::Bridged).await?,
-        voicemails: item_db::count_live(state.db.pool(), ItemClass::Voicemail.as_str(), now).await?,
-        open_text_threads: threads.iter().filter(|t| t.state == ThreadState::Open).count() as i64,
-        open_incidents,
-    })
 }
 
 /// The live picture for dispatchers: who is on shift, calls, voicemail, texts, incidents.
@@ -524,7 +489,7 @@ pub async fn dashboard_data(state: &AppState) -> Result<DashboardOut, ApiError> 
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "For dispatchers and coordinators", body = ErrorBody)))]
 async fn dashboard(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
-    Ok(no_store(Json(dashboard_data(&state).await?).into_response()))
+    Ok(no_store(Json(DashboardOut::from(dispatch::dashboard(&state).await?)).into_response()))
 }
 
 /// Incidents you may see.
@@ -533,10 +498,8 @@ async fn dashboard(State(state): State<AppState>, _auth: Authorized) -> Result<R
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "Still enrolling", body = ErrorBody)))]
 async fn list_incidents(State(state): State<AppState>, auth: Authorized) -> Result<Response, ApiError> {
-    let mut out = Vec::new();
-    for id in visible_incidents(&state, auth.who()?).await? {
-        out.push(incident_out(&state, id).await?);
-    }
+    let out: Vec<IncidentOut> =
+        dispatch::views::visible_to(&state, auth.who()?).await?.into_iter().map(IncidentOut::from).collect();
     Ok(no_store(Json(out).into_response()))
 }
 
@@ -592,8 +555,7 @@ async fn get_incident(
     auth: Authorized,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    may_see(&state, auth.who()?, id).await?;
-    Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
+    Ok(no_store(Json(IncidentOut::from(dispatch::views::view_for(&state, auth.who()?, id).await?)).into_response()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -618,18 +580,10 @@ async fn incident_status(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ActionIn>,
 ) -> Result<Response, ApiError> {
-    change_status(&state, auth.who()?, id, &input.action).await?;
-    Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
-}
-
-pub async fn change_status(state: &AppState, who: &Volunteer, id: i64, action: &str) -> Result<(), ApiError> {
-    let by = Actor::Volunteer(who);
-    match action {
-        "verify" => dispatch::verify(state, id, by).await.map_err(ApiError::from),
-        "close" => dispatch::close(state, id, false, by).await.map(|_| ()).map_err(ApiError::from),
-        "false_alarm" => dispatch::close(state, id, true, by).await.map(|_| ()).map_err(ApiError::from),
-        _ => Err(ApiError::Unprocessable("action must be verify, close or false_alarm".into())),
-    }
+    let who = auth.who()?;
+    let change = dispatch::StatusChange::parse(&input.action)?;
+    dispatch::change_status(&state, id, change, Actor::Volunteer(who)).await?;
+    Ok(no_store(Json(IncidentOut::from(dispatch::views::view_for(&state, who, id).await?)).into_response()))
 }
 
 /// An observer accepts, declines, arrives or leaves.
@@ -648,21 +602,9 @@ async fn incident_dispatch(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ActionIn>,
 ) -> Result<Response, ApiError> {
-    observer_action(&state, auth.who()?, id, &input.action).await?;
-    Ok(no_store(Json(incident_out(&state, id).await?).into_response()))
-}
-
-pub async fn observer_action(state: &AppState, who: &Volunteer, id: i64, action: &str) -> Result<(), ApiError> {
-    match action {
-        "accept" => match dispatch::accept(state, id, who).await? {
-            dispatch::Accepted::Covered => Err(ApiError::Conflict(format!("#{id} is covered, thank you"))),
-            _ => Ok(()),
-        },
-        "decline" => dispatch::decline(state, id, who).await.map_err(ApiError::from),
-        "arrive" => dispatch::arrive_or_leave(state, id, who, true).await.map_err(ApiError::from),
-        "leave" => dispatch::arrive_or_leave(state, id, who, false).await.map_err(ApiError::from),
-        _ => Err(ApiError::Unprocessable("action must be accept, decline, arrive or leave".into())),
-    }
+    let who = auth.who()?;
+    dispatch::answer(&state, id, who, dispatch::Answer::parse(&input.action)?).await?;
+    Ok(no_store(Json(IncidentOut::from(dispatch::views::view(&state, id).await?)).into_response()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -719,28 +661,20 @@ pub struct ThreadOut {
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "For dispatchers and coordinators", body = ErrorBody)))]
 async fn list_intake(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
-    Ok(no_store(Json(threads(&state).await?).into_response()))
+    let out: Vec<ThreadOut> = dispatch::threads(&state).await?.into_iter().map(ThreadOut::from).collect();
+    Ok(no_store(Json(out).into_response()))
 }
 
-pub async fn threads(state: &AppState) -> Result<Vec<ThreadOut>, ApiError> {
-    let now = state.vault.clock().now().0;
-    let mut out = Vec::new();
-    for t in intake_db::list(state.db.pool(), now).await? {
-        let items = item_db::linked(state.db.pool(), item_db::Link::Thread(t.id))
-            .await?
-            .into_iter()
-            .filter(|i| i.class == ItemClass::Intake.as_str())
-            .map(|i| i.id)
-            .collect();
-        out.push(ThreadOut {
+impl From<dispatch::ThreadView> for ThreadOut {
+    fn from(t: dispatch::ThreadView) -> Self {
+        ThreadOut {
             id: t.id,
             language: t.language,
             state: t.state.as_str().to_string(),
             expires_at: t.expires_at,
-            items,
-        });
+            items: t.items,
+        }
     }
-    Ok(out)
 }
 
 /// Reply to a thread: the text reaches the sender from the hotline number.
@@ -1103,19 +1037,12 @@ pub struct AuditOut {
     (status = 401, description = "Not signed in", body = ErrorBody),
     (status = 403, description = "For coordinators", body = ErrorBody)))]
 async fn audit(State(state): State<AppState>, _auth: Authorized) -> Result<Response, ApiError> {
-    Ok(no_store(Json(audit_events(&state).await?).into_response()))
+    let out: Vec<AuditOut> = crate::audit::recent(&state, 200).await?.into_iter().map(AuditOut::from).collect();
+    Ok(no_store(Json(out).into_response()))
 }
 
-pub async fn audit_events(state: &AppState) -> Result<Vec<AuditOut>, ApiError> {
-    let rows = audit_db::recent(state.db.pool(), 200).await?;
-    Ok(rows
-        .into_iter()
-        .map(|e| AuditOut {
-            hour: e.at_hour,
-            actor: e.actor,
-            action: e.action,
-            object: e.object_kind,
-            object_id: e.object_id,
-        })
-        .collect())
+impl From<crate::audit::Event> for AuditOut {
+    fn from(e: crate::audit::Event) -> Self {
+        AuditOut { hour: e.hour, actor: e.actor, action: e.action, object: e.object, object_id: e.object_id }
+    }
 }

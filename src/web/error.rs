@@ -162,6 +162,7 @@ impl From<DispatchError> for ApiError {
             DispatchError::NotFound(_) => ApiError::NotFound(e.to_string()),
             DispatchError::Ended(_) => ApiError::Conflict(e.to_string()),
             DispatchError::NotAllowed(m) => ApiError::Forbidden(m),
+            DispatchError::Covered(_) => ApiError::Conflict(e.to_string()),
             DispatchError::NoReaders => ApiError::Unprocessable(e.to_string()),
             DispatchError::Item(e) => e.into(),
             DispatchError::Store(e) => e.into(),

@@ -504,3 +504,26 @@ async fn console_and_api_answer_an_outage_alike(backend: Backend) {
     assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE, "{}", api.body);
     assert_eq!(console.status, api.status, "{}", console.body);
 }
+
+both!(the_console_shows_the_configured_note_lifetime);
+async fn the_console_shows_the_configured_note_lifetime(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let state = env.state_with(&[("QUIETLINE_RETENTION_NOTE", "12d")]).await;
+    let ana = enrolled(&env, &state, "ana", "+14155550131", "dispatcher").await;
+    let key = crate::support::new_reader(env.dir.path(), "ana").public;
+    let key = quietline::vault::AgeRecipient::parse(&key).unwrap();
+    quietline::roster::set_key(&state.db, "ana", &key).await.unwrap();
+    let opened =
+        send(&state, &ana, Method::POST, "/api/v1/incidents", Some(r#"{"zone": "north", "location": "x"}"#), false)
+            .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+    let id = serde_json::from_str::<serde_json::Value>(&opened.body).unwrap()["id"].as_i64().unwrap();
+    let note =
+        send(&state, &ana, Method::POST, &format!("/api/v1/incidents/{id}/notes"), Some(r#"{"text": "seen"}"#), false)
+            .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{}", note.body);
+    let page = send(&state, &ana, Method::GET, &format!("/console/incidents/{id}"), None, false).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("deleted 12 days after the incident closes"), "{}", page.body);
+    assert!(!page.body.contains("30 days"), "{}", page.body);
+}

@@ -21,6 +21,8 @@ use crate::AppState;
 use crate::accounts::sessions::{self, Enrollment, Session, Stage};
 use crate::audit::Actor;
 use crate::clock::UnixTime;
+use crate::dispatch::NoteExpiry;
+use crate::dispatch::views::IncidentView;
 use crate::roster::{self, Volunteer};
 use crate::telephony::twiml::escape;
 
@@ -338,20 +340,20 @@ async fn totp(
     }
 }
 
-fn incident_row(i: &api::IncidentOut) -> String {
+fn incident_row(i: &IncidentView) -> String {
     format!(
         "<tr><td><a href=\"/console/incidents/{id}\">#{id}</a></td><td>{zone}</td><td>{kind}</td><td>{status}</td>\
          <td>{assigned} of {needed}</td></tr>",
         id = i.id,
         zone = escape(&i.zone),
         kind = escape(&i.kind),
-        status = escape(&i.status.replace('_', " ")),
+        status = i.status.label(),
         assigned = i.assigned,
         needed = i.needed
     )
 }
 
-fn incident_table(caption: &str, rows: &[api::IncidentOut]) -> String {
+fn incident_table(caption: &str, rows: &[IncidentView]) -> String {
     if rows.is_empty() {
         return format!("<p>{}: none.</p>", escape(caption));
     }
@@ -370,14 +372,17 @@ async fn dashboard(State(state): State<AppState>, auth: std::result::Result<Auth
     let v = &s.volunteer;
     let mut body = String::from("<h1>Dashboard</h1>");
     if v.can_dispatch() {
-        let d = api::dashboard_data(&state).await?;
+        let d = crate::dispatch::dashboard(&state).await.map_err(ApiError::from)?;
         let on_shift = if d.on_shift.is_empty() { "nobody".to_string() } else { escape(&d.on_shift.join(", ")) };
         body.push_str(&format!(
             "<section aria-labelledby=\"live\"><h2 id=\"live\">Now</h2><ul>\
              <li>On shift: <span id=\"on-shift\">{on_shift}</span></li>\
              <li>Calls waiting: {}</li><li>Calls in progress: {}</li>\
              <li>Voicemails held: {}</li><li>Open text threads: {}</li></ul></section>",
-            d.calls_waiting, d.calls_in_progress, d.voicemails, d.open_text_threads
+            d.calls_waiting,
+            d.calls_in_progress,
+            d.voicemails,
+            d.open_text_threads()
         ));
         body.push_str(&format!(
             "<section aria-labelledby=\"open\"><h2 id=\"open\">Open incidents</h2>{}</section>",
@@ -404,15 +409,15 @@ async fn dashboard(State(state): State<AppState>, auth: std::result::Result<Auth
              <button type=\"submit\">Open and page observers</button></form></section>",
             csrf_field(s)
         ));
-        let threads = api::threads(&state).await?;
-        let list: String = threads
+        let list: String = d
+            .threads
             .iter()
             .map(|t| {
                 format!(
                     "<li>Text #{} ({}, {}): items {}; deleted {}</li>",
                     t.id,
                     escape(&t.language),
-                    escape(&t.state),
+                    t.state.as_str(),
                     t.items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
                     when(t.expires_at)
                 )
@@ -424,13 +429,8 @@ async fn dashboard(State(state): State<AppState>, auth: std::result::Result<Auth
         ));
     }
     if v.is_observer() {
-        let mut mine = Vec::new();
-        for id in api::visible_incidents(&state, v).await? {
-            let out = api::incident_out(&state, id).await?;
-            if crate::states::IncidentStatus::parse(&out.status).is_some_and(|s| s.is_open()) {
-                mine.push(out);
-            }
-        }
+        let mut mine = crate::dispatch::views::visible_to(&state, v).await.map_err(ApiError::from)?;
+        mine.retain(|i| i.status.is_open());
         body.push_str(&format!(
             "<section aria-labelledby=\"mine\"><h2 id=\"mine\">Your dispatches</h2>{}</section>",
             incident_table("Incidents you were paged for", &mine)
@@ -522,7 +522,7 @@ async fn new_token(
 }
 
 async fn items_body(state: &AppState, s: &Session, notice: Option<&str>) -> std::result::Result<String, ApiError> {
-    let items = api::readable_items(state, &s.volunteer).await?;
+    let items = crate::items::readable_by(&state.db, &s.volunteer, state.vault.clock().now()).await?;
     let mut body = String::from(
         "<h1>What you can read</h1><p>Everything here is encrypted to you: the server cannot read it. \
          Open an item on your own computer with your age identity, for example:</p>",
@@ -599,44 +599,37 @@ async fn incident(
     let auth = auth?;
     let s = session_of(&auth)?;
     let v = &s.volunteer;
-    if !api::visible_incidents(&state, v).await?.contains(&id) {
-        return Err(ApiError::NotFound(format!("there is no incident #{id}")).into());
-    }
-    let i = api::incident_out(&state, id).await?;
+    let i = crate::dispatch::views::view_for(&state, v, id).await.map_err(ApiError::from)?;
     let mut body = format!(
         "<h1>Incident #{id}</h1><dl><dt>Zone</dt><dd>{}</dd><dt>Kind</dt><dd>{}</dd>\
          <dt>Status</dt><dd id=\"status\">{}</dd><dt>Observers</dt><dd>{} of {} assigned</dd>\
          <dt>Opened</dt><dd>in the hour of {}</dd>{}</dl>",
         escape(&i.zone),
         escape(&i.kind),
-        escape(&i.status.replace('_', " ")),
+        i.status.label(),
         i.assigned,
         i.needed,
         when(i.opened_hour),
         i.expires_at.map(|t| format!("<dt>Deleted</dt><dd>{}</dd>", when(t))).unwrap_or_default()
     );
-    let observers: String = i
-        .observers
-        .iter()
-        .map(|o| format!("<li>{}: {}</li>", escape(&o.alias), escape(&o.state.replace('_', " "))))
-        .collect();
+    let observers: String =
+        i.observers.iter().map(|(alias, state)| format!("<li>{}: {}</li>", escape(alias), state.label())).collect();
     body.push_str(&format!(
         "<h2>Observers</h2>{}",
         if observers.is_empty() { "<p>Nobody paged yet.</p>".to_string() } else { format!("<ul>{observers}</ul>") }
     ));
-    let notes = match (i.notes, i.first_note_expires_at, i.closed_at) {
-        (0, _, _) => "No notes.".to_string(),
-        (n, Some(t), Some(_)) => {
-            format!("{n} note(s), sealed to their authors and the legal team; the first is deleted {}.", when(t))
+    let n = i.notes;
+    let notes = match &i.note_expiry {
+        None => "No notes.".to_string(),
+        Some(at @ NoteExpiry::At(_)) => {
+            format!("{n} note(s), sealed to their authors and the legal team; the first is deleted {at}.")
         }
-        (n, _, _) => format!(
-            "{n} note(s), sealed to their authors and the legal team; deleted 30 days after the incident closes."
-        ),
+        Some(after) => format!("{n} note(s), sealed to their authors and the legal team; deleted {after}."),
     };
     body.push_str(&format!(
         "<h2>Notes</h2><p>{notes} Readers open them from <a href=\"/console/items\">their items</a>.</p>"
     ));
-    let open = crate::states::IncidentStatus::parse(&i.status).is_some_and(|s| s.is_open());
+    let open = i.status.is_open();
     if open && (v.can_dispatch()) {
         body.push_str(&format!(
             "<h2>Change status</h2><form method=\"post\" action=\"/console/incidents/{id}/status\">{csrf}\
@@ -670,7 +663,10 @@ async fn incident_status(
     form: std::result::Result<ConsoleForm<ActionForm>, ApiError>,
 ) -> Result<Response> {
     let form = form?;
-    api::change_status(&state, form.auth.who()?, id, &form.form.action).await?;
+    let change = crate::dispatch::StatusChange::parse(&form.form.action).map_err(ApiError::from)?;
+    crate::dispatch::change_status(&state, id, change, Actor::Volunteer(form.auth.who()?))
+        .await
+        .map_err(ApiError::from)?;
     Ok(Redirect::to(&format!("/console/incidents/{id}")).into_response())
 }
 
@@ -680,7 +676,8 @@ async fn incident_dispatch(
     form: std::result::Result<ConsoleForm<ActionForm>, ApiError>,
 ) -> Result<Response> {
     let form = form?;
-    api::observer_action(&state, form.auth.who()?, id, &form.form.action).await?;
+    let answer = crate::dispatch::Answer::parse(&form.form.action).map_err(ApiError::from)?;
+    crate::dispatch::answer(&state, id, form.auth.who()?, answer).await.map_err(ApiError::from)?;
     Ok(Redirect::to(&format!("/console/incidents/{id}")).into_response())
 }
 
@@ -830,7 +827,7 @@ async fn exposure(State(state): State<AppState>, auth: std::result::Result<Autho
 async fn audit(State(state): State<AppState>, auth: std::result::Result<Authorized, ApiError>) -> Result<Response> {
     let auth = auth?;
     let s = session_of(&auth)?;
-    let events = api::audit_events(&state).await?;
+    let events = crate::audit::recent(&state, 200).await.map_err(ApiError::from)?;
     let rows: String = events
         .iter()
         .map(|e| {
