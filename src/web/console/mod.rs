@@ -14,7 +14,6 @@ use axum::routing::{get, post};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::api;
 use super::auth::{Authorized, ClientNetwork, ConsoleForm, clear_cookie, session_cookie};
 use super::error::ApiError;
 use crate::AppState;
@@ -742,13 +741,13 @@ struct VolunteerForm {
     zones: String,
 }
 
-fn code_notice(code: &api::EnrollmentCodeOut) -> String {
+fn code_notice(code: &crate::accounts::admin::NewCode) -> String {
     format!(
         "Enrollment code for <strong>{}</strong>: <code id=\"enrollment-code\">{}</code> (shown once; it works \
          until {}). They enroll at <code>/console/enroll</code>.",
         escape(&code.alias),
-        escape(&code.enrollment_code),
-        when(code.code_expires_at)
+        escape(code.code.expose_secret()),
+        when(code.expires_at.0)
     )
 }
 
@@ -759,8 +758,9 @@ async fn add_volunteer(
     let form = form?;
     let s = session_of(&form.auth)?.clone();
     let f = form.form;
-    let input = api::NewVolunteerIn::new(f.alias, f.phone, f.roles, f.languages, f.zones);
-    let code = api::add_volunteer_with(&state, &s.volunteer, input).await?;
+    let new = roster::NewVolunteer::parse(&f.alias, &f.phone, &f.roles, &f.languages, &f.zones, None)
+        .map_err(ApiError::from)?;
+    let code = crate::accounts::admin::add_volunteer(&state, new, &s.volunteer).await.map_err(ApiError::from)?;
     Ok(page("Roster", Some(&s), &roster_body(&state, &s, Some(&code_notice(&code))).await?).into_response())
 }
 
@@ -788,7 +788,7 @@ async fn roster_code(
     let code = crate::accounts::admin::new_enrollment_code(&state, &v, Actor::Volunteer(&s.volunteer))
         .await
         .map_err(ApiError::from)?;
-    let out = api::EnrollmentCodeOut::from(code);
+    let out = code;
     Ok(page("Roster", Some(&s), &roster_body(&state, &s, Some(&code_notice(&out))).await?).into_response())
 }
 
