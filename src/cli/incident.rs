@@ -1,6 +1,7 @@
-//! `incident`, `intake` and `audit`: field operations from the server's command
-//! line. Incident details are read from a file or stdin, never from the command
-//! line, where shell history and the process list would keep them.
+//! `incident`: field operations from the server's command line: open an
+//! incident and page observers, list and show them, verify, close. Incident
+//! details are read from a file or stdin, never from the command line, where
+//! shell history and the process list would keep them.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -14,7 +15,6 @@ use crate::audit::Actor;
 use crate::clock::{Clock, UnixTime};
 use crate::config::Config;
 use crate::dispatch::{self, Kind, NewReport};
-use crate::sms::intake;
 
 #[derive(Subcommand, Debug)]
 pub enum IncidentCommand {
@@ -45,14 +45,6 @@ pub struct NewArgs {
     pub details: PathBuf,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum IntakeCommand {
-    /// Text threads from the public that have not expired: number, language, state
-    List,
-    /// Mark a thread handled: it expires after retention_intake_handled
-    Handled { id: i64 },
-}
-
 fn read_details(path: &PathBuf) -> Result<Zeroizing<String>, CliError> {
     let mut text = Zeroizing::new(String::new());
     if path.as_os_str() == "-" {
@@ -65,7 +57,7 @@ fn read_details(path: &PathBuf) -> Result<Zeroizing<String>, CliError> {
     Ok(text)
 }
 
-pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+pub async fn run(cmd: IncidentCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     // Check what can be checked before touching the database.
     let new = match &cmd {
         IncidentCommand::New(args) => {
@@ -155,57 +147,6 @@ pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write)
                     crate::clock::in_words(state.config.retention.note)
                 )?;
             }
-        }
-        Ok::<(), CliError>(())
-    }
-    .await;
-    state.db.close().await;
-    result
-}
-
-pub async fn intake_cmd(cmd: IntakeCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
-    let state = open_state(config, Clock::system()).await?;
-    let result = async {
-        match cmd {
-            IntakeCommand::List => {
-                let threads = dispatch::threads(&state).await.map_err(|e| CliError(e.to_string()))?;
-                if threads.is_empty() {
-                    writeln!(out, "no text threads")?;
-                }
-                for t in threads {
-                    let items = t.items.iter().map(i64::to_string).collect::<Vec<_>>();
-                    writeln!(
-                        out,
-                        "#{:<5} {:<3} {:<10} deleted {}  texts (items): {}",
-                        t.id,
-                        t.language,
-                        t.state.as_str(),
-                        UnixTime(t.expires_at).display_utc(),
-                        items.join(" ")
-                    )?;
-                }
-            }
-            IntakeCommand::Handled { id } => {
-                let until = intake::handled(&state, id, Actor::Operator).await.map_err(|e| CliError(e.to_string()))?;
-                writeln!(out, "#{id} handled; it is deleted {}", until.display_utc())?;
-            }
-        }
-        Ok::<(), CliError>(())
-    }
-    .await;
-    state.db.close().await;
-    result
-}
-
-pub async fn audit(limit: i64, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
-    let state = open_state(config, Clock::system()).await?;
-    let result = async {
-        for e in crate::audit::recent(&state, limit).await? {
-            let object = match e.object_id {
-                Some(id) => format!("{} #{id}", e.object),
-                None => e.object.clone(),
-            };
-            writeln!(out, "{}  {:<20} {:<22} {object}", UnixTime(e.hour).display_utc(), e.actor, e.action)?;
         }
         Ok::<(), CliError>(())
     }
