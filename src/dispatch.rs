@@ -130,10 +130,6 @@ pub async fn known_zone(state: &AppState, input: &str) -> Result<Zone> {
     }
 }
 
-pub fn is_open(status: IncidentStatus) -> bool {
-    status.is_open()
-}
-
 /// A new incident, validated.
 pub struct NewReport<'a> {
     pub zone: Zone,

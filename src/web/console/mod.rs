@@ -101,14 +101,16 @@ fn refusal(e: impl Into<ApiError>) -> Result<ApiError> {
     }
 }
 
-/// Someone on a public page, let in by the table (a session may come along).
-pub struct Visitor(#[allow(dead_code)] Authorized);
+/// Someone on a public page, let in by the table as any page is (a request
+/// that carries two session cookies, for one, is refused).
+pub struct Visitor;
 
 impl FromRequestParts<AppState> for Visitor {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        Ok(Visitor(Authorized::from_request_parts(parts, state).await?))
+        Authorized::from_request_parts(parts, state).await?;
+        Ok(Visitor)
     }
 }
 
