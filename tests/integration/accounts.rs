@@ -444,6 +444,13 @@ async fn the_openapi_document_describes_every_api_route(backend: Backend) {
             "{template}: errors described"
         );
     }
+    // And the other way round: every operation the document (the router) has is in the table.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            assert!(quietline::web::auth::access(&method, path).is_some(), "{method} {path} is not in the table");
+        }
+    }
 }
 
 both!(behind_a_local_proxy_the_limit_counts_the_forwarded_network);
