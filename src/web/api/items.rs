@@ -15,8 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiPath;
-use super::SignedIn;
+use super::{ApiPath, SignedIn};
 use crate::AppState;
 use crate::items::{self, Content, ItemClass};
 use crate::roster::{self, Volunteer};

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::Html;
 use maud::html;
 
-use super::{ConsoleSession, Result, page, when};
+use super::{ConsoleSession, Result, column_heads, page, when};
 use crate::AppState;
 
 pub async fn exposure(State(state): State<AppState>, ConsoleSession(s): ConsoleSession) -> Result<Html<String>> {
@@ -24,14 +24,7 @@ pub async fn audit(State(state): State<AppState>, ConsoleSession(s): ConsoleSess
         p { "Who did what, to the hour. No content is ever recorded." }
         table {
             caption { "Recent events" }
-            thead {
-                tr {
-                    th scope="col" { "Hour" }
-                    th scope="col" { "Who" }
-                    th scope="col" { "Action" }
-                    th scope="col" { "Object" }
-                }
-            }
+            (column_heads(&["Hour", "Who", "Action", "Object"]))
             tbody {
                 @for e in &events {
                     tr {

@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{ConsoleSession, Result, SessionForm, csrf, page, when};
+use super::{ConsoleSession, Result, SessionForm, column_heads, csrf, page, when};
 use crate::AppState;
 use crate::audit::Actor;
 use crate::dispatch::views::{self, IncidentView};
@@ -23,15 +23,7 @@ pub fn incident_table(caption: &str, rows: &[IncidentView]) -> Markup {
         } @else {
             table {
                 caption { (caption) }
-                thead {
-                    tr {
-                        th scope="col" { "Incident" }
-                        th scope="col" { "Zone" }
-                        th scope="col" { "Kind" }
-                        th scope="col" { "Status" }
-                        th scope="col" { "Observers" }
-                    }
-                }
+                (column_heads(&["Incident", "Zone", "Kind", "Status", "Observers"]))
                 tbody {
                     @for i in rows {
                         tr {

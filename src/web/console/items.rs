@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{ConsoleSession, Result, SessionForm, csrf, page, when};
+use super::{ConsoleSession, Result, SessionForm, column_heads, csrf, page, when};
 use crate::AppState;
 use crate::accounts::sessions::Session;
 
@@ -58,15 +58,7 @@ async fn items_body(state: &AppState, s: &Session, notice: Option<Markup>) -> Re
         } @else {
             table {
                 caption { "Sealed items" }
-                thead {
-                    tr {
-                        th scope="col" { "Item" }
-                        th scope="col" { "Kind" }
-                        th scope="col" { "About" }
-                        th scope="col" { "Readers" }
-                        th scope="col" { "Deleted" }
-                    }
-                }
+                (column_heads(&["Item", "Kind", "About", "Readers", "Deleted"]))
                 tbody {
                     @for i in &items {
                         tr {

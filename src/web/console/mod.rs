@@ -218,6 +218,11 @@ fn csrf(s: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(s.csrf); }
 }
 
+/// A table's column headings.
+fn column_heads(names: &[&str]) -> Markup {
+    html! { thead { tr { @for name in names { th scope="col" { (name) } } } } }
+}
+
 /// A message above a form, if there is one.
 fn alert(message: Option<&str>) -> Markup {
     html! { @if let Some(m) = message { p role="alert" { (m) } } }

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::dashboard::ShiftForm;
-use super::{ConsoleSession, Empty, Result, SessionForm, csrf, page};
+use super::{ConsoleSession, Empty, Result, SessionForm, column_heads, csrf, page};
 use crate::AppState;
 use crate::accounts::admin::{self, NewCode};
 use crate::accounts::sessions::Session;
@@ -57,13 +57,7 @@ async fn roster_view(state: &AppState, s: &Session, code: Option<&NewCode>) -> R
         }
         table {
             caption { "Volunteers (numbers are sealed and never shown)" }
-            thead {
-                tr {
-                    @for name in ["Alias", "Roles", "Languages", "Zones", "Shift", "Key", "Actions"] {
-                        th scope="col" { (name) }
-                    }
-                }
-            }
+            (column_heads(&["Alias", "Roles", "Languages", "Zones", "Shift", "Key", "Actions"]))
             tbody { @for v in &roster { (volunteer_row(v, s)) } }
         }
         h2 { "Add a volunteer" }
