@@ -36,3 +36,27 @@ pub async fn record(state: &AppState, actor: Actor<'_>, action: &str, object_kin
         tracing::warn!(error = %e, "an audit event could not be recorded");
     }
 }
+
+/// One event as coordinators read it.
+pub struct Event {
+    pub hour: i64,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub object_id: Option<i64>,
+}
+
+/// The `limit` most recent events, newest first.
+pub async fn recent(state: &AppState, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
+    Ok(db::recent(state.db.pool(), limit)
+        .await?
+        .into_iter()
+        .map(|e| Event {
+            hour: e.at_hour,
+            actor: e.actor,
+            action: e.action,
+            object: e.object_kind,
+            object_id: e.object_id,
+        })
+        .collect())
+}

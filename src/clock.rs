@@ -28,6 +28,21 @@ impl UnixTime {
     }
 }
 
+/// A lifetime in words for people: `30 days`, `1 day`, `36 hours`, `90 minutes`.
+pub fn in_words(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s >= 86_400 && s.is_multiple_of(86_400) {
+        (s / 86_400, "day")
+    } else if s >= 3600 && s.is_multiple_of(3600) {
+        (s / 3600, "hour")
+    } else if s >= 60 && s.is_multiple_of(60) {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, or with `hour_only` `YYYY-MM-DDTHH:00:00Z`: the
 /// log's timestamps (see `logging`).
 pub fn rfc3339(at: SystemTime, hour_only: bool) -> String {
@@ -94,6 +109,16 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_in_words() {
+        let words = |s| in_words(Duration::from_secs(s));
+        assert_eq!(words(30 * 86_400), "30 days");
+        assert_eq!(words(86_400), "1 day");
+        assert_eq!(words(36 * 3600), "36 hours");
+        assert_eq!(words(90 * 60), "90 minutes");
+        assert_eq!(words(61), "61 seconds");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

@@ -227,6 +227,9 @@ pub async fn first_time(state: &AppState, step: &str, id: &str) -> Result<bool, 
 pub enum FlowError {
     #[error("database error: {0}")]
     Store(#[from] sqlx::Error),
+    /// What was asked for does not exist (or has expired); safe to show.
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Other(String),
 }

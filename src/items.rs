@@ -5,7 +5,6 @@
 //! Fetching returns the age ciphertext (the epoch layer removed), which only a
 //! reader's own identity opens.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::clock::UnixTime;
@@ -81,35 +80,20 @@ pub struct StoredItem {
     pub readers: Vec<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ItemError {
+    #[error("no such item")]
     NotFound,
+    #[error("you are not one of this item's readers")]
     NotAReader,
+    #[error("this item has expired: nobody can read it any more")]
     Expired,
+    #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
     Vault(VaultError),
-    Store(sqlx::Error),
-}
-
-impl fmt::Display for ItemError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ItemError::NotFound => f.write_str("no such item"),
-            ItemError::NotAReader => f.write_str("you are not one of this item's readers"),
-            ItemError::Expired => f.write_str("this item has expired: nobody can read it any more"),
-            ItemError::Invalid(why) => f.write_str(why),
-            ItemError::Vault(e) => write!(f, "{e}"),
-            ItemError::Store(e) => write!(f, "database error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ItemError {}
-
-impl From<sqlx::Error> for ItemError {
-    fn from(e: sqlx::Error) -> Self {
-        ItemError::Store(e)
-    }
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
 }
 
 impl From<VaultError> for ItemError {
@@ -252,6 +236,37 @@ pub async fn open_for_server(
     }
     let sealed = Sealed::from_bytes(row.sealed)?;
     Ok(vault.open_for_server(&sealed)?)
+}
+
+/// An item a volunteer can read: what exists and when it goes, never what it says.
+pub struct Readable {
+    pub id: i64,
+    pub class: String,
+    pub created_hour: i64,
+    pub expires_at: i64,
+    pub incident: Option<i64>,
+    pub thread: Option<i64>,
+    /// The aliases it is sealed to.
+    pub readers: Vec<String>,
+}
+
+/// The unexpired items `who` is a reader of, newest first, with their readers.
+pub async fn readable_by(db: &Db, who: &Volunteer, now: UnixTime) -> Result<Vec<Readable>, ItemError> {
+    let found = items::readable_by(db.pool(), who.id, now.0).await?;
+    let ids: Vec<i64> = found.iter().map(|i| i.meta.id).collect();
+    let readers = items::reader_aliases(db.pool(), &ids).await?;
+    Ok(found
+        .into_iter()
+        .map(|i| Readable {
+            readers: readers.iter().filter(|(item, _)| *item == i.meta.id).map(|(_, a)| a.clone()).collect(),
+            id: i.meta.id,
+            class: i.meta.class,
+            created_hour: i.meta.created_hour,
+            expires_at: i.meta.expires_at,
+            incident: i.incident_id,
+            thread: i.thread_id,
+        })
+        .collect())
 }
 
 /// The age ciphertext of an item, for one of its readers.

@@ -145,6 +145,31 @@ impl Volunteer {
         !self.keys.is_empty()
     }
 
+    /// Manages the roster, reads the audit trail and the exposure report.
+    pub fn is_coordinator(&self) -> bool {
+        self.has_role(Role::Coordinator)
+    }
+
+    /// Takes dispatches: paged for incidents, answers them, writes notes on them.
+    pub fn is_observer(&self) -> bool {
+        self.has_role(Role::Observer)
+    }
+
+    /// Opens incidents and changes their status, handles texts from the public.
+    pub fn can_dispatch(&self) -> bool {
+        self.has_role(Role::Dispatcher) || self.is_coordinator()
+    }
+
+    /// The legal team: coordinators and attorneys, readers of every field note.
+    pub fn is_legal(&self) -> bool {
+        self.is_coordinator() || self.has_role(Role::Attorney)
+    }
+
+    /// Sees every incident and may write a note on any: dispatchers and the legal team.
+    pub fn is_staff(&self) -> bool {
+        self.can_dispatch() || self.is_legal()
+    }
+
     /// Whether content may be sealed to them: a key registered, not revoked.
     pub fn can_read(&self) -> bool {
         self.has_key() && !self.revoked
@@ -165,7 +190,7 @@ impl Volunteer {
 
 /// The legal team: every coordinator and attorney who can read (a key, not revoked).
 pub fn legal_team(roster: &[Volunteer]) -> Vec<&Volunteer> {
-    roster.iter().filter(|v| v.can_read() && (v.has_role(Role::Coordinator) || v.has_role(Role::Attorney))).collect()
+    roster.iter().filter(|v| v.can_read() && v.is_legal()).collect()
 }
 
 /// Dispatchers on shift right now who can read (a key, not revoked).
@@ -224,40 +249,23 @@ fn parse_set<T: PartialEq>(input: &str, parse: fn(&str) -> Result<T, String>, wh
     Ok(out)
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RosterError {
+    #[error("{0}")]
     Invalid(String),
+    #[error("alias {0} is already on the roster")]
     AliasTaken(Alias),
+    #[error("that phone number already belongs to a volunteer on the roster")]
     PhoneTaken,
+    #[error("no volunteer called {0:?} on the roster")]
     NotFound(String),
     /// A stored row that no longer parses: reported, never silently skipped.
+    #[error("a roster row cannot be read: {0}")]
     Corrupt(String),
+    #[error("{0}")]
     Vault(VaultError),
-    Store(sqlx::Error),
-}
-
-impl fmt::Display for RosterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RosterError::Invalid(reason) => f.write_str(reason),
-            RosterError::AliasTaken(alias) => write!(f, "alias {alias} is already on the roster"),
-            RosterError::PhoneTaken => f.write_str("that phone number already belongs to a volunteer on the roster"),
-            RosterError::NotFound(alias) => {
-                write!(f, "no volunteer called {alias:?} on the roster")
-            }
-            RosterError::Corrupt(what) => write!(f, "a roster row cannot be read: {what}"),
-            RosterError::Vault(e) => write!(f, "{e}"),
-            RosterError::Store(e) => write!(f, "database error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for RosterError {}
-
-impl From<sqlx::Error> for RosterError {
-    fn from(e: sqlx::Error) -> Self {
-        RosterError::Store(e)
-    }
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
 }
 
 fn join<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
@@ -456,6 +464,24 @@ mod tests {
         let ids = |vs: Vec<&Volunteer>| vs.iter().map(|v| v.id).collect::<Vec<_>>();
         assert_eq!(ids(legal_team(&roster)), [1, 2, 6]);
         assert_eq!(ids(on_shift_dispatchers(&roster)), [4, 6]);
+    }
+
+    #[test]
+    fn role_predicates_follow_the_roles() {
+        use Role::*;
+        let cases: [(&[Role], [bool; 5]); 5] = [
+            // is_coordinator, is_observer, can_dispatch, is_legal, is_staff
+            (&[Coordinator], [true, false, true, true, true]),
+            (&[Dispatcher], [false, false, true, false, true]),
+            (&[Observer], [false, true, false, false, false]),
+            (&[Attorney], [false, false, false, true, true]),
+            (&[Observer, Attorney], [false, true, false, true, true]),
+        ];
+        for (roles, expected) in cases {
+            let v = volunteer(1, roles, true, true);
+            let got = [v.is_coordinator(), v.is_observer(), v.can_dispatch(), v.is_legal(), v.is_staff()];
+            assert_eq!(got, expected, "{roles:?}");
+        }
     }
 
     #[test]

@@ -71,32 +71,29 @@ pub struct Started {
     pub stage: Stage,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     /// Sign-in failed: one message for every reason.
+    #[error("alias, password or code is not right")]
     SignInFailed,
     /// Too many failures: wait.
+    #[error("too many failed attempts; wait 15 minutes and try again")]
     TooManyAttempts,
     /// Input that breaks a rule; the reason is safe to show.
+    #[error("{0}")]
     Invalid(String),
     /// The database cannot take the request now (unreachable, locked, disk full).
+    #[error("{0}")]
     Unavailable(crate::store::Outage),
+    /// A coordinator asked to revoke or remove themselves.
+    #[error("you cannot revoke or remove yourself; ask another coordinator")]
+    Yourself,
+    /// The roster could not answer (its database errors keep their outage).
+    #[error("{0}")]
+    Roster(#[from] roster::RosterError),
+    #[error("internal error: {0}")]
     Internal(String),
 }
-
-impl std::fmt::Display for AccountError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AccountError::SignInFailed => f.write_str("alias, password or code is not right"),
-            AccountError::TooManyAttempts => f.write_str("too many failed attempts; wait 15 minutes and try again"),
-            AccountError::Invalid(m) => f.write_str(m),
-            AccountError::Unavailable(outage) => write!(f, "{outage}"),
-            AccountError::Internal(m) => write!(f, "internal error: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for AccountError {}
 
 impl From<sqlx::Error> for AccountError {
     fn from(e: sqlx::Error) -> Self {
@@ -104,12 +101,6 @@ impl From<sqlx::Error> for AccountError {
             Some(outage) => AccountError::Unavailable(outage),
             None => AccountError::Internal(e.to_string()),
         }
-    }
-}
-
-impl From<roster::RosterError> for AccountError {
-    fn from(e: roster::RosterError) -> Self {
-        AccountError::Internal(e.to_string())
     }
 }
 

@@ -1,10 +1,12 @@
 //! The command line: one file per group of subcommands. Every command runs on the
 //! configured database directly; they are meant for the server's operator.
 
+mod audit;
 mod block;
 mod callback;
 pub mod doctor;
-mod field;
+mod incident;
+mod intake;
 mod open;
 pub(crate) mod provider;
 mod server;
@@ -63,10 +65,10 @@ pub enum Command {
     Callback(callback::CallbackArgs),
     /// Incidents: open, page observers, verify, close
     #[command(subcommand)]
-    Incident(field::IncidentCommand),
+    Incident(incident::IncidentCommand),
     /// Text threads from the public
     #[command(subcommand)]
-    Intake(field::IntakeCommand),
+    Intake(intake::IntakeCommand),
     /// Recent audit events (who did what, to the hour; no content)
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -138,8 +140,8 @@ pub async fn run(command: Command, config: Config, out: &mut dyn Write) -> Resul
         Command::Simulate(cmd) => simulate::run(cmd, config, out).await,
         Command::Exposure { json } => server::exposure(config, json, out).await,
         Command::Sweep => server::sweep(config, out).await,
-        Command::Incident(cmd) => field::incident(cmd, config, out).await,
-        Command::Intake(cmd) => field::intake_cmd(cmd, config, out).await,
-        Command::Audit { limit } => field::audit(limit, config, out).await,
+        Command::Incident(cmd) => incident::run(cmd, config, out).await,
+        Command::Intake(cmd) => intake::run(cmd, config, out).await,
+        Command::Audit { limit } => audit::run(limit, config, out).await,
     }
 }

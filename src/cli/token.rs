@@ -24,14 +24,12 @@ pub enum TokenCommand {
     Revoke { alias: String },
 }
 
-const MAX_TOKEN_LIFETIME_DAYS: u64 = 90;
-
 pub async fn run(command: TokenCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     let lifetime = match &command {
         TokenCommand::Create { lifetime, .. } => {
             let d = parse_duration(lifetime).map_err(|e| CliError(format!("--lifetime: {e}")))?;
-            if d.as_secs() > MAX_TOKEN_LIFETIME_DAYS * 86_400 {
-                return Err(CliError(format!("--lifetime: at most {MAX_TOKEN_LIFETIME_DAYS}d")));
+            if d > crate::accounts::MAX_TOKEN_LIFETIME {
+                return Err(CliError("--lifetime: at most 90d".into()));
             }
             Some(d)
         }

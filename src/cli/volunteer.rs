@@ -153,16 +153,15 @@ async fn run_on(
 
 async fn print_code(state: &crate::AppState, v: &roster::Volunteer, out: &mut dyn Write) -> Result<(), CliError> {
     use secrecy::ExposeSecret;
-    let code = crate::accounts::sessions::issue_enrollment_code(state, v, crate::audit::Actor::Operator)
+    let code = crate::accounts::admin::new_enrollment_code(state, v, crate::audit::Actor::Operator)
         .await
         .map_err(|e| CliError(e.to_string()))?;
-    let until = state.vault.clock().now().plus(state.config.accounts.enrollment_code_lifetime);
     writeln!(
         out,
         "enrollment code for {}: {} (works once, until {}; they enroll at <public_url>/console/enroll)",
-        v.alias,
-        code.expose_secret(),
-        until.display_utc()
+        code.alias,
+        code.code.expose_secret(),
+        code.expires_at.display_utc()
     )?;
     Ok(())
 }
@@ -173,7 +172,10 @@ pub async fn shift(command: ShiftCommand, config: Config, out: &mut dyn Write) -
         ShiftCommand::Off { alias } => (alias, false),
     };
     let state = open_state(config, Clock::system()).await?;
-    let done = roster::set_shift(&state.db, alias, on).await;
+    let done = match roster::get(&state.db, alias).await {
+        Ok(v) => crate::accounts::change_shift(&state, &v, on, crate::audit::Actor::Operator).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
     state.db.close().await;
     done?;
     let alias = alias.trim().to_ascii_lowercase();

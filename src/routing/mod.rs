@@ -39,7 +39,7 @@ pub fn tier<'a>(
 
 /// Whether anyone who takes calls is on shift at all.
 pub fn anyone_on_shift(roster: &[Volunteer]) -> bool {
-    roster.iter().any(|v| v.active_on_shift() && (v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)))
+    roster.iter().any(|v| v.active_on_shift() && v.can_dispatch())
 }
 
 /// The first tier from `from` on that has someone to ring, with those people.

@@ -291,7 +291,7 @@ pub async fn reply(
 pub async fn handled(state: &AppState, thread_id: i64, by: Actor<'_>) -> std::result::Result<UnixTime, FlowError> {
     let now = state.vault.clock().now();
     let Some(thread) = field::get(state.db.pool(), thread_id).await?.filter(|t| t.expires_at > now.0) else {
-        return Err(FlowError::Other(format!("there is no text thread #{thread_id} (or it has expired)")));
+        return Err(FlowError::NotFound(format!("there is no text thread #{thread_id} (or it has expired)")));
     };
     let until = UnixTime(thread.expires_at.min(now.plus(state.config.retention.intake_handled).0));
     let new_state = if thread.state == ThreadState::OptedOut { ThreadState::OptedOut } else { ThreadState::Handled };

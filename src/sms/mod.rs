@@ -14,8 +14,9 @@ pub mod confirm;
 pub mod intake;
 
 use crate::AppState;
+use crate::accounts;
 use crate::audit::{self, Actor};
-use crate::dispatch::{self, Accepted, DispatchError, Kind, NewReport, NoteExpiry};
+use crate::dispatch::{self, Accepted, DispatchError, Kind, NewReport};
 use crate::flow::{self, FlowError, Texts};
 use crate::outbound;
 use crate::phone::PhoneNumber;
@@ -79,24 +80,14 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
     let text = match cmd {
         Command::Stop => {
             // The carrier stops our texts to them: they cannot be paged, so off shift.
-            roster::set_shift(&state.db, v.alias.as_str(), false).await?;
-            audit::record(state, Actor::Volunteer(v), "shift.off", "volunteer", Some(v.id)).await;
+            accounts::change_shift(state, v, false, Actor::Volunteer(v)).await?;
             return Ok(Texts::none());
         }
         Command::Start => return Ok(Texts::none()),
         Command::Help => HELP.to_string(),
         Command::On | Command::Off => {
             let on = cmd == Command::On;
-            roster::set_shift(&state.db, v.alias.as_str(), on).await?;
-            audit::record(
-                state,
-                Actor::Volunteer(v),
-                if on { "shift.on" } else { "shift.off" },
-                "volunteer",
-                Some(v.id),
-            )
-            .await;
-            let fresh = roster::get_by_id(&state.db, v.id).await?.unwrap_or_else(|| v.clone());
+            let fresh = accounts::change_shift(state, v, on, Actor::Volunteer(v)).await?;
             status_text(state, &fresh).await?
         }
         Command::Status => status_text(state, v).await?,
@@ -125,10 +116,7 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
             let text = zeroize::Zeroizing::new(text);
             match dispatch::add_note(state, id, v, text.as_bytes()).await {
                 Ok(saved) => {
-                    let when = match saved.expiry {
-                        NoteExpiry::AfterClose(d) => format!("{} days after #{id} closes", d.as_secs() / 86_400),
-                        NoteExpiry::At(t) => format!("on {}", t.display_utc()),
-                    };
+                    let when = saved.expiry.of_incident(id);
                     let mut reply = format!("Note #{} on #{id} saved; deleted {when}.", saved.id);
                     if !saved.author_reads {
                         reply.push_str(" You have no key registered: only the legal team can read it.");
@@ -143,7 +131,7 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
         }
         Command::Reply(thread, text) => {
             let text = zeroize::Zeroizing::new(text);
-            if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
+            if !v.can_dispatch() {
                 "Only dispatchers reply to texts.".to_string()
             } else if state.config.sms.confirm {
                 let what = format!("send your reply to text #{thread}");
@@ -154,7 +142,7 @@ async fn volunteer_command(state: &AppState, v: &Volunteer, body: &str) -> Resul
         }
         Command::New { zone, text } => {
             let text = zeroize::Zeroizing::new(text);
-            if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
+            if !v.can_dispatch() {
                 "Only dispatchers open incidents.".to_string()
             } else if state.config.sms.confirm {
                 match dispatch::known_zone(state, &zone).await {
@@ -228,7 +216,7 @@ fn capitalized(text: &str) -> String {
 }
 
 async fn new_incident(state: &AppState, v: &Volunteer, zone: &str, text: &str) -> Result<String> {
-    if !(v.has_role(Role::Dispatcher) || v.has_role(Role::Coordinator)) {
+    if !v.can_dispatch() {
         return Ok("Only dispatchers open incidents.".to_string());
     }
     let zone = match dispatch::known_zone(state, zone).await {

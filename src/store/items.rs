@@ -240,3 +240,63 @@ pub async fn count_live<'e>(ex: impl Executor<'e, Database = Any>, class: &str, 
         .fetch_one(ex)
         .await
 }
+
+/// `(incident id, item)` for the items of `class` linked to any of these
+/// incidents, oldest first: what a list of incidents shows, in one query.
+pub async fn of_incidents<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    incident_ids: &[i64],
+    class: &str,
+) -> Result<Vec<(i64, ItemMeta)>, sqlx::Error> {
+    linked_to_any(ex, "incident_id", incident_ids, class).await
+}
+
+/// `(thread id, item)` for the items of `class` linked to any of these threads.
+pub async fn of_threads<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    thread_ids: &[i64],
+    class: &str,
+) -> Result<Vec<(i64, ItemMeta)>, sqlx::Error> {
+    linked_to_any(ex, "thread_id", thread_ids, class).await
+}
+
+/// `column` is one of the two link columns, never input; the ids are numbers.
+async fn linked_to_any<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    column: &'static str,
+    ids: &[i64],
+    class: &str,
+) -> Result<Vec<(i64, ItemMeta)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, class, created_hour, expires_at, {column} FROM sealed_items \
+         WHERE class = $1 AND {column} IN ({}) ORDER BY id",
+        ids.join(", ")
+    )))
+    .bind(class)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(4)?, meta_from_row(r)?))).collect()
+}
+
+/// `(item id, alias)` of the readers of these items, by alias.
+pub async fn reader_aliases<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    item_ids: &[i64],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    if item_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = item_ids.iter().map(i64::to_string).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT r.item_id, v.alias FROM sealed_item_readers r JOIN volunteers v ON v.id = r.volunteer_id \
+         WHERE r.item_id IN ({}) ORDER BY v.alias",
+        ids.join(", ")
+    )))
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}

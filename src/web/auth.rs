@@ -10,7 +10,8 @@
 
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -31,6 +32,8 @@ pub enum Access {
     Roles(&'static [Role]),
 }
 
+/// The roles of [`Volunteer::can_dispatch`], [`Volunteer::is_coordinator`] and
+/// [`Volunteer::is_observer`], as the table lists them (a test keeps them equal).
 const DISPATCH: &[Role] = &[Role::Dispatcher, Role::Coordinator];
 const COORDINATOR: &[Role] = &[Role::Coordinator];
 const OBSERVER: &[Role] = &[Role::Observer];
@@ -141,6 +144,21 @@ impl Authorized {
     }
 }
 
+/// The session cookie: `HttpOnly; Secure; SameSite=Strict`, for the whole site.
+pub fn session_cookie(token: &SecretString) -> HeaderValue {
+    let value = format!(
+        "{COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        token.expose_secret(),
+        sessions::ABSOLUTE.as_secs()
+    );
+    HeaderValue::from_str(&value).expect("a cookie of hex digits")
+}
+
+/// The session cookie, emptied and expired: what signing out sends.
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("__Host-ql_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+}
+
 /// Every value of the cookie `name` the request carries.
 pub fn cookie_values<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
     headers
@@ -210,15 +228,10 @@ impl FromRequestParts<AppState> for Authorized {
                     None => return Err(ApiError::Unauthorized),
                 }
             }
-            (_, Some(cookie)) => {
-                match sessions::lookup(state, cookie, !is_auto_refresh(parts))
-                    .await
-                    .map_err(super::api::account_error)?
-                {
-                    Some(s) => (Some(s.volunteer.clone()), Some(Via::Session(Box::new(s)))),
-                    None => (None, None),
-                }
-            }
+            (_, Some(cookie)) => match sessions::lookup(state, cookie, !is_auto_refresh(parts)).await? {
+                Some(s) => (Some(s.volunteer.clone()), Some(Via::Session(Box::new(s)))),
+                None => (None, None),
+            },
             _ => (None, None),
         };
         let stage = match &via {
@@ -236,9 +249,7 @@ impl FromRequestParts<AppState> for Authorized {
             Access::SignedIn | Access::Roles(_) => {
                 match stage {
                     None => return Err(ApiError::Unauthorized),
-                    Some(Stage::Totp) => {
-                        return Err(ApiError::Forbidden("finish enrolling your authenticator first".into()));
-                    }
+                    Some(Stage::Totp) => return Err(ApiError::Enrolling),
                     Some(Stage::Full) => {}
                 }
                 if let (Access::Roles(roles), Some(v)) = (access, &volunteer)
@@ -334,5 +345,20 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ConsoleForm<T> {
         crate::secret::zeroize_body(bytes);
         drop(parts);
         Ok(ConsoleForm { auth, form: form? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tables_role_lists_match_the_role_predicates() {
+        for role in Role::ALL {
+            let v = crate::roster::test_volunteer(1, &[role], &["en"], true, false);
+            assert_eq!(DISPATCH.contains(&role), v.can_dispatch(), "{role}");
+            assert_eq!(COORDINATOR.contains(&role), v.is_coordinator(), "{role}");
+            assert_eq!(OBSERVER.contains(&role), v.is_observer(), "{role}");
+        }
     }
 }

@@ -8,8 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::accounts::sessions::AccountError;
+use crate::dispatch::DispatchError;
+use crate::flow::FlowError;
 use crate::items::ItemError;
+use crate::retention::SweepError;
 use crate::roster::RosterError;
+use crate::sms::intake::ReplyError;
 use crate::store::Outage;
 use crate::vault::VaultError;
 
@@ -17,6 +22,8 @@ use crate::vault::VaultError;
 pub enum ApiError {
     BadRequest(String),
     Unauthorized,
+    /// Signed in, but the authenticator is still to be enrolled.
+    Enrolling,
     /// Sign-in failed: one answer for every reason.
     SignInFailed,
     TooMany(String),
@@ -43,7 +50,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::SignInFailed => StatusCode::UNAUTHORIZED,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Enrolling => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -56,7 +63,8 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::Unauthorized => "sign in first (or send a valid API token)".into(),
-            ApiError::SignInFailed => "alias, password or code is not right".into(),
+            ApiError::Enrolling => "finish enrolling your authenticator first".into(),
+            ApiError::SignInFailed => AccountError::SignInFailed.to_string(),
             ApiError::Internal(_) => "internal error; the operator can find it in the log".into(),
             ApiError::BadRequest(m)
             | ApiError::TooMany(m)
@@ -129,6 +137,64 @@ impl From<RosterError> for ApiError {
             RosterError::AliasTaken(_) | RosterError::PhoneTaken => ApiError::Unprocessable(e.to_string()),
             RosterError::Store(e) => e.into(),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::SignInFailed => ApiError::SignInFailed,
+            AccountError::TooManyAttempts => ApiError::TooMany(e.to_string()),
+            AccountError::Invalid(m) => ApiError::Unprocessable(m),
+            AccountError::Yourself => ApiError::Conflict(e.to_string()),
+            AccountError::Unavailable(outage) => outage.into(),
+            AccountError::Roster(e) => e.into(),
+            AccountError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<DispatchError> for ApiError {
+    fn from(e: DispatchError) -> Self {
+        match e {
+            DispatchError::Invalid(m) => ApiError::Unprocessable(m),
+            DispatchError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            DispatchError::Ended(_) => ApiError::Conflict(e.to_string()),
+            DispatchError::NotAllowed(m) => ApiError::Forbidden(m),
+            DispatchError::Covered(_) => ApiError::Conflict(e.to_string()),
+            DispatchError::NoReaders => ApiError::Unprocessable(e.to_string()),
+            DispatchError::Item(e) => e.into(),
+            DispatchError::Store(e) => e.into(),
+            DispatchError::Roster(e) => e.into(),
+        }
+    }
+}
+
+impl From<SweepError> for ApiError {
+    fn from(e: SweepError) -> Self {
+        match e {
+            SweepError::Store(e) => e.into(),
+            SweepError::Vault(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::Store(e) => e.into(),
+            FlowError::NotFound(m) => ApiError::NotFound(m),
+            FlowError::Other(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<ReplyError> for ApiError {
+    fn from(e: ReplyError) -> Self {
+        match e {
+            ReplyError::Refused(why) => ApiError::Conflict(why),
+            ReplyError::Failed(e) => e.into(),
         }
     }
 }

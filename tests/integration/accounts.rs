@@ -15,6 +15,7 @@ use secrecy::ExposeSecret;
 use tower::ServiceExt;
 
 use crate::both;
+use crate::support::outage::WritesRefused;
 use crate::support::{Backend, TestEnv};
 
 const PASSWORD: &str = "river glass orbit 19";
@@ -443,6 +444,13 @@ async fn the_openapi_document_describes_every_api_route(backend: Backend) {
             "{template}: errors described"
         );
     }
+    // And the other way round: every operation the document (the router) has is in the table.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            assert!(quietline::web::auth::access(&method, path).is_some(), "{method} {path} is not in the table");
+        }
+    }
 }
 
 both!(behind_a_local_proxy_the_limit_counts_the_forwarded_network);
@@ -469,4 +477,60 @@ async fn behind_a_local_proxy_the_limit_counts_the_forwarded_network(backend: Ba
     }
     assert_eq!(attempt("198.51.100.99", "guess-next".into()).await, StatusCode::TOO_MANY_REQUESTS, "same /24");
     assert_eq!(attempt("203.0.113.9", "guess-next".into()).await, StatusCode::UNAUTHORIZED, "another network");
+}
+
+both!(console_and_api_answer_an_outage_alike);
+async fn console_and_api_answer_an_outage_alike(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let state = env.state().await;
+    let ana = enrolled(&env, &state, "ana", "+14155550131", "dispatcher").await;
+    let csrf = ana.csrf.clone().unwrap();
+    // Writes refused, reads still answered: the session is found, the change is not kept.
+    let refused = WritesRefused::start(&env, &["sessions", "incidents"]).await;
+    let pairs = [
+        ((Method::POST, "/console/sign-out", format!("csrf={csrf}")), (Method::DELETE, "/api/v1/session", None)),
+        (
+            (Method::POST, "/console/incidents", format!("csrf={csrf}&zone=north&kind=other&location=x")),
+            (Method::POST, "/api/v1/incidents", Some(r#"{"zone": "north", "location": "x"}"#)),
+        ),
+    ];
+    for ((cm, cpath, form), (am, apath, json)) in pairs {
+        let console = send(&state, &ana, cm, cpath, Some(&form), true).await;
+        let api = send(&state, &ana, am, apath, json, false).await;
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE, "{apath}: {}", api.body);
+        assert_eq!(console.status, api.status, "{cpath}: {}", console.body);
+        assert!(console.body.contains("nothing was stored"), "{cpath}: {}", console.body);
+    }
+    refused.end().await;
+    // The database gone altogether: signing in on either gets the same answer.
+    state.db.close().await;
+    let form = "alias=ana&password=x&code=123456";
+    let console = send(&state, &Client::default(), Method::POST, "/console/sign-in", Some(form), true).await;
+    let json = r#"{"alias": "ana", "password": "x", "code": "123456"}"#;
+    let api = send(&state, &Client::default(), Method::POST, "/api/v1/session", Some(json), false).await;
+    assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE, "{}", api.body);
+    assert_eq!(console.status, api.status, "{}", console.body);
+}
+
+both!(the_console_shows_the_configured_note_lifetime);
+async fn the_console_shows_the_configured_note_lifetime(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let state = env.state_with(&[("QUIETLINE_RETENTION_NOTE", "12d")]).await;
+    let ana = enrolled(&env, &state, "ana", "+14155550131", "dispatcher").await;
+    let key = crate::support::new_reader(env.dir.path(), "ana").public;
+    let key = quietline::vault::AgeRecipient::parse(&key).unwrap();
+    quietline::roster::replace_keys(&state.db, &state.vault, "ana", &key).await.unwrap();
+    let opened =
+        send(&state, &ana, Method::POST, "/api/v1/incidents", Some(r#"{"zone": "north", "location": "x"}"#), false)
+            .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+    let id = serde_json::from_str::<serde_json::Value>(&opened.body).unwrap()["id"].as_i64().unwrap();
+    let note =
+        send(&state, &ana, Method::POST, &format!("/api/v1/incidents/{id}/notes"), Some(r#"{"text": "seen"}"#), false)
+            .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{}", note.body);
+    let page = send(&state, &ana, Method::GET, &format!("/console/incidents/{id}"), None, false).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("deleted 12 days after the incident closes"), "{}", page.body);
+    assert!(!page.body.contains("30 days"), "{}", page.body);
 }

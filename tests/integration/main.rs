@@ -11,6 +11,7 @@ mod field;
 mod first_hour;
 mod health;
 mod keys;
+mod layout;
 mod log_hygiene;
 mod peers;
 mod retention;

@@ -155,3 +155,49 @@ impl Drop for SmallDisk {
         let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
     }
 }
+
+/// Writes refused while reads still work, as when the database's disk fills up
+/// or another process holds its file locked: on SQLite another connection holds
+/// the write lock (writes wait out the busy timeout, then fail); on PostgreSQL
+/// triggers refuse writes to `tables` with SQLSTATE 53100, disk full.
+pub enum WritesRefused {
+    Sqlite(SqliteLock),
+    Postgres { conn: AnyConnection, tables: Vec<String> },
+}
+
+impl WritesRefused {
+    pub async fn start(env: &super::TestEnv, tables: &[&str]) -> WritesRefused {
+        let Some((_, url)) = env.env().into_iter().find(|(k, _)| k == "QUIETLINE_DATABASE_URL") else {
+            return WritesRefused::Sqlite(SqliteLock::take(&env.sqlite_file()).await);
+        };
+        sqlx::any::install_default_drivers();
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION qlt_refuse_writes() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100'; END $$",
+        )
+        .await
+        .unwrap();
+        for table in tables {
+            let sql = format!(
+                "CREATE TRIGGER qlt_refuse_writes BEFORE INSERT OR UPDATE OR DELETE ON {table} \
+                 FOR EACH STATEMENT EXECUTE FUNCTION qlt_refuse_writes()"
+            );
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+        }
+        WritesRefused::Postgres { conn, tables: tables.iter().map(|t| t.to_string()).collect() }
+    }
+
+    pub async fn end(self) {
+        match self {
+            WritesRefused::Sqlite(lock) => lock.release().await,
+            WritesRefused::Postgres { mut conn, tables } => {
+                for table in tables {
+                    let sql = format!("DROP TRIGGER qlt_refuse_writes ON {table}");
+                    conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+                }
+                conn.close().await.unwrap();
+            }
+        }
+    }
+}

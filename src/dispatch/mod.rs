@@ -12,7 +12,6 @@
 //! after it, its field notes `retention_note` after it. Until then the sweeper
 //! keeps their epoch ahead of time (see [`keep_open_items_alive`]).
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::AppState;
@@ -20,10 +19,19 @@ use crate::audit::{self, Actor};
 use crate::clock::UnixTime;
 use crate::items::{self, Content, ItemClass, ItemError};
 use crate::outbound;
-use crate::roster::{self, Role, Volunteer, Zone};
+use crate::roster::{self, Volunteer, Zone};
 use crate::states::{DispatchState, IncidentStatus};
 use crate::store::incidents::{self as field, IncidentRow, NewIncident};
 use crate::store::items::{self as item_db, Link};
+
+mod actions;
+mod dashboard;
+mod notes;
+pub mod views;
+
+pub use actions::{Answer, StatusChange, answer, change_status};
+pub use dashboard::{Dashboard, ThreadView, dashboard, threads};
+pub use notes::{NoteExpiry, NoteSaved, add_note, add_sealed_note, note_recipients};
 
 /// What kind of activity an incident reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,49 +73,29 @@ const LOCATION_SMS_CHARS: usize = 300;
 /// Items of open incidents are kept at least this far ahead of their expiry.
 const KEEP_ALIVE: Duration = Duration::from_secs(2 * 86_400);
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
+    #[error("{0}")]
     Invalid(String),
+    #[error("there is no incident #{0}")]
     NotFound(i64),
     /// The incident has ended (closed or a false alarm).
+    #[error("incident #{0} has ended")]
     Ended(i64),
+    #[error("{0}")]
     NotAllowed(String),
+    /// Every slot was taken before this accept.
+    #[error("#{0} is covered, thank you")]
+    Covered(i64),
     /// Nobody who should read it has registered a key: nothing was kept.
+    #[error("nobody who should read it has registered an age key, so it was not kept")]
     NoReaders,
+    #[error("{0}")]
     Item(ItemError),
-    Store(sqlx::Error),
-    Roster(roster::RosterError),
-}
-
-impl fmt::Display for DispatchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DispatchError::Invalid(why) => f.write_str(why),
-            DispatchError::NotFound(id) => write!(f, "there is no incident #{id}"),
-            DispatchError::Ended(id) => write!(f, "incident #{id} has ended"),
-            DispatchError::NotAllowed(why) => f.write_str(why),
-            DispatchError::NoReaders => {
-                f.write_str("nobody who should read it has registered an age key, so it was not kept")
-            }
-            DispatchError::Item(e) => write!(f, "{e}"),
-            DispatchError::Store(e) => write!(f, "database error: {e}"),
-            DispatchError::Roster(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for DispatchError {}
-
-impl From<sqlx::Error> for DispatchError {
-    fn from(e: sqlx::Error) -> Self {
-        DispatchError::Store(e)
-    }
-}
-
-impl From<roster::RosterError> for DispatchError {
-    fn from(e: roster::RosterError) -> Self {
-        DispatchError::Roster(e)
-    }
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("{0}")]
+    Roster(#[from] roster::RosterError),
 }
 
 impl From<ItemError> for DispatchError {
@@ -141,10 +129,6 @@ pub async fn known_zone(state: &AppState, input: &str) -> Result<Zone> {
             Err(DispatchError::Invalid(format!("unknown zone; zones: {}", names.join(", "))))
         }
     }
-}
-
-pub fn is_open(status: IncidentStatus) -> bool {
-    status.is_open()
 }
 
 /// A new incident, validated.
@@ -268,7 +252,7 @@ async fn page(
     let zone = Zone::parse(&incident.zone).map_err(DispatchError::Invalid)?;
     let observers: Vec<&Volunteer> = roster
         .iter()
-        .filter(|v| v.active_on_shift() && v.has_role(Role::Observer))
+        .filter(|v| v.active_on_shift() && v.is_observer())
         .filter(|v| tier != TIER_ZONE || v.zones.contains(&zone))
         .filter(|v| skip.is_none_or(|s| s.id != v.id))
         .collect();
@@ -373,11 +357,7 @@ async fn incident(state: &AppState, id: i64) -> Result<IncidentRow> {
 }
 
 fn require_observer(v: &Volunteer) -> Result<()> {
-    if v.has_role(Role::Observer) {
-        Ok(())
-    } else {
-        Err(DispatchError::NotAllowed("only observers take dispatches".into()))
-    }
+    if v.is_observer() { Ok(()) } else { Err(DispatchError::NotAllowed("only observers take dispatches".into())) }
 }
 
 /// The observer's place on an incident: only someone paged for it (or assigned)
@@ -526,95 +506,6 @@ pub async fn close_forgotten(state: &AppState) -> Result<usize> {
     Ok(closed)
 }
 
-/// When a field note will be deleted.
-pub enum NoteExpiry {
-    /// `retention_note` after its incident closes.
-    AfterClose(Duration),
-    At(UnixTime),
-}
-
-pub struct NoteSaved {
-    pub id: i64,
-    pub expiry: NoteExpiry,
-    /// False when the author has no key: only the legal team can read it.
-    pub author_reads: bool,
-}
-
-/// A field note on an incident, sealed at once to its author and the legal team.
-/// Assigned observers, dispatchers, coordinators and attorneys may write one.
-pub async fn add_note(state: &AppState, id: i64, author: &Volunteer, text: &[u8]) -> Result<NoteSaved> {
-    store_note(state, id, author, Content::Plaintext(text)).await
-}
-
-/// A field note sealed on the author's device to [`note_recipients`]: an age
-/// file the server wraps in its epoch layer without reading.
-pub async fn add_sealed_note(state: &AppState, id: i64, author: &Volunteer, age: &[u8]) -> Result<NoteSaved> {
-    store_note(state, id, author, Content::Age(age)).await
-}
-
-/// The public keys a note on incident `id` by `author` is sealed to (what a
-/// device sealing it itself needs): the author's and the legal team's.
-pub async fn note_recipients(state: &AppState, id: i64, author: &Volunteer) -> Result<Vec<String>> {
-    let (readers, _) = note_readers(state, id, author).await?;
-    let mut keys: Vec<String> =
-        readers.iter().filter(|v| v.can_read()).flat_map(|v| v.keys.iter().map(|k| k.as_str().to_string())).collect();
-    keys.sort();
-    keys.dedup();
-    if keys.is_empty() {
-        return Err(DispatchError::NoReaders);
-    }
-    Ok(keys)
-}
-
-/// Who reads a note `author` writes on incident `id`, and when it expires; an
-/// error when they may not write one.
-async fn note_readers(
-    state: &AppState,
-    id: i64,
-    author: &Volunteer,
-) -> Result<(Vec<Volunteer>, (UnixTime, NoteExpiry))> {
-    let incident = incident(state, id).await?;
-    let staff = [Role::Dispatcher, Role::Coordinator, Role::Attorney].iter().any(|r| author.has_role(*r));
-    if !staff {
-        let current = field::dispatch_state(state.db.pool(), id, author.id).await?;
-        if !current.is_some_and(DispatchState::is_assigned) {
-            return Err(DispatchError::NotAllowed(format!("you are not assigned to #{id}")));
-        }
-    }
-    let now = state.vault.clock().now();
-    let note_life = state.config.retention.note;
-    let (expires, expiry) = match incident.closed_at {
-        Some(closed) => (UnixTime(closed).plus(note_life), NoteExpiry::At(UnixTime(closed).plus(note_life))),
-        None => (now.plus(note_life), NoteExpiry::AfterClose(note_life)),
-    };
-    if expires <= now {
-        return Err(DispatchError::Ended(id));
-    }
-    let roster = roster::list(&state.db).await?;
-    let mut readers: Vec<Volunteer> = roster::legal_team(&roster).into_iter().cloned().collect();
-    // The author as read now, so that a key added a moment ago counts.
-    readers.push(roster.iter().find(|v| v.id == author.id).cloned().unwrap_or_else(|| author.clone()));
-    Ok((readers, (expires, expiry)))
-}
-
-async fn store_note(state: &AppState, id: i64, author: &Volunteer, content: Content<'_>) -> Result<NoteSaved> {
-    let (readers, (expires, expiry)) = note_readers(state, id, author).await?;
-    let refs: Vec<&Volunteer> = readers.iter().collect();
-    let stored = items::store_linked(
-        &state.db,
-        &state.vault,
-        ItemClass::Note,
-        content,
-        &refs,
-        expires,
-        Some(Link::Incident(id)),
-    )
-    .await?;
-    audit::record(state, Actor::Volunteer(author), "note.add", "incident", Some(id)).await;
-    let author_reads = readers.last().is_some_and(Volunteer::has_key);
-    Ok(NoteSaved { id: stored.id, expiry, author_reads })
-}
-
 /// Keeps the details and notes of incidents still open from expiring: their
 /// lifetimes start at the close. Run by the sweeper; returns how many moved.
 pub async fn keep_open_items_alive(state: &AppState) -> Result<usize> {
@@ -635,33 +526,4 @@ pub async fn keep_open_items_alive(state: &AppState) -> Result<usize> {
         }
     }
     Ok(moved)
-}
-
-/// An incident as the server sees it: no details.
-pub struct Summary {
-    pub incident: IncidentRow,
-    /// `(alias, state)` of everyone paged or assigned.
-    pub observers: Vec<(String, DispatchState)>,
-    pub notes: usize,
-    /// When the first note expires, if any.
-    pub first_note_expiry: Option<i64>,
-}
-
-pub async fn summary(state: &AppState, id: i64) -> Result<Summary> {
-    let incident = incident(state, id).await?;
-    let roster = roster::list(&state.db).await?;
-    let observers = field::dispatches_of(state.db.pool(), id)
-        .await?
-        .into_iter()
-        .map(|(vid, s)| {
-            let alias = roster.iter().find(|v| v.id == vid).map(|v| v.alias.to_string()).unwrap_or_default();
-            (alias, s)
-        })
-        .collect();
-    let notes: Vec<_> = item_db::linked(state.db.pool(), Link::Incident(id))
-        .await?
-        .into_iter()
-        .filter(|i| i.class == ItemClass::Note.as_str())
-        .collect();
-    Ok(Summary { incident, observers, first_note_expiry: notes.iter().map(|n| n.expires_at).min(), notes: notes.len() })
 }

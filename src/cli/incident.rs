@@ -1,6 +1,7 @@
-//! `incident`, `intake` and `audit`: field operations from the server's command
-//! line. Incident details are read from a file or stdin, never from the command
-//! line, where shell history and the process list would keep them.
+//! `incident`: field operations from the server's command line: open an
+//! incident and page observers, list and show them, verify, close. Incident
+//! details are read from a file or stdin, never from the command line, where
+//! shell history and the process list would keep them.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -14,7 +15,6 @@ use crate::audit::Actor;
 use crate::clock::{Clock, UnixTime};
 use crate::config::Config;
 use crate::dispatch::{self, Kind, NewReport};
-use crate::sms::intake;
 
 #[derive(Subcommand, Debug)]
 pub enum IncidentCommand {
@@ -45,14 +45,6 @@ pub struct NewArgs {
     pub details: PathBuf,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum IntakeCommand {
-    /// Text threads from the public that have not expired: number, language, state
-    List,
-    /// Mark a thread handled: it expires after retention_intake_handled
-    Handled { id: i64 },
-}
-
 fn read_details(path: &PathBuf) -> Result<Zeroizing<String>, CliError> {
     let mut text = Zeroizing::new(String::new());
     if path.as_os_str() == "-" {
@@ -65,7 +57,7 @@ fn read_details(path: &PathBuf) -> Result<Zeroizing<String>, CliError> {
     Ok(text)
 }
 
-pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
+pub async fn run(cmd: IncidentCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
     // Check what can be checked before touching the database.
     let new = match &cmd {
         IncidentCommand::New(args) => {
@@ -101,12 +93,11 @@ pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write)
                 }
             }
             IncidentCommand::List => {
-                let incidents = crate::store::incidents::list(state.db.pool()).await?;
+                let incidents = dispatch::views::all(&state).await.map_err(|e| CliError(e.to_string()))?;
                 if incidents.is_empty() {
                     writeln!(out, "no incidents")?;
                 }
                 for i in incidents {
-                    let s = dispatch::summary(&state, i.id).await.map_err(|e| CliError(e.to_string()))?;
                     writeln!(
                         out,
                         "#{:<5} {:<12} {:<10} {:<11} observers {}/{}  notes {}",
@@ -116,28 +107,27 @@ pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write)
                         i.status.as_str(),
                         i.assigned,
                         i.needed,
-                        s.notes
+                        i.notes
                     )?;
                 }
             }
             IncidentCommand::Show { id } => {
-                let s = dispatch::summary(&state, id).await.map_err(|e| CliError(e.to_string()))?;
-                let i = &s.incident;
+                let i = dispatch::views::view(&state, id).await.map_err(|e| CliError(e.to_string()))?;
                 writeln!(out, "#{} {} {} {}", i.id, i.zone, i.kind, i.status.as_str())?;
-                writeln!(out, "opened in the hour of {}", UnixTime(i.created_hour).display_utc())?;
+                writeln!(out, "opened in the hour of {}", UnixTime(i.opened_hour).display_utc())?;
                 if let Some(t) = i.expires_at {
                     writeln!(out, "deleted {}", UnixTime(t).display_utc())?;
                 }
                 writeln!(out, "observers wanted {}, assigned {}", i.needed, i.assigned)?;
-                for (alias, st) in &s.observers {
+                for (alias, st) in &i.observers {
                     writeln!(out, "  {alias:<20} {}", st.as_str())?;
                 }
-                match (s.notes, s.first_note_expiry, i.closed_at) {
-                    (0, _, _) => writeln!(out, "no notes")?,
-                    (n, Some(t), Some(_)) => {
-                        writeln!(out, "{n} note(s); the first is deleted {}", UnixTime(t).display_utc())?
+                match &i.note_expiry {
+                    None => writeln!(out, "no notes")?,
+                    Some(when @ dispatch::NoteExpiry::At(_)) => {
+                        writeln!(out, "{} note(s); the first is deleted {when}", i.notes)?
                     }
-                    (n, _, _) => writeln!(out, "{n} note(s); deleted after the incident closes")?,
+                    Some(when) => writeln!(out, "{} note(s); deleted {when}", i.notes)?,
                 }
             }
             IncidentCommand::Verify { id } => {
@@ -154,71 +144,9 @@ pub async fn incident(cmd: IncidentCommand, config: Config, out: &mut dyn Write)
                     out,
                     "#{id} {what}; it is deleted {}, its notes after {}",
                     until.display_utc(),
-                    human_days(state.config.retention.note)
+                    crate::clock::in_words(state.config.retention.note)
                 )?;
             }
-        }
-        Ok::<(), CliError>(())
-    }
-    .await;
-    state.db.close().await;
-    result
-}
-
-fn human_days(d: std::time::Duration) -> String {
-    let days = d.as_secs() / 86_400;
-    if days > 0 { format!("{days} days") } else { format!("{} hours", d.as_secs() / 3600) }
-}
-
-pub async fn intake_cmd(cmd: IntakeCommand, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
-    let state = open_state(config, Clock::system()).await?;
-    let result = async {
-        match cmd {
-            IntakeCommand::List => {
-                let now = state.vault.clock().now();
-                let threads = crate::store::intake::list(state.db.pool(), now.0).await?;
-                if threads.is_empty() {
-                    writeln!(out, "no text threads")?;
-                }
-                for t in threads {
-                    let items = crate::store::items::linked(state.db.pool(), crate::store::items::Link::Thread(t.id))
-                        .await?
-                        .into_iter()
-                        .filter(|i| i.class == crate::items::ItemClass::Intake.as_str())
-                        .map(|i| i.id.to_string())
-                        .collect::<Vec<_>>();
-                    writeln!(
-                        out,
-                        "#{:<5} {:<3} {:<10} deleted {}  texts (items): {}",
-                        t.id,
-                        t.language,
-                        t.state.as_str(),
-                        UnixTime(t.expires_at).display_utc(),
-                        items.join(" ")
-                    )?;
-                }
-            }
-            IntakeCommand::Handled { id } => {
-                let until = intake::handled(&state, id, Actor::Operator).await.map_err(|e| CliError(e.to_string()))?;
-                writeln!(out, "#{id} handled; it is deleted {}", until.display_utc())?;
-            }
-        }
-        Ok::<(), CliError>(())
-    }
-    .await;
-    state.db.close().await;
-    result
-}
-
-pub async fn audit(limit: i64, config: Config, out: &mut dyn Write) -> Result<(), CliError> {
-    let state = open_state(config, Clock::system()).await?;
-    let result = async {
-        for e in crate::store::audit::recent(state.db.pool(), limit).await? {
-            let object = match e.object_id {
-                Some(id) => format!("{} #{id}", e.object_kind),
-                None => e.object_kind.clone(),
-            };
-            writeln!(out, "{}  {:<20} {:<22} {object}", UnixTime(e.at_hour).display_utc(), e.actor, e.action)?;
         }
         Ok::<(), CliError>(())
     }
