@@ -275,7 +275,13 @@ pub async fn ciphertext_for_reader(db: &Db, vault: &Vault, id: i64, reader: &Vol
         // Also for items that do not exist, so ids cannot be probed.
         return Err(ItemError::NotAReader);
     }
-    ciphertext(db, vault, id).await
+    let bytes = ciphertext(db, vault, id).await?;
+    // For "not yet heard" on the dashboard; a failure here must not keep the
+    // reader from their item.
+    if let Err(e) = items::mark_opened(db.pool(), id).await {
+        tracing::debug!(error = %e, "an item could not be marked opened");
+    }
+    Ok(bytes)
 }
 
 /// The age ciphertext of an item, for the operator on the server: the reader's

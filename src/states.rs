@@ -204,15 +204,22 @@ impl DispatchState {
 /// A public text thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ThreadState {
+    /// Waiting for a reply: new, or the sender wrote again.
     Open,
+    /// A dispatcher replied; open again when the sender writes.
+    Replied,
     Handled,
     /// The sender texted STOP: no replies reach them.
     OptedOut,
 }
 
 impl ThreadState {
-    pub const NAMES: [(ThreadState, &'static str); 3] =
-        [(ThreadState::Open, "open"), (ThreadState::Handled, "handled"), (ThreadState::OptedOut, "opted_out")];
+    pub const NAMES: [(ThreadState, &'static str); 4] = [
+        (ThreadState::Open, "open"),
+        (ThreadState::Replied, "replied"),
+        (ThreadState::Handled, "handled"),
+        (ThreadState::OptedOut, "opted_out"),
+    ];
 
     pub fn as_str(self) -> &'static str {
         name_of(&Self::NAMES, self)

@@ -43,13 +43,21 @@ pub struct Dashboard {
     pub calls_waiting: i64,
     pub calls_in_progress: i64,
     pub voicemails: i64,
+    /// Voicemails no reader has fetched yet.
+    pub unheard_voicemails: i64,
     pub threads: Vec<ThreadView>,
     pub open_incidents: Vec<IncidentView>,
 }
 
 impl Dashboard {
+    /// Text threads waiting for a reply.
     pub fn open_text_threads(&self) -> usize {
         self.threads.iter().filter(|t| t.state == ThreadState::Open).count()
+    }
+
+    /// Open incidents that still want observers.
+    pub fn wanting_observers(&self) -> impl Iterator<Item = &IncidentView> {
+        self.open_incidents.iter().filter(|i| i.assigned < i.needed)
     }
 }
 
@@ -62,6 +70,7 @@ pub async fn dashboard(state: &AppState) -> Result<Dashboard> {
         calls_waiting: call_db::count_in_state(pool, CallState::Ringing).await?,
         calls_in_progress: call_db::count_in_state(pool, CallState::Bridged).await?,
         voicemails: item_db::count_live(pool, ItemClass::Voicemail.as_str(), now).await?,
+        unheard_voicemails: item_db::count_unopened(pool, ItemClass::Voicemail.as_str(), now).await?,
         threads: threads(state).await?,
         open_incidents: views::open_incidents(state).await?,
     })

@@ -77,7 +77,7 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     match command::carrier_keyword(body) {
         Some(Command::Stop) => {
             let mut stopped = 0;
-            for from_state in [ThreadState::Open, ThreadState::Handled] {
+            for from_state in [ThreadState::Open, ThreadState::Replied, ThreadState::Handled] {
                 stopped +=
                     field::set_token_state(state.db.pool(), token, from_state, ThreadState::OptedOut, now.0).await?;
             }
@@ -113,7 +113,8 @@ pub async fn incoming(state: &AppState, from: &PhoneNumber, body: &str, has_medi
     let expires = now.plus(state.config.retention.intake);
     let (thread_id, is_new) = match &thread {
         Some(t) => {
-            let new_state = if t.state == ThreadState::Handled { ThreadState::Open } else { t.state };
+            // Written again: waiting for a reply once more.
+            let new_state = if t.state == ThreadState::OptedOut { t.state } else { ThreadState::Open };
             let lang_code = if keyword.is_some() { lang.as_str() } else { t.language.as_str() };
             extend(state, t.id, lang_code, new_state, expires).await?;
             (t.id, false)
@@ -277,7 +278,7 @@ pub async fn reply(
         UnixTime(thread.expires_at)
     } else {
         let expires = now.plus(state.config.retention.intake);
-        extend(state, thread_id, &thread.language, thread.state, expires).await.map_err(ReplyError::Failed)?;
+        extend(state, thread_id, &thread.language, ThreadState::Replied, expires).await.map_err(ReplyError::Failed)?;
         expires
     };
     if let Err(e) = keep(state, thread_id, text, Some(by), expires).await {

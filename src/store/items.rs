@@ -233,6 +233,25 @@ pub async fn readable_by<'e>(
 }
 
 /// How many unexpired items of a class there are.
+/// Notes that one of an item's readers fetched it.
+pub async fn mark_opened<'e>(ex: impl Executor<'e, Database = Any>, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sealed_items SET opened = 1 WHERE id = $1 AND opened = 0").bind(id).execute(ex).await?;
+    Ok(())
+}
+
+/// Live items of `class` no reader has fetched yet.
+pub async fn count_unopened<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    class: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sealed_items WHERE class = $1 AND expires_at > $2 AND opened = 0")
+        .bind(class)
+        .bind(now)
+        .fetch_one(ex)
+        .await
+}
+
 pub async fn count_live<'e>(ex: impl Executor<'e, Database = Any>, class: &str, now: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM sealed_items WHERE class = $1 AND expires_at > $2")
         .bind(class)

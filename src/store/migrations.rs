@@ -18,6 +18,7 @@ pub const MIGRATIONS_SQLITE: &[(i64, &str, &str)] = &[
     (6, "accounts", include_str!("../../migrations/sqlite/0006_accounts.sql")),
     (7, "security", include_str!("../../migrations/sqlite/0007_security.sql")),
     (8, "device_keys", include_str!("../../migrations/sqlite/0008_device_keys.sql")),
+    (9, "attention", include_str!("../../migrations/sqlite/0009_attention.sql")),
 ];
 
 /// `(version, name, sql)` for PostgreSQL.
@@ -30,6 +31,7 @@ pub const MIGRATIONS_POSTGRES: &[(i64, &str, &str)] = &[
     (6, "accounts", include_str!("../../migrations/postgres/0006_accounts.sql")),
     (7, "security", include_str!("../../migrations/postgres/0007_security.sql")),
     (8, "device_keys", include_str!("../../migrations/postgres/0008_device_keys.sql")),
+    (9, "attention", include_str!("../../migrations/postgres/0009_attention.sql")),
 ];
 
 pub(super) fn migrator(backend: Backend) -> Migrator {

@@ -23,6 +23,9 @@ pub struct DashboardOut {
     pub calls_waiting: i64,
     pub calls_in_progress: i64,
     pub voicemails: i64,
+    /// Voicemails no reader has fetched yet.
+    pub unheard_voicemails: i64,
+    /// Text threads waiting for a reply.
     pub open_text_threads: i64,
     pub open_incidents: Vec<IncidentOut>,
 }
@@ -35,6 +38,7 @@ impl From<Dashboard> for DashboardOut {
             calls_waiting: d.calls_waiting,
             calls_in_progress: d.calls_in_progress,
             voicemails: d.voicemails,
+            unheard_voicemails: d.unheard_voicemails,
             open_incidents: d.open_incidents.into_iter().map(IncidentOut::from).collect(),
         }
     }
