@@ -112,6 +112,19 @@ impl From<ItemError> for ApiError {
     }
 }
 
+impl From<crate::keys::KeyError> for ApiError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        use crate::keys::KeyError;
+        match e {
+            KeyError::Invalid(m) => ApiError::Unprocessable(m),
+            KeyError::NotFound => ApiError::NotFound(e.to_string()),
+            KeyError::Revoked => ApiError::Forbidden(e.to_string()),
+            KeyError::TooMany => ApiError::Conflict(e.to_string()),
+            KeyError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<Outage> for ApiError {
     fn from(outage: Outage) -> Self {
         ApiError::Unavailable(format!("{outage}: nothing was stored; try again later"))

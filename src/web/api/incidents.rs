@@ -2,8 +2,10 @@
 //! changes, observers' answers and field notes.
 
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(incident_status))
         .routes(routes!(incident_dispatch))
         .routes(routes!(incident_note))
+        .routes(routes!(note_recipients))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -186,10 +189,39 @@ pub struct NoteOut {
     expires_at: Option<i64>,
 }
 
-/// A field note, sealed at once to you and the legal team.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", params(("id" = i64, Path)), request_body = TextIn,
+/// A note's body: JSON `{"text": …}` the server seals at once, or an age file
+/// the author's device sealed to [`note_recipients`] (the server never reads it).
+pub enum NoteBody {
+    Text(TextIn),
+    Sealed(Bytes),
+}
+
+impl<S: Send + Sync> FromRequest<S> for NoteBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let age = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/age"));
+        if age {
+            let bytes = Bytes::from_request(request, state)
+                .await
+                .map_err(|e| ApiError::BadRequest(format!("the body could not be read: {}", e.body_text())))?;
+            return Ok(NoteBody::Sealed(bytes));
+        }
+        Ok(NoteBody::Text(ApiJson::<TextIn>::from_request(request, state).await?.0))
+    }
+}
+
+/// A field note: sealed at once to you and the legal team, or sealed already on
+/// your device (`application/age`, to the keys of `…/notes/recipients`).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", params(("id" = i64, Path)),
+    request_body(content((TextIn = "application/json"), ("application/age"))),
     responses(
-    (status = 201, description = "Sealed", body = NoteOut),
+    (status = 201, description = "Stored", body = NoteOut),
+    (status = 400, description = "Not an age file", body = ErrorBody),
     (status = 409, description = "The incident's notes have all expired", body = ErrorBody),
     (status = 422, description = "Nobody who should read it has a key", body = ErrorBody),
     SignedIn, Named))]
@@ -197,12 +229,38 @@ async fn incident_note(
     State(state): State<AppState>,
     auth: Authorized,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<TextIn>,
+    body: NoteBody,
 ) -> Result<(StatusCode, Json<NoteOut>), ApiError> {
-    let saved = dispatch::add_note(&state, id, auth.who()?, input.text.expose_secret().as_bytes()).await?;
+    let saved = match &body {
+        NoteBody::Text(input) => {
+            dispatch::add_note(&state, id, auth.who()?, input.text.expose_secret().as_bytes()).await?
+        }
+        NoteBody::Sealed(age) => dispatch::add_sealed_note(&state, id, auth.who()?, age).await?,
+    };
     let expires_at = match saved.expiry {
         NoteExpiry::At(t) => Some(t.0),
         NoteExpiry::AfterClose(_) => None,
     };
     Ok((StatusCode::CREATED, Json(NoteOut { id: saved.id, expires_at })))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecipientsOut {
+    /// Public age keys (`age1…`): seal to every one of them.
+    recipients: Vec<String>,
+}
+
+/// The keys a note you write on this incident is sealed to (yours and the
+/// legal team's), for sealing it on your own device.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/notes/recipients", params(("id" = i64, Path)), responses(
+    (status = 200, description = "Seal to these", body = RecipientsOut),
+    (status = 409, description = "The incident's notes have all expired", body = ErrorBody),
+    (status = 422, description = "Nobody who should read it has a key", body = ErrorBody),
+    SignedIn, Named))]
+async fn note_recipients(
+    State(state): State<AppState>,
+    auth: Authorized,
+    ApiPath(id): ApiPath<i64>,
+) -> JsonResult<RecipientsOut> {
+    Ok(Json(RecipientsOut { recipients: dispatch::note_recipients(&state, id, auth.who()?).await? }))
 }

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::volunteers::{ShiftIn, VolunteerOut};
-use super::{ApiJson, BadBody, JsonResult, SignedIn};
+use super::{ApiJson, ApiPath, BadBody, JsonResult, Named, SignedIn};
 use crate::AppState;
 use crate::audit::Actor;
 use crate::items::Readable;
@@ -24,6 +24,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(my_shift))
         .routes(routes!(my_items))
         .routes(routes!(my_token))
+        .routes(routes!(my_keys, add_my_key))
+        .routes(routes!(remove_my_key))
 }
 
 /// The caller.
@@ -107,4 +109,67 @@ async fn my_token(
     let token = crate::accounts::create_own_token(&state, auth.who()?, input.lifetime.as_deref()).await?;
     let out = TokenOut { token: token.token.expose_secret().to_string(), expires_at: token.expires_at.0 };
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyOut {
+    pub id: i64,
+    /// The device's public age key (`age1…`).
+    pub recipient: String,
+    /// The device's name, as its owner gave it.
+    pub label: String,
+    pub created_at: i64,
+}
+
+impl From<crate::keys::DeviceKey> for KeyOut {
+    fn from(k: crate::keys::DeviceKey) -> Self {
+        KeyOut { id: k.id, recipient: k.recipient, label: k.label, created_at: k.created_at.0 }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct KeyIn {
+    /// The public age key a device made for itself (`age1…`): never the private one.
+    recipient: String,
+    /// A name for the device ("my phone"), at most 60 characters.
+    label: String,
+}
+
+/// The public keys of your devices: whatever is sealed to you is sealed to each.
+#[utoipa::path(get, path = "/api/v1/me/keys", responses(
+    (status = 200, description = "Your devices' keys, oldest first", body = [KeyOut]), SignedIn))]
+async fn my_keys(State(state): State<AppState>, auth: Authorized) -> JsonResult<Vec<KeyOut>> {
+    let keys = crate::keys::list(&state, auth.who()?).await?;
+    Ok(Json(keys.into_iter().map(KeyOut::from).collect()))
+}
+
+/// Register the public key one of your devices made; from now on what is sealed
+/// to you is sealed to it too. A key you registered already comes back with 200.
+#[utoipa::path(post, path = "/api/v1/me/keys", request_body = KeyIn, responses(
+    (status = 201, description = "Registered", body = KeyOut),
+    (status = 200, description = "You had registered it already", body = KeyOut),
+    (status = 409, description = "You have as many keys as one volunteer may", body = ErrorBody),
+    (status = 422, description = "Not an age public key, or no usable device name", body = ErrorBody),
+    SignedIn))]
+async fn add_my_key(
+    State(state): State<AppState>,
+    auth: Authorized,
+    ApiJson(input): ApiJson<KeyIn>,
+) -> Result<(StatusCode, Json<KeyOut>), ApiError> {
+    let registered = crate::keys::register(&state, auth.who()?, &input.recipient, &input.label).await?;
+    let status = if registered.new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(KeyOut::from(registered.key))))
+}
+
+/// Remove one of your keys (a lost or given-away device): nothing sealed from now
+/// on opens with it.
+#[utoipa::path(delete, path = "/api/v1/me/keys/{id}", params(("id" = i64, Path)), responses(
+    (status = 204, description = "Removed"), SignedIn, Named))]
+async fn remove_my_key(
+    State(state): State<AppState>,
+    auth: Authorized,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    crate::keys::remove(&state, auth.who()?, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
