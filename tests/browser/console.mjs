@@ -92,7 +92,10 @@ await shot("2-authenticator");
 const enrolledStep = step();
 await page.fill("#code", totp(secret, enrolledStep));
 await page.click("button[type=submit]");
-await page.waitForURL(`${base}/console`);
+// Without a key yet, enrollment ends on the Keys page.
+await page.waitForURL("**/console/keys?new=1");
+await expectText("h1", "Keys");
+await page.goto(`${base}/console`);
 await expectText("h1", "Dashboard");
 
 // 2. Sign out, and in again with a code of a later step (codes are single-use).

@@ -9,6 +9,7 @@ use std::time::Duration;
 use quietline::store::{incidents, intake};
 
 use crate::both;
+use crate::support::holds;
 use crate::support::line::{Line, line_with};
 use crate::support::provider::{CallerScript, HOTLINE, Person};
 use crate::support::{Backend, Reader, captured_log, eventually, new_reader};
@@ -80,41 +81,8 @@ async fn assert_every_message_deleted(line: &Line) {
     assert!(line.standin.records().len() > 3, "the check above saw messages");
 }
 
-/// What the database holds, as bytes to scan: the SQLite files, or every row of
-/// every table as text on PostgreSQL.
 async fn database_bytes(line: &Line) -> Vec<u8> {
-    line.state.db.checkpoint().await.unwrap();
-    match line.env.backend {
-        Backend::Sqlite => {
-            let db = line.env.sqlite_file();
-            let mut bytes = std::fs::read(&db).unwrap();
-            for extra in [db.with_extension("db-wal"), db.with_extension("db-shm")] {
-                bytes.extend(std::fs::read(extra).unwrap_or_default());
-            }
-            bytes
-        }
-        Backend::Postgres => {
-            let tables: Vec<String> = sqlx::query_scalar(
-                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = 'public'",
-            )
-            .fetch_all(line.state.db.pool())
-            .await
-            .unwrap();
-            let mut bytes = Vec::new();
-            for t in tables {
-                let rows: Vec<String> =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(x AS TEXT) FROM {t} x")))
-                        .fetch_all(line.state.db.pool())
-                        .await
-                        .unwrap();
-                assert!(!t.is_empty());
-                for r in rows {
-                    bytes.extend(r.into_bytes());
-                }
-            }
-            bytes
-        }
-    }
+    crate::support::database_bytes(&line.env, &line.state).await
 }
 
 fn system_now() -> i64 {
@@ -127,10 +95,6 @@ fn catch_up_with_system_clock(line: &Line) {
     if behind > 0 {
         line.env.clock.advance(Duration::from_secs(behind as u64 + 1));
     }
-}
-
-fn holds(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 async fn assert_no_canaries(line: &Line, canaries: &[&str]) {
@@ -222,7 +186,8 @@ async fn public_texts_reach_dispatchers_without_the_number_and_replies_reach_the
 
     // The thread is sealed: ana and the attorney read it, the observer cannot.
     let items = line.cli(&["intake", "list"]).await.unwrap();
-    assert!(items.contains(&format!("#{thread}")) && items.contains("es") && items.contains("open"), "{items}");
+    // Replied to, so no longer waiting for a reply.
+    assert!(items.contains(&format!("#{thread}")) && items.contains("es") && items.contains("replied"), "{items}");
     let first_item: i64 =
         items.split("texts (items): ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
     assert_eq!(open_as(&line, &ana_key, first_item).await.unwrap(), format!("ES {INTAKE_TEXT}"));

@@ -6,6 +6,7 @@ mod support;
 
 mod accounts;
 mod binary;
+mod browser;
 mod faults;
 mod field;
 mod first_hour;

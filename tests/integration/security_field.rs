@@ -519,13 +519,15 @@ async fn the_sqlite_files_are_private_and_tokens_never_travel_in_clear(backend: 
     ];
     let err = env.cli(&args).await.unwrap_err();
     assert!(err.contains("not https") && err.contains("in clear"), "{err}");
-    // The console has no script: none may run.
+    // The console's one script comes from this server; nothing inline or
+    // evaluated may run, and nothing loads from anywhere else.
     let response = quietline::app(state.clone())
         .oneshot(axum::http::Request::get("/console/sign-in").body(axum::body::Body::empty()).unwrap())
         .await
         .unwrap();
     let csp = response.headers().get("content-security-policy").unwrap().to_str().unwrap();
-    assert!(csp.contains("script-src 'none'"), "{csp}");
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self';"), "{csp}");
+    assert!(!csp.contains("unsafe") && !csp.contains("http"), "{csp}");
 }
 
 use tower::ServiceExt;

@@ -510,3 +510,45 @@ pub async fn sign_in_session(_env: &TestEnv, state: &AppState, alias: &str) -> S
     sessions::confirm_totp(state, &session, &format!("{:06}", secret.code_at_step(step))).await.unwrap();
     token
 }
+
+/// What the database holds, as bytes to scan: the SQLite files, or every row of
+/// every table as text on PostgreSQL.
+pub async fn database_bytes(env: &TestEnv, state: &AppState) -> Vec<u8> {
+    state.db.checkpoint().await.unwrap();
+    match env.backend {
+        Backend::Sqlite => {
+            let db = env.sqlite_file();
+            let mut bytes = std::fs::read(&db).unwrap();
+            for extra in [db.with_extension("db-wal"), db.with_extension("db-shm")] {
+                bytes.extend(std::fs::read(extra).unwrap_or_default());
+            }
+            bytes
+        }
+        Backend::Postgres => {
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .fetch_all(state.db.pool())
+            .await
+            .unwrap();
+            let mut bytes = Vec::new();
+            for t in tables {
+                let rows: Vec<String> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(x AS TEXT) FROM {t} x")))
+                        .fetch_all(state.db.pool())
+                        .await
+                        .unwrap();
+                assert!(!t.is_empty());
+                for r in rows {
+                    bytes.extend(r.into_bytes());
+                }
+            }
+            bytes
+        }
+    }
+}
+
+/// Whether `needle` is anywhere in `haystack`, byte for byte.
+pub fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}

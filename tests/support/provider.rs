@@ -97,6 +97,8 @@ struct Sim {
     clock_skew_secs: i64,
     /// `Trial` or `Full`.
     account_type: Option<&'static str>,
+    /// What callers say into voicemail (a stand-in's few bytes unless set).
+    voice: Option<Vec<u8>>,
 }
 
 /// A number of the account and where it sends calls and texts, as the
@@ -229,6 +231,11 @@ impl StandIn {
 
     pub fn set_account_type(&self, kind: &'static str) {
         self.sim.lock().unwrap().account_type = Some(kind);
+    }
+
+    /// The audio every voicemail left from now on holds (a real recording).
+    pub fn callers_say(&self, audio: Vec<u8>) {
+        self.sim.lock().unwrap().voice = Some(audio);
     }
 
     pub fn person(&self, number: &str, person: Person) {
@@ -625,7 +632,8 @@ impl StandIn {
 
     async fn record(&self, sid: &str, verb: &Node) -> (String, Vec<(String, String)>) {
         let rsid = self.next_sid("RE");
-        let audio = format!("RIFF-fake-wav-from-{sid}").into_bytes();
+        let voice = self.sim.lock().unwrap().voice.clone();
+        let audio = voice.unwrap_or_else(|| format!("RIFF-fake-wav-from-{sid}").into_bytes());
         self.sim.lock().unwrap().recordings.insert(rsid.clone(), audio);
         self.event(format!("{sid} leaves a message {rsid}"));
         let url = format!("{}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{rsid}", self.base);

@@ -28,10 +28,10 @@ pub async fn audit(State(state): State<AppState>, ConsoleSession(s): ConsoleSess
             tbody {
                 @for e in &events {
                     tr {
-                        td { (when(e.hour)) }
-                        td { (e.actor) }
-                        td { (e.action) }
-                        td { (e.object) " " @if let Some(id) = e.object_id { "#" (id) } }
+                        td data-label="Hour" { (when(e.hour)) }
+                        td data-label="Who" { (e.actor) }
+                        td data-label="Action" { (e.action) }
+                        td data-label="Object" { (e.object) " " @if let Some(id) = e.object_id { "#" (id) } }
                     }
                 }
             }

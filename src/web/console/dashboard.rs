@@ -11,6 +11,7 @@ use super::{ConsoleSession, Result, SessionForm, csrf, page_with, when};
 use crate::AppState;
 use crate::audit::Actor;
 use crate::dispatch::{self, Kind, views};
+use crate::states::ThreadState;
 
 pub async fn dashboard(State(state): State<AppState>, ConsoleSession(s): ConsoleSession) -> Result<Html<String>> {
     let v = &s.volunteer;
@@ -25,42 +26,40 @@ pub async fn dashboard(State(state): State<AppState>, ConsoleSession(s): Console
     let body = html! {
         h1 { "Dashboard" }
         @if let Some(d) = &live {
-            section aria-labelledby="live" {
-                h2 id="live" { "Now" }
-                ul {
-                    li {
-                        "On shift: "
-                        span id="on-shift" { @if d.on_shift.is_empty() { "nobody" } @else { (d.on_shift.join(", ")) } }
-                    }
-                    li { "Calls waiting: " (d.calls_waiting) }
-                    li { "Calls in progress: " (d.calls_in_progress) }
-                    li { "Voicemails held: " (d.voicemails) }
-                    li { "Open text threads: " (d.open_text_threads()) }
-                }
-            }
+            (needs_now(d))
             section aria-labelledby="open" {
                 h2 id="open" { "Open incidents" }
                 (incident_table("Open incidents", &d.open_incidents))
-            }
-            section aria-labelledby="new" {
-                h2 id="new" { "Open an incident" }
-                (new_incident_form(&state, &s))
             }
             section aria-labelledby="texts" {
                 h2 id="texts" { "Text threads" }
                 @if d.threads.is_empty() {
                     p { "None." }
                 } @else {
-                    ul {
+                    ul class="cards" {
                         @for t in &d.threads {
                             li {
-                                "Text #" (t.id) " (" (t.language) ", " (t.state.as_str()) "): items "
-                                (t.items.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))
-                                "; deleted " (when(t.expires_at))
+                                strong { "Text #" (t.id) } " (" (t.language) ", " (thread_state(t.state)) ")"
+                                br;
+                                @for item in &t.items {
+                                    a class="chip" href={ "/console/items/" (item) } { "#" (item) }
+                                    " "
+                                }
+                                br;
+                                small { "deleted " (when(t.expires_at)) }
                             }
                         }
                     }
                 }
+            }
+            section aria-labelledby="new" {
+                h2 id="new" { "Open an incident" }
+                (new_incident_form(&state, &s))
+            }
+            section aria-labelledby="live" {
+                h2 id="live" { "On shift" }
+                p id="on-shift" { @if d.on_shift.is_empty() { "nobody" } @else { (d.on_shift.join(", ")) } }
+                p { "Calls in progress: " (d.calls_in_progress) ". Voicemails held: " (d.voicemails) "." }
             }
         }
         @if let Some(mine) = &mine {
@@ -74,6 +73,56 @@ pub async fn dashboard(State(state): State<AppState>, ConsoleSession(s): Console
     // Refreshes by itself: no script needed.
     let refresh = html! { meta http-equiv="refresh" content="20; url=/console?auto=1"; };
     Ok(page_with("Dashboard", Some(&s), refresh, body))
+}
+
+/// What needs someone now, first and standing out: callers waiting, voicemail
+/// nobody has heard, incidents still wanting observers, texts without a reply.
+fn needs_now(d: &dispatch::Dashboard) -> Markup {
+    let wanting: Vec<_> = d.wanting_observers().collect();
+    let texts: Vec<_> = d.threads.iter().filter(|t| t.state == ThreadState::Open).collect();
+    let calm = d.calls_waiting == 0 && d.unheard_voicemails == 0 && wanting.is_empty() && texts.is_empty();
+    html! {
+        section class="now" aria-labelledby="now" {
+            h2 id="now" { "Needs someone now" }
+            @if calm {
+                p { "Nothing is waiting." }
+            } @else {
+                ul class="attention" {
+                    @if d.calls_waiting > 0 {
+                        li class="urgent" { strong { (d.calls_waiting) } " caller(s) waiting for a volunteer" }
+                    }
+                    @if d.unheard_voicemails > 0 {
+                        li { a href="/console/items" { strong { (d.unheard_voicemails) } " voicemail(s) nobody has heard" } }
+                    }
+                    @for i in &wanting {
+                        li {
+                            a href={ "/console/incidents/" (i.id) } {
+                                strong { "#" (i.id) } " " (i.zone) ", " (i.kind) ": " (i.assigned) " of " (i.needed) " observers"
+                            }
+                        }
+                    }
+                    @for t in &texts {
+                        li {
+                            @match t.items.last() {
+                                Some(item) => a href={ "/console/items/" (item) } { strong { "Text #" (t.id) } " waiting for a reply" },
+                                None => { strong { "Text #" (t.id) } " waiting for a reply" },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A thread's state in words.
+fn thread_state(s: ThreadState) -> &'static str {
+    match s {
+        ThreadState::Open => "waiting for a reply",
+        ThreadState::Replied => "replied",
+        ThreadState::Handled => "handled",
+        ThreadState::OptedOut => "sent STOP",
+    }
 }
 
 fn new_incident_form(state: &AppState, s: &crate::accounts::sessions::Session) -> Markup {

@@ -8,7 +8,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{ConsoleSession, Result, SessionForm, column_heads, csrf, page, when};
+use super::items::openable;
+use super::{ConsoleSession, Result, SessionForm, column_heads, csrf, page, read_elsewhere, when};
 use crate::AppState;
 use crate::audit::Actor;
 use crate::dispatch::views::{self, IncidentView};
@@ -27,11 +28,11 @@ pub fn incident_table(caption: &str, rows: &[IncidentView]) -> Markup {
                 tbody {
                     @for i in rows {
                         tr {
-                            td { a href={ "/console/incidents/" (i.id) } { "#" (i.id) } }
-                            td { (i.zone) }
-                            td { (i.kind) }
-                            td { (i.status.label()) }
-                            td { (i.assigned) " of " (i.needed) }
+                            td data-label="Incident" { a href={ "/console/incidents/" (i.id) } { "#" (i.id) } }
+                            td data-label="Zone" { (i.zone) }
+                            td data-label="Kind" { (i.kind) }
+                            td data-label="Status" { (i.status.label()) }
+                            td data-label="Observers" { (i.assigned) " of " (i.needed) }
                         }
                     }
                 }
@@ -60,6 +61,13 @@ pub async fn incident(
     let v = &s.volunteer;
     let i = views::view_for(&state, v, id).await?;
     let open = i.status.is_open();
+    let readable: Vec<_> = crate::items::readable_by(&state.db, v, state.vault.clock().now())
+        .await?
+        .into_iter()
+        .filter(|item| item.incident == Some(id))
+        .collect();
+    let assigned = i.observers.iter().any(|(alias, st)| *alias == v.alias.as_str() && st.is_assigned());
+    let may_write = i.expires_at.is_none_or(|t| t > state.vault.clock().now().0) && (v.is_staff() || assigned);
     let body = html! {
         h1 { "Incident #" (id) }
         dl {
@@ -77,7 +85,24 @@ pub async fn incident(
             ul { @for (alias, state) in &i.observers { li { (alias) ": " (state.label()) } } }
         }
         h2 { "Notes" }
-        p { (notes_line(&i)) " Readers open them from " a href="/console/items" { "their items" } "." }
+        p { (notes_line(&i)) }
+        @if readable.is_empty() {
+            p { "Nothing of this incident is sealed to you." }
+        } @else {
+            @for item in &readable { (openable(item)) }
+            (read_elsewhere(&state, readable.first().map(|i| i.id)))
+        }
+        @if may_write {
+            form data-ql-seal data-ql-needs-script hidden
+                data-recipients-url={ "/api/v1/incidents/" (id) "/notes/recipients" }
+                data-upload-url={ "/api/v1/incidents/" (id) "/notes" } {
+                label for="note" { "A field note (sealed in this browser to you and the legal team)" }
+                textarea id="note" name="text" rows="4" {}
+                p data-ql-status role="status" {}
+                button type="submit" { "Seal and save the note" }
+            }
+            p data-ql-no-script { "Write notes by text: " code { "NOTE " (id) " <what you saw>" } "." }
+        }
         @if open && v.can_dispatch() {
             h2 { "Change status" }
             form method="post" action={ "/console/incidents/" (id) "/status" } {

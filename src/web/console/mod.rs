@@ -1,7 +1,10 @@
 //! The console: small server-rendered pages for dispatchers, observers, attorneys
-//! and coordinators. No framework, no script, nothing loaded from anywhere else;
-//! every form carries the session's CSRF token; content stays sealed (a page says
-//! an item exists, who reads it and when it goes, and how to open it).
+//! and coordinators. No framework and nothing loaded from anywhere else; every
+//! form carries the session's CSRF token. Content reaches the page sealed: one
+//! script of our own (`quietline.js`, built from `web/`) makes and keeps the
+//! volunteer's key in the browser and opens and seals items there. Every page
+//! works without it for what it did before, and says how to read with
+//! `quietline open` instead.
 //!
 //! Pages are maud templates, which escape every value they splice in. One file
 //! per resource; each page asks the domain for what it shows, never the API.
@@ -28,15 +31,20 @@ mod admin;
 mod dashboard;
 mod incidents;
 mod items;
+mod keys;
 mod roster;
 mod session;
 
 const CSS: &str = include_str!("console.css");
+/// Built from `web/` by `npm run build`; CI rebuilds it from the lockfile and
+/// fails if a byte differs.
+const SCRIPT: &str = include_str!("quietline.js");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(session::root))
         .route("/console/static/console.css", get(css))
+        .route("/console/static/quietline.js", get(script))
         .route("/console/sign-in", get(session::sign_in_page).post(session::sign_in))
         .route("/console/enroll", get(session::enroll_page).post(session::enroll))
         .route("/console/enroll/totp", get(session::totp_page).post(session::totp))
@@ -45,6 +53,9 @@ pub fn routes() -> Router<AppState> {
         .route("/console", get(dashboard::dashboard))
         .route("/console/shift", post(dashboard::shift))
         .route("/console/items", get(items::items))
+        .route("/console/items/{id}", get(items::item))
+        .route("/console/keys", get(keys::keys_page).post(keys::add_key))
+        .route("/console/keys/{id}/remove", post(keys::remove_key))
         .route("/console/tokens", post(items::new_token))
         .route("/console/incidents", post(incidents::new_incident))
         .route("/console/incidents/{id}", get(incidents::incident))
@@ -177,6 +188,11 @@ fn page_with(title: &str, nav: Option<&Session>, head: Markup, body: Markup) -> 
                 (head)
                 title { (title) " — quietline" }
                 link rel="stylesheet" href="/console/static/console.css";
+                // Signed-in pages only: the script calls the API with the session.
+                @if let Some(s) = nav {
+                    meta name="csrf-token" content=(s.csrf);
+                    script type="module" src="/console/static/quietline.js" {}
+                }
             }
             body {
                 @if let Some(s) = nav { (header(s)) }
@@ -189,7 +205,7 @@ fn page_with(title: &str, nav: Option<&Session>, head: Markup, body: Markup) -> 
 
 fn header(s: &Session) -> Markup {
     let v = &s.volunteer;
-    let mut links = vec![("/console", "Dashboard"), ("/console/items", "My items")];
+    let mut links = vec![("/console", "Dashboard"), ("/console/items", "My items"), ("/console/keys", "Keys")];
     if v.is_coordinator() {
         links.extend([("/console/roster", "Roster"), ("/console/exposure", "Exposure"), ("/console/audit", "Audit")]);
     }
@@ -230,6 +246,27 @@ fn alert(message: Option<&str>) -> Markup {
 
 fn when(t: i64) -> String {
     UnixTime(t).display_utc()
+}
+
+/// How to read an item without the script, or on another computer.
+fn read_elsewhere(state: &AppState, id: Option<i64>) -> Markup {
+    let server = state.config.public_url.as_deref().unwrap_or("https://this-server");
+    let item = id.map(|i| i.to_string()).unwrap_or_else(|| "12".into());
+    html! {
+        p data-ql-no-script {
+            "Without the page's script, open items on your own computer with your age key or its backup: "
+            code { "quietline open --identity your-key.txt --server " (server) " --token-file your-token.txt " (item) }
+            " (an API token from " a href="/console/items" { "My items" } ")."
+        }
+    }
+}
+
+async fn script() -> Response {
+    let mut r = SCRIPT.into_response();
+    // Never cached (the security headers say no-store): a new release's script
+    // is used at once.
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    r
 }
 
 async fn css() -> Response {

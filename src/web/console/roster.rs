@@ -24,12 +24,12 @@ fn volunteer_row(v: &Volunteer, s: &Session) -> Markup {
     html! {
         tr {
             th scope="row" { (v.alias) }
-            td { (joined(&v.roles, |r| r.as_str())) }
-            td { (joined(&v.languages, |l| l.as_str())) }
-            td { (joined(&v.zones, |z| z.as_str())) }
-            td { (if v.on_shift { "on" } else { "off" }) }
-            td { (v.keys.len()) }
-            td {
+            td data-label="Roles" { (joined(&v.roles, |r| r.as_str())) }
+            td data-label="Languages" { (joined(&v.languages, |l| l.as_str())) }
+            td data-label="Zones" { (joined(&v.zones, |z| z.as_str())) }
+            td data-label="Shift" { (if v.on_shift { "on" } else { "off" }) }
+            td data-label="Keys" { (v.keys.len()) }
+            td data-label="Actions" {
                 form method="post" action=(to("shift")) {
                     (csrf(s))
                     input type="hidden" name="on" value=(!v.on_shift);
@@ -57,7 +57,7 @@ async fn roster_view(state: &AppState, s: &Session, code: Option<&NewCode>) -> R
         }
         table {
             caption { "Volunteers (numbers are sealed and never shown)" }
-            (column_heads(&["Alias", "Roles", "Languages", "Zones", "Shift", "Key", "Actions"]))
+            (column_heads(&["Alias", "Roles", "Languages", "Zones", "Shift", "Keys", "Actions"]))
             tbody { @for v in &roster { (volunteer_row(v, s)) } }
         }
         h2 { "Add a volunteer" }

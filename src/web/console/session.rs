@@ -81,7 +81,10 @@ fn enroll_form(message: Option<&str>) -> Html<String> {
             input id="password" name="password" type="password" autocomplete="new-password" required;
             label for="password2" { "New password, again" }
             input id="password2" name="password2" type="password" autocomplete="new-password" required;
-            label for="age" { "Your age public key (optional, " code { "age1…" } ")" }
+            label for="age" {
+                "An age public key you made with age-keygen (optional: otherwise this browser makes one after \
+                 the authenticator, " code { "age1…" } ")"
+            }
             input id="age" name="age_recipient";
             button type="submit" { "Continue" }
         }
@@ -171,6 +174,8 @@ pub async fn totp(
         return Ok(Redirect::to("/console").into_response());
     }
     match sessions::confirm_totp(&state, &s, &form.code).await {
+        // Without a key nothing can be sealed to them: the next step makes one.
+        Ok(()) if !s.volunteer.has_key() => Ok(Redirect::to("/console/keys?new=1").into_response()),
         Ok(()) => Ok(Redirect::to("/console").into_response()),
         Err(e) => {
             let e = refusal(e)?;
