@@ -20,10 +20,12 @@ pub enum Callback {
     Challenge { call: i64, attempt: u32 },
     /// What a held caller hears, asked again and again.
     Wait { call: i64 },
-    /// The held caller left the queue.
+    /// The held caller left the queue (calls held by an earlier release).
     QueueEnd { call: i64 },
-    /// A volunteer picked up.
-    VolunteerAnswered { call: i64 },
+    /// The ringing of `tier` ended: someone talked to the caller, or nobody took it.
+    RingEnded { call: i64, tier: i64 },
+    /// A volunteer rung for `call` in `tier` picked up (the screen of their leg).
+    VolunteerAnswered { call: i64, volunteer: i64, tier: i64 },
     /// A volunteer pressed a key (or not) after the whisper.
     VolunteerPressed { call: i64 },
     /// The caller is moved to voicemail.
@@ -36,6 +38,8 @@ pub enum Callback {
     Recording { call: i64 },
     /// A leg of a call changed state.
     Status { call: Option<i64> },
+    /// The leg ringing `volunteer` for `call` in `tier` changed state.
+    LegStatus { call: i64, volunteer: i64, tier: i64 },
     /// A volunteer picked up a call back.
     CallbackAnswered { item: i64, volunteer: i64 },
     /// The volunteer's key for a call back.
@@ -59,7 +63,10 @@ impl Callback {
             }
             Callback::Wait { call } => format!("/telephony/voice/wait?call={call}"),
             Callback::QueueEnd { call } => format!("/telephony/voice/queue-end?call={call}"),
-            Callback::VolunteerAnswered { call } => format!("/telephony/voice/volunteer?call={call}"),
+            Callback::VolunteerAnswered { call, volunteer, tier } => {
+                format!("/telephony/voice/volunteer?call={call}&volunteer={volunteer}&tier={tier}")
+            }
+            Callback::RingEnded { call, tier } => format!("/telephony/voice/ring-end?call={call}&tier={tier}"),
             Callback::VolunteerPressed { call } => format!("/telephony/voice/volunteer/accept?call={call}"),
             Callback::Voicemail { call } => format!("/telephony/voice/voicemail?call={call}"),
             Callback::VoicemailChoice { call } => format!("/telephony/voice/voicemail/choice?call={call}"),
@@ -67,6 +74,9 @@ impl Callback {
             Callback::Recording { call } => format!("/telephony/recording?call={call}"),
             Callback::Status { call: Some(call) } => format!("/telephony/status?call={call}"),
             Callback::Status { call: None } => "/telephony/status".into(),
+            Callback::LegStatus { call, volunteer, tier } => {
+                format!("/telephony/status?call={call}&volunteer={volunteer}&tier={tier}")
+            }
             Callback::CallbackAnswered { item, volunteer } => {
                 format!("/telephony/voice/callback?item={item}&volunteer={volunteer}")
             }
@@ -81,6 +91,16 @@ impl Callback {
             Callback::TextStatus => "/telephony/sms/status".into(),
         }
     }
+}
+
+/// How a [`Step::Ring`] ended, as the provider reports it to its `then`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingResult {
+    /// Someone was put through, and that conversation is over.
+    Talked,
+    /// Nobody was put through: no answer, busy, failed, or every callee's
+    /// answer hung up.
+    NobodyPutThrough,
 }
 
 /// How a call's leg goes, as the provider reports it.
@@ -110,18 +130,19 @@ pub enum Step {
         timeout: u32,
         prompts: Vec<Step>,
     },
-    /// Hold the caller in the queue `name`; `wait` says what they hear, `then`
-    /// hears that they left it.
-    Hold {
-        name: String,
-        wait: Callback,
-        then: Callback,
-    },
     /// Leave the queue (what a wait answer says to end the holding).
     Leave,
-    /// Put this volunteer through to the caller held in the queue `name`.
-    TakeHeld {
-        name: String,
+    /// Ring every one of `numbers` at once from this call, showing `caller_id`
+    /// (the hotline, never the caller). Each callee who picks up hears what their
+    /// `answered` says first; the first whose answer ends without hanging up is
+    /// put through to this call and the others stop ringing. `then` hears how the
+    /// ringing ended, after `timeout` seconds with nobody put through, or when the
+    /// call that was put through is over.
+    Ring {
+        numbers: Vec<Ringing>,
+        caller_id: String,
+        timeout: u32,
+        then: Callback,
     },
     /// Call `number` out, showing `caller_id`; `then` hears how it ended.
     Dial {
@@ -142,6 +163,16 @@ pub enum Step {
         to: Callback,
     },
     Hangup,
+}
+
+/// One phone of a [`Step::Ring`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ringing {
+    pub number: String,
+    /// Asked when the callee picks up, before they are put through.
+    pub answered: Callback,
+    /// Told when their leg ends.
+    pub status: Callback,
 }
 
 /// What a call hears next.

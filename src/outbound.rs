@@ -1,5 +1,5 @@
-//! What we ask of the phone provider, in our own words: ring a number, stop a
-//! call, move a call on, send a text, fetch a recording, delete a record. The
+//! What we ask of the phone provider, in our own words: ring a number, move a
+//! call on, send a text, fetch a recording, delete a record. The
 //! call flow, dispatch and texts go through here and know nothing else of the
 //! provider; `telephony::provider` is the one [`Carrier`] today.
 //!
@@ -80,8 +80,6 @@ pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> 
 pub trait Carrier: Send + Sync {
     /// Places a call; returns its id.
     fn place_call<'a>(&'a self, call: &'a NewCall<'a>) -> Pending<'a, String>;
-    /// Ends a call: cancelled while it rings, hung up once answered.
-    fn end_call<'a>(&'a self, sid: &'a str, answered: bool) -> Pending<'a, ()>;
     /// Moves a live call to what `url` answers.
     fn redirect_call<'a>(&'a self, sid: &'a str, url: &'a str) -> Pending<'a, ()>;
     /// Sends a text; returns its id.
@@ -127,15 +125,6 @@ pub async fn ring(
         timeout,
     };
     Ok(carrier.place_call(&call).await?)
-}
-
-/// Stops a call we placed; failures are logged (the call times out on its own).
-pub async fn hang_up(state: &AppState, sid: &str, answered: bool) {
-    if let Some(carrier) = &state.provider
-        && let Err(e) = carrier.end_call(sid, answered).await
-    {
-        tracing::debug!(error = %e, "ending a call");
-    }
 }
 
 /// Moves a live call on to what `to` answers.

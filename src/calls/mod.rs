@@ -26,29 +26,23 @@ mod voicemail;
 use std::time::Duration;
 
 pub use callback::{callback_accept, callback_answered, callback_done, start_callback};
-pub use ringing::{escalate, escalate_due, status, volunteer_answered, volunteer_pressed};
+pub use ringing::{MAX_AT_ONCE, escalate_due, ring_ended, status, volunteer_answered, volunteer_pressed};
 pub use voicemail::{recording_ready, voicemail, voicemail_choice, voicemail_done};
 
 use crate::AppState;
-use crate::flow::{Callback, FlowError, Step, Voice};
+use crate::flow::{Callback, FlowError, RingResult, Step, Voice};
 use crate::language::{Language, Speech};
 use crate::phone::PhoneNumber;
 use crate::roster;
 use crate::routing;
-use crate::states::{CallState, LegState, Outcome};
-use crate::store::arrivals::Arrival;
-use crate::store::calls as db;
+use crate::states::{CallState, Outcome};
+use crate::store::arrivals::{Arrival, Next};
+use crate::store::calls::{self as db, RingFrom};
 
 type Result<T> = std::result::Result<T, FlowError>;
 
 /// The window of the per-caller rate limit.
 const RATE_WINDOW: Duration = Duration::from_secs(600);
-/// How long a caller hears the hold message before the wait URL is asked again.
-const HOLD_PAUSE_SECS: u32 = 8;
-
-fn queue_name(call_id: i64) -> String {
-    format!("ql-{call_id}")
-}
 
 fn speech(state: &AppState, lang: &Language) -> Speech {
     state.config.speech(lang)
@@ -90,10 +84,23 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Vo
         }
         None => false,
     };
+    // One language and a known number: the first tier is chosen now and written
+    // with the call, in its one commit.
+    let (next, round) = if !refused && token.is_some() && state.config.languages.len() == 1 {
+        first_round(state).await?
+    } else {
+        (Next::Menu, None)
+    };
+    let answer = match (&next, &round) {
+        (Next::Ring { .. }, Some(round)) => Some(Ok(round)),
+        (Next::Voicemail { .. }, _) => Some(Err(())),
+        _ => None,
+    };
     let arrival = Arrival {
         sid: call_sid.to_string(),
         caller_token: token.as_ref().map(|t| t.as_str().to_string()),
         refused,
+        next,
         at: now.0,
         hour: now.hour().0,
     };
@@ -121,7 +128,44 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Vo
     if token.is_none() {
         return Ok(challenge(state, id, 1));
     }
-    menu_or_ring(state, id, 1).await
+    let lang = state.config.default_language();
+    match answer {
+        Some(Ok(round)) => Ok(ringing::ring_voice(state, id, lang, round)),
+        Some(Err(())) => Ok(voicemail::prompt(state, id, lang)),
+        None => menu_or_ring(state, id, 1).await,
+    }
+}
+
+/// The first tier of a call on a one-language line, before the call is written:
+/// who rings, or voicemail when nobody can.
+async fn first_round(state: &AppState) -> Result<(Next, Option<ringing::Round>)> {
+    let lang = state.config.default_language();
+    let roster = roster::on_shift(&state.db).await?;
+    let round = if routing::anyone_on_shift(&roster) && state.provider.is_some() {
+        ringing::next_round(state, &roster, None, lang, -1).await?
+    } else {
+        None
+    };
+    let language = lang.as_str().to_string();
+    Ok(match round {
+        Some(round) => {
+            let next = Next::Ring {
+                language,
+                tier: round.tier,
+                deadline: ringing::deadline(state),
+                volunteers: round.people.iter().map(|v| v.id).collect(),
+            };
+            (next, Some(round))
+        }
+        None => {
+            let outcome = if routing::anyone_on_shift(&roster) && state.provider.is_some() {
+                Outcome::Voicemail
+            } else {
+                Outcome::NoOneOnShift
+            };
+            (Next::Voicemail { language, outcome }, None)
+        }
+    })
 }
 
 /// The key a caller with a withheld number presses to be put through. Robocalls
@@ -153,7 +197,7 @@ fn challenge(state: &AppState, call_id: i64, attempt: u32) -> Voice {
 pub async fn challenge_answered(state: &AppState, call_id: i64, attempt: u32, digits: Option<&str>) -> Result<Voice> {
     let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(refuse(state)) };
     if call.state != CallState::Menu {
-        return Ok(if call.state == CallState::Ended { refuse(state) } else { hold(call_id) });
+        return ringing::moved_on(state, call_id).await;
     }
     let now = state.vault.clock().now();
     if digits.map(str::trim) != Some(CHALLENGE_DIGIT) {
@@ -214,82 +258,31 @@ pub async fn choose_language(state: &AppState, call_id: i64, attempt: u32, digit
     }
 }
 
-/// Language known: hold the caller and ring the first tier, or go to voicemail.
+/// Language known: ring the first tier, or go to voicemail.
 async fn start(state: &AppState, call_id: i64, lang: &Language) -> Result<Voice> {
     let Some(call) = db::get(state.db.pool(), call_id).await? else {
         return Ok(refuse(state));
     };
     if call.state != CallState::Menu {
         // A retried webhook for a call already under way.
-        return Ok(match call.state {
-            CallState::Ringing | CallState::Bridged => hold(call_id),
-            _ => voicemail::prompt(state, call_id, lang),
-        });
+        return ringing::moved_on(state, call_id).await;
     }
-    let roster = roster::on_shift(&state.db).await?;
-    if !routing::anyone_on_shift(&roster) || state.provider.is_none() {
-        db::set_language(state.db.pool(), call_id, lang.as_str()).await?;
-        db::to_voicemail(state.db.pool(), call_id, Outcome::NoOneOnShift).await?;
-        return Ok(voicemail::prompt(state, call_id, lang));
-    }
-    // Tier -1 with a passed deadline: the first escalation rings tier 0 at once,
-    // here or, should this task die, from the next tick of any instance.
-    if !db::start_ringing(state.db.pool(), call_id, lang.as_str(), -1, 0).await? {
-        return Ok(hold(call_id));
-    }
-    let ringer = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = escalate(&ringer, call_id, -1).await {
-            tracing::error!(error = %e, "ringing the first tier failed");
-        }
-    });
-    Ok(hold(call_id))
+    ringing::ring_next(state, call_id, lang, RingFrom::Menu).await
 }
 
-/// Holds the caller in the call's queue; the wait callback speaks the hold message.
-fn hold(call_id: i64) -> Voice {
-    Voice::new().then(Step::Hold {
-        name: queue_name(call_id),
-        wait: Callback::Wait { call: call_id },
-        then: Callback::QueueEnd { call: call_id },
-    })
+/// `POST /telephony/voice/wait`: a caller held in a queue by an earlier release
+/// leaves it; the queue's end rings them on from here.
+pub async fn wait(_state: &AppState, _call_id: i64) -> Result<Voice> {
+    Ok(Voice::new().then(Step::Leave))
 }
 
-/// `POST /telephony/voice/wait`: what a held caller hears, asked again and again.
-pub async fn wait(state: &AppState, call_id: i64) -> Result<Voice> {
-    let call = db::get(state.db.pool(), call_id).await?;
-    let Some(call) = call else { return Ok(Voice::new().then(Step::Leave)) };
-    if call.state == CallState::Voicemail || call.state == CallState::Ended {
-        return Ok(Voice::new().then(Step::Leave));
-    }
-    if call.state == CallState::Bridged
-        && let Some(taker) = call.answered_by
-    {
-        // The caller still waits, so nobody was put through. If the taker's line
-        // has ended, it dropped between pressing 1 and the bridge: ring on.
-        let legs = db::legs_of(state.db.pool(), call_id).await?;
-        let theirs: Vec<LegState> = legs.iter().filter(|l| l.volunteer_id == Some(taker)).map(|l| l.state).collect();
-        let taker_gone = !theirs.is_empty() && theirs.iter().all(|s| *s == LegState::Ended);
-        if taker_gone && db::reopen(state.db.pool(), call_id, taker, state.vault.clock().now().0).await? {
-            tracing::warn!("a volunteer's line dropped before the bridge; the call rings on");
-        }
-    }
-    let lang = language_of(state, call.language.as_deref());
-    let s = speech(state, &lang);
-    Ok(Voice::new().say(&s.voice, &s.hold).then(Step::Pause { seconds: HOLD_PAUSE_SECS }))
-}
-
-/// `POST /telephony/voice/queue-end`: the caller left the queue. Bridged calls end
-/// here; a caller who left because nobody answered goes to voicemail.
+/// `POST /telephony/voice/queue-end`: a caller held by an earlier release left
+/// the queue: after a conversation they hear goodbye, otherwise the call moves
+/// on as a ringing's end does.
 pub async fn queue_end(state: &AppState, call_id: i64, bridged: bool) -> Result<Voice> {
-    let call = db::get(state.db.pool(), call_id).await?;
-    let lang = language_of(state, call.as_ref().and_then(|c| c.language.as_deref()));
-    if bridged || call.as_ref().map(|c| c.state) == Some(CallState::Bridged) {
-        let s = speech(state, &lang);
-        return Ok(Voice::new().say(&s.voice, &s.goodbye).hangup());
-    }
-    db::to_voicemail(state.db.pool(), call_id, Outcome::Voicemail).await?;
-    Ok(voicemail::prompt(state, call_id, &lang))
+    let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(refuse(state)) };
+    let result = if bridged { RingResult::Talked } else { RingResult::NobodyPutThrough };
+    ring_ended(state, call_id, call.tier, result).await
 }
 
 /// What a volunteer hears: the first of their languages the line speaks.

@@ -1,131 +1,234 @@
-//! Ringing: a call's tiers of volunteers rung one after another, the whisper
-//! and press-1 that let a person (never a voicemail box) take the call, and legs
-//! that end.
+//! Ringing: a call's tiers of volunteers, every phone of a tier rung at once
+//! from the caller's own leg ([`Step::Ring`], the provider's `<Dial>` of several
+//! numbers), the whisper and press-1 that let a person (never a voicemail box)
+//! take the call, and what follows when a tier gives up.
+//!
+//! Ringing from the caller's leg is what keeps a surge fast: the provider places
+//! the legs of a `<Dial>` at once, while calls created through its REST API go
+//! out at the account's call rate (one per second unless raised). REST calls are
+//! left to call backs a volunteer starts (see `callback`).
+//!
+//! The provider names a `<Dial>`'s legs only when they call back, so a tier's
+//! legs are written with the tier as pending and take the provider's id from
+//! their first webhook (`store::calls::attach_leg`).
 
 use std::collections::HashSet;
 
-use super::{Result, queue_name, speech, volunteer_speech};
+use super::{Result, language_of, speech, volunteer_speech};
 use crate::AppState;
-use crate::flow::{Callback, LegProgress, Step, Voice};
+use crate::flow::{Callback, LegProgress, RingResult, Ringing, Step, Voice};
+use crate::language::Language;
 use crate::outbound;
 use crate::roster::{self, Volunteer};
 use crate::routing;
 use crate::states::{CallState, LegState, Outcome, RecordKind};
-use crate::store::calls as db;
+use crate::store::calls::{self as db, RingFrom};
 
 /// How long a volunteer has to press 1 once the whisper has played.
 pub(super) const ACCEPT_TIMEOUT_SECS: u32 = 8;
+/// The provider dials at most this many numbers at once.
+pub const MAX_AT_ONCE: usize = 10;
+/// How long past a tier's timeout its `<Dial>` may take to report before a
+/// tick moves the caller on by itself.
+const REPORT_GRACE_SECS: i64 = 10;
 
-/// Rings the next tier of a call that has been ringing tier `from` (or starts
-/// ringing, from -1). Only one instance wins the step; the others do nothing.
-pub async fn escalate(state: &AppState, call_id: i64, from: i64) -> Result<()> {
-    let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(()) };
-    if call.state != CallState::Ringing || call.tier != from {
-        return Ok(());
-    }
-    let lang = super::language_of(state, call.language.as_deref());
-    let roster = roster::on_shift(&state.db).await?;
+/// The people of one tier, rung together.
+pub(super) struct Round {
+    pub tier: i64,
+    pub people: Vec<Volunteer>,
+}
+
+/// The first tier after `from` (-1: from the start) with someone free to ring:
+/// on shift, speaking the language, on no other call and not rung for this one.
+pub(super) async fn next_round(
+    state: &AppState,
+    roster: &[Volunteer],
+    call_id: Option<i64>,
+    lang: &Language,
+    from: i64,
+) -> Result<Option<Round>> {
     let busy: HashSet<i64> = db::busy_volunteers(state.db.pool()).await?.into_iter().collect();
-    let legs = db::legs_of(state.db.pool(), call_id).await?;
-    let rung: HashSet<i64> = legs.iter().filter_map(|l| l.volunteer_id).collect();
-    let start_tier = u32::try_from(from + 1).unwrap_or(0);
-    let next = routing::next_tier(&roster, start_tier, &lang, &busy, &rung, state.config.ringing.parallel);
-    let now = state.vault.clock().now();
-    match next {
-        Some((tier, people)) => {
-            let deadline = now.plus(state.config.ringing.timeout).0;
-            if !db::advance_tier(state.db.pool(), call_id, from, i64::from(tier), deadline).await? {
-                return Ok(());
+    let rung: HashSet<i64> = match call_id {
+        Some(id) => db::legs_of(state.db.pool(), id).await?.iter().filter_map(|l| l.volunteer_id).collect(),
+        None => HashSet::new(),
+    };
+    let start = u32::try_from(from + 1).unwrap_or(0);
+    let max = state.config.ringing.parallel.min(MAX_AT_ONCE);
+    Ok(routing::next_tier(roster, start, lang, &busy, &rung, max)
+        .map(|(tier, people)| Round { tier: i64::from(tier), people: people.into_iter().cloned().collect() }))
+}
+
+/// When a tier that starts ringing now is overdue: its timeout, and the grace
+/// its report may take.
+pub(super) fn deadline(state: &AppState) -> i64 {
+    state.vault.clock().now().plus(state.config.ringing.timeout).0 + REPORT_GRACE_SECS
+}
+
+/// What the caller hears while `round` rings: the hold message, then every
+/// phone of the tier at once, showing the hotline number (never the caller's).
+/// Only these volunteers' numbers are unsealed.
+pub(super) fn ring_voice(state: &AppState, call_id: i64, lang: &Language, round: &Round) -> Voice {
+    let s = speech(state, lang);
+    let then = Callback::RingEnded { call: call_id, tier: round.tier };
+    let voice = Voice::new().say(&s.voice, &s.hold);
+    let numbers: Vec<Ringing> = round
+        .people
+        .iter()
+        .filter_map(|v| match v.phone(&state.vault) {
+            Ok(phone) => Some(Ringing {
+                number: phone.as_str().to_string(),
+                answered: Callback::VolunteerAnswered { call: call_id, volunteer: v.id, tier: round.tier },
+                status: Callback::LegStatus { call: call_id, volunteer: v.id, tier: round.tier },
+            }),
+            Err(_) => {
+                tracing::warn!("a volunteer's number cannot be unsealed; skipped");
+                None
             }
-            end_unanswered(state, &legs).await;
-            let placed = ring(state, call_id, tier, &people).await;
-            if placed == 0 {
-                // Every number of this tier failed: try the next one at once.
-                db::expire_tier_now(state.db.pool(), call_id, i64::from(tier), now.0).await?;
+        })
+        .collect();
+    match (&state.config.provider.hotline_number, numbers.is_empty()) {
+        (Some(hotline), false) => voice.then(Step::Ring {
+            numbers,
+            caller_id: hotline.as_str().to_string(),
+            timeout: state.config.ringing.timeout.as_secs() as u32,
+            then,
+        }),
+        // Nobody of this tier can be dialled: on to the next at once.
+        _ => voice.then(Step::Redirect { to: then }),
+    }
+}
+
+/// Moves a call on from `from` to the next tier with someone to ring, or to
+/// voicemail after the last; once, whoever asks. What the caller hears next.
+pub(super) async fn ring_next(state: &AppState, call_id: i64, lang: &Language, from: RingFrom) -> Result<Voice> {
+    let roster = roster::on_shift(&state.db).await?;
+    let nobody = !routing::anyone_on_shift(&roster) || state.provider.is_none();
+    let round = match from {
+        RingFrom::Menu if nobody => None,
+        RingFrom::Menu => next_round(state, &roster, Some(call_id), lang, -1).await?,
+        RingFrom::Tier(t) => next_round(state, &roster, Some(call_id), lang, t).await?,
+    };
+    match round {
+        Some(round) => {
+            let ids: Vec<i64> = round.people.iter().map(|v| v.id).collect();
+            if !db::ring_tier(&state.db, call_id, from, lang.as_str(), round.tier, deadline(state), &ids).await? {
+                return moved_on(state, call_id).await;
             }
-            Ok(())
+            Ok(ring_voice(state, call_id, lang, &round))
         }
         None => {
-            if send_to_voicemail(state, &call).await? {
-                end_unanswered(state, &legs).await;
+            let outcome = if nobody { Outcome::NoOneOnShift } else { Outcome::Voicemail };
+            if from == RingFrom::Menu {
+                db::set_language(state.db.pool(), call_id, lang.as_str()).await?;
             }
-            Ok(())
+            if !db::to_voicemail(state.db.pool(), call_id, outcome).await? {
+                return moved_on(state, call_id).await;
+            }
+            db::end_legs(state.db.pool(), call_id).await?;
+            Ok(super::voicemail::prompt(state, call_id, lang))
         }
     }
 }
 
-/// The legs of a tier that gave up stop ringing.
-async fn end_unanswered(state: &AppState, legs: &[db::LegRow]) {
-    for leg in legs.iter().filter(|l| matches!(l.state, LegState::Ringing | LegState::Answered)) {
-        end_leg(state, leg).await;
+/// The answer for a caller whose call another request (a retried webhook, a
+/// second instance) has already moved on: what that request would have said.
+pub(super) async fn moved_on(state: &AppState, call_id: i64) -> Result<Voice> {
+    let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(super::refuse(state)) };
+    let lang = language_of(state, call.language.as_deref());
+    match call.state {
+        CallState::Ringing => {
+            // The tier rings again for this caller: its pending legs.
+            let legs = db::legs_of(state.db.pool(), call_id).await?;
+            let ids: HashSet<i64> = legs
+                .iter()
+                .filter(|l| l.tier == call.tier && l.state != LegState::Ended)
+                .filter_map(|l| l.volunteer_id)
+                .collect();
+            let people = roster::on_shift(&state.db).await?.into_iter().filter(|v| ids.contains(&v.id)).collect();
+            Ok(ring_voice(state, call_id, &lang, &Round { tier: call.tier, people }))
+        }
+        // Taken, yet the caller is here: the ringing's end decides (a taker
+        // whose line dropped gives the call back).
+        CallState::Bridged => {
+            Ok(Voice::new().then(Step::Redirect { to: Callback::RingEnded { call: call_id, tier: call.tier } }))
+        }
+        CallState::Voicemail => Ok(super::voicemail::prompt(state, call_id, &lang)),
+        CallState::Menu | CallState::Ended => Ok(super::refuse(state)),
     }
 }
 
-/// Places one outbound call per volunteer; returns how many were placed. A number
-/// the provider refuses is skipped, never fatal to the tier.
-async fn ring(state: &AppState, call_id: i64, tier: u32, people: &[&Volunteer]) -> usize {
-    let mut placed = 0;
-    for v in people {
-        let Ok(phone) = v.phone(&state.vault) else {
-            tracing::warn!("a volunteer's number cannot be unsealed; skipped");
-            continue;
+/// `POST /telephony/voice/ring-end`: the ringing of `tier` ended. After a
+/// conversation the caller hears goodbye; otherwise the call moves on to the
+/// next tier or voicemail. A taker whose line dropped between pressing 1 and
+/// being put through gives the call back first.
+pub async fn ring_ended(state: &AppState, call_id: i64, tier: i64, result: RingResult) -> Result<Voice> {
+    let Some(mut call) = db::get(state.db.pool(), call_id).await? else { return Ok(super::refuse(state)) };
+    let lang = language_of(state, call.language.as_deref());
+    if result == RingResult::Talked {
+        let s = speech(state, &lang);
+        return Ok(Voice::new().say(&s.voice, &s.goodbye).hangup());
+    }
+    if call.state == CallState::Bridged
+        && let Some(taker) = call.answered_by
+    {
+        let now = state.vault.clock().now().0;
+        if db::reopen(state.db.pool(), call_id, taker, now).await? {
+            tracing::warn!("a volunteer's line dropped before the caller was put through; the call rings on");
+        }
+        call = match db::get(state.db.pool(), call_id).await? {
+            Some(c) => c,
+            None => return Ok(super::refuse(state)),
         };
-        let answered = Callback::VolunteerAnswered { call: call_id };
-        let status = Callback::Status { call: Some(call_id) };
-        match outbound::ring(state, &phone, answered, status, state.config.ringing.timeout.as_secs() as u32).await {
-            Ok(sid) => {
-                if let Err(e) = db::insert_leg(state.db.pool(), &sid, call_id, v.id, i64::from(tier)).await {
-                    tracing::error!(error = %e, "a placed leg could not be recorded");
-                }
-                placed += 1;
-            }
-            Err(e) => tracing::warn!(error = %e, "ringing a volunteer failed; skipped"),
-        }
     }
-    placed
+    match call.state {
+        CallState::Ringing if call.tier == tier => ring_next(state, call_id, &lang, RingFrom::Tier(tier)).await,
+        // A late or repeated report of a tier already left behind.
+        _ => moved_on(state, call_id).await,
+    }
 }
 
-pub(super) async fn end_leg(state: &AppState, leg: &db::LegRow) {
-    let _ = db::set_leg_state(state.db.pool(), &leg.sid, LegState::Ended).await;
-    outbound::hang_up(state, &leg.sid, leg.state == LegState::Answered).await;
-}
-
-/// No tier left: move the held caller to voicemail now (the wait callback's
-/// `Leave` does it too, should this redirect fail).
-async fn send_to_voicemail(state: &AppState, call: &db::CallRow) -> Result<bool> {
-    if !db::to_voicemail(state.db.pool(), call.id, Outcome::Voicemail).await? {
-        return Ok(false);
-    }
-    if let Err(e) = outbound::redirect(state, &call.provider_sid, Callback::Voicemail { call: call.id }).await {
-        tracing::warn!(error = %e, "redirect to voicemail failed; the wait callback will move the caller");
-    }
-    Ok(true)
-}
-
-/// Ringing calls whose tier ran out: escalate each (one instance per step).
+/// Ringing calls whose `<Dial>` never reported its end (a provider fault, or
+/// the caller's leg moved by an instance that died): the caller is moved on
+/// through the provider, once across instances, and again a timeout later
+/// should that not take. Returns how many were moved.
 pub async fn escalate_due(state: &AppState) -> Result<usize> {
     let now = state.vault.clock().now();
-    let due = db::due(state.db.pool(), now.0).await?;
-    for (id, tier) in &due {
-        escalate(state, *id, *tier).await?;
+    let mut moved = 0;
+    for (id, tier, seen) in db::due(state.db.pool(), now.0).await? {
+        if !db::postpone_tier(state.db.pool(), id, tier, seen, deadline(state)).await? {
+            continue;
+        }
+        let Some(call) = db::get(state.db.pool(), id).await? else { continue };
+        tracing::warn!("a tier's ringing never reported its end; moving the caller on");
+        match outbound::redirect(state, &call.provider_sid, Callback::RingEnded { call: id, tier }).await {
+            Ok(()) => moved += 1,
+            Err(e) => tracing::warn!(error = %e, "moving an overdue caller on failed; tried again later"),
+        }
     }
-    Ok(due.len())
+    Ok(moved)
 }
 
-/// `POST /telephony/voice/volunteer`: a volunteer picked up. They hear the whisper
-/// and must press 1; a voicemail box never does, so it never takes the call.
-pub async fn volunteer_answered(state: &AppState, call_id: i64, leg_sid: &str) -> Result<Voice> {
-    let call = db::get(state.db.pool(), call_id).await?;
-    let leg = db::leg(state.db.pool(), leg_sid).await?;
-    let vs = volunteer_speech(state, leg.as_ref().and_then(|l| l.volunteer_id)).await?;
-    let (Some(call), Some(_)) = (call, leg) else {
-        return Ok(Voice::new().say(&vs.voice, &vs.taken).hangup());
-    };
-    if call.state != CallState::Ringing {
-        return Ok(Voice::new().say(&vs.voice, &vs.taken).hangup());
+/// `POST /telephony/voice/volunteer`: a volunteer picked up, before being put
+/// through. They hear the whisper and must press 1; a voicemail box never does,
+/// so it never takes the call. Hanging up here leaves them out: the tier's other
+/// phones ring on.
+pub async fn volunteer_answered(
+    state: &AppState,
+    call_id: i64,
+    volunteer_id: i64,
+    tier: i64,
+    leg_sid: &str,
+) -> Result<Voice> {
+    let vs = volunteer_speech(state, Some(volunteer_id)).await?;
+    let taken = || Voice::new().say(&vs.voice, &vs.taken).hangup();
+    let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(taken()) };
+    if call.state != CallState::Ringing || call.tier != tier {
+        return Ok(taken());
     }
-    db::set_leg_state(state.db.pool(), leg_sid, LegState::Answered).await?;
-    let caller_lang = super::language_of(state, call.language.as_deref());
+    if db::answer_leg(state.db.pool(), call_id, volunteer_id, tier, leg_sid).await?.is_none() {
+        return Ok(taken());
+    }
+    let caller_lang = language_of(state, call.language.as_deref());
     let whisper = vs.whisper.replace("{language}", &speech(state, &caller_lang).name);
     Ok(Voice::new()
         .then(Step::Gather {
@@ -141,8 +244,10 @@ pub async fn volunteer_answered(state: &AppState, call_id: i64, leg_sid: &str) -
         .hangup())
 }
 
-/// `POST /telephony/voice/volunteer/accept`: the volunteer pressed a key. The first
-/// to press 1 takes the call; everyone else hears that it is taken.
+/// `POST /telephony/voice/volunteer/accept`: the volunteer pressed a key. The
+/// first to press 1 takes the call (across instances: a conditional update)
+/// and is put through when this answer ends without hanging up; the provider
+/// then stops the tier's other phones. Everyone else hears that it is taken.
 pub async fn volunteer_pressed(state: &AppState, call_id: i64, leg_sid: &str, digits: Option<&str>) -> Result<Voice> {
     let leg = db::leg(state.db.pool(), leg_sid).await?;
     let volunteer_id = leg.as_ref().and_then(|l| l.volunteer_id);
@@ -153,62 +258,54 @@ pub async fn volunteer_pressed(state: &AppState, call_id: i64, leg_sid: &str, di
     if digits.map(str::trim) != Some("1") || leg.call_id != call_id {
         return Ok(Voice::new().say(&vs.voice, &vs.goodbye).hangup());
     }
-    if !db::claim(state.db.pool(), call_id, volunteer_id).await? {
-        return Ok(Voice::new().say(&vs.voice, &vs.taken).hangup());
-    }
-    db::set_leg_state(state.db.pool(), leg_sid, LegState::Accepted).await?;
-    tracing::debug!("call answered by a volunteer");
-    // The others stop ringing.
-    let others: Vec<db::LegRow> = db::legs_of(state.db.pool(), call_id)
-        .await?
-        .into_iter()
-        .filter(|l| l.sid != leg_sid && matches!(l.state, LegState::Ringing | LegState::Answered))
-        .collect();
-    let canceller = state.clone();
-    tokio::spawn(async move {
-        for other in &others {
-            end_leg(&canceller, other).await;
+    if !db::take(&state.db, call_id, volunteer_id, leg_sid).await? {
+        // Taken by someone whose line has since dropped: the call is theirs.
+        if !taker_gone(state, call_id).await? || !db::hand_over(&state.db, call_id, volunteer_id, leg_sid).await? {
+            return Ok(Voice::new().say(&vs.voice, &vs.taken).hangup());
         }
-    });
-    Ok(Voice::new().then(Step::TakeHeld { name: queue_name(call_id) }).hangup())
+        tracing::warn!("a volunteer's line dropped before the bridge; another took the call");
+    }
+    tracing::debug!("call answered by a volunteer");
+    // Nothing more to hear: the end of this answer puts them through.
+    Ok(Voice::new())
 }
 
-/// `POST /telephony/status`: a leg (the caller's, or one we placed) changed state.
-pub async fn status(state: &AppState, call_sid: &str, progress: LegProgress) -> Result<()> {
+/// True when the call's taker has no leg left on the line.
+async fn taker_gone(state: &AppState, call_id: i64) -> Result<bool> {
+    let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(false) };
+    let (CallState::Bridged, Some(taker)) = (call.state, call.answered_by) else { return Ok(false) };
+    let legs = db::legs_of(state.db.pool(), call_id).await?;
+    let theirs: Vec<LegState> = legs.iter().filter(|l| l.volunteer_id == Some(taker)).map(|l| l.state).collect();
+    Ok(!theirs.is_empty() && theirs.iter().all(|s| *s == LegState::Ended))
+}
+
+/// `POST /telephony/status`: a leg changed state. `leg` names a volunteer's leg
+/// of a ringing tier (call, volunteer, tier); without it, the caller's own leg.
+pub async fn status(
+    state: &AppState,
+    call_sid: &str,
+    leg: Option<(i64, i64, i64)>,
+    progress: LegProgress,
+) -> Result<()> {
+    if progress != LegProgress::Finished {
+        return Ok(());
+    }
     let now = state.vault.clock().now();
-    let finished = progress == LegProgress::Finished;
+    let delete_at = now.0 + 60;
+    if let Some((call_id, volunteer_id, tier)) = leg {
+        db::leg_ended(&state.db, call_id, volunteer_id, tier, call_sid, delete_at).await?;
+        return Ok(());
+    }
     if let Some(call) = db::get_by_sid(state.db.pool(), call_sid).await? {
-        // The caller's own leg.
-        if finished {
-            let outcome = if call.state == CallState::Bridged { Outcome::Answered } else { Outcome::Abandoned };
-            db::end(state.db.pool(), call.id, outcome, now.0).await?;
-            for leg in db::legs_of(state.db.pool(), call.id).await? {
-                if matches!(leg.state, LegState::Ringing | LegState::Answered) {
-                    end_leg(state, &leg).await;
-                }
-                db::enqueue_deletion(state.db.pool(), RecordKind::Call, &leg.sid, now.0 + 60).await?;
-            }
-            db::enqueue_deletion(state.db.pool(), RecordKind::Call, call_sid, now.0 + 60).await?;
-        }
+        // The caller's own leg: the provider ends the legs it was dialling.
+        let outcome = if call.state == CallState::Bridged { Outcome::Answered } else { Outcome::Abandoned };
+        db::caller_left(&state.db, call.id, outcome, now.0, delete_at).await?;
         return Ok(());
     }
-    let Some(leg) = db::leg(state.db.pool(), call_sid).await? else { return Ok(()) };
-    if !finished {
-        return Ok(());
-    }
-    db::set_leg_state(state.db.pool(), call_sid, LegState::Ended).await?;
-    db::enqueue_deletion(state.db.pool(), RecordKind::Call, call_sid, now.0 + 60).await?;
-    // Every leg of the ringing tier has ended without anyone taking the call:
-    // escalate now rather than at the deadline.
-    if let Some(call) = db::get(state.db.pool(), leg.call_id).await?
-        && call.state == CallState::Ringing
-        && call.tier == leg.tier
-    {
-        let legs = db::legs_of(state.db.pool(), call.id).await?;
-        if legs.iter().filter(|l| l.tier == call.tier).all(|l| l.state == LegState::Ended) {
-            db::expire_tier_now(state.db.pool(), call.id, call.tier, now.0).await?;
-            escalate(state, call.id, call.tier).await?;
-        }
+    // A leg of a call back, or of a call placed by an earlier release.
+    if db::leg(state.db.pool(), call_sid).await?.is_some() {
+        db::set_leg_state(state.db.pool(), call_sid, LegState::Ended).await?;
+        db::enqueue_deletion(state.db.pool(), RecordKind::Call, call_sid, delete_at).await?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::flow::LegProgress;
 use crate::outbound::{Carrier, NewCall, Pending};
 use crate::roster::NewVolunteer;
+use crate::states::LegState;
 use crate::states::RecordKind;
 
 /// What the call flow asked of the provider.
@@ -19,7 +20,6 @@ use crate::states::RecordKind;
 struct Asked {
     /// `(sid, to, answered callback URL)` of every call placed.
     placed: Vec<(String, String, String)>,
-    ended: Vec<String>,
     redirected: Vec<(String, String)>,
 }
 
@@ -32,11 +32,6 @@ impl Carrier for Recorder {
         let sid = format!("CA{:032x}", 0xbeef_0000 + asked.placed.len());
         asked.placed.push((sid.clone(), call.to.to_string(), call.answered.to_string()));
         Box::pin(async move { Ok(sid) })
-    }
-
-    fn end_call<'a>(&'a self, sid: &'a str, _answered: bool) -> Pending<'a, ()> {
-        self.0.lock().unwrap().ended.push(sid.to_string());
-        Box::pin(async { Ok(()) })
     }
 
     fn redirect_call<'a>(&'a self, sid: &'a str, url: &'a str) -> Pending<'a, ()> {
@@ -99,25 +94,6 @@ impl Line {
         self.asked.0.lock().unwrap().placed.clone()
     }
 
-    /// Waits for the ringing started in the background to place (and record)
-    /// `n` calls.
-    async fn rung(&self, n: usize) -> Vec<(String, String, String)> {
-        for _ in 0..200 {
-            let placed = self.placed();
-            let mut recorded = 0;
-            for (sid, _, _) in &placed {
-                if db::leg(self.state.db.pool(), sid).await.unwrap().is_some() {
-                    recorded += 1;
-                }
-            }
-            if recorded >= n {
-                return placed;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("expected {n} call(s) placed, got {:?}", self.placed());
-    }
-
     async fn call(&self, id: i64) -> db::CallRow {
         db::get(self.state.db.pool(), id).await.unwrap().unwrap()
     }
@@ -154,103 +130,151 @@ fn said(voice: &Voice) -> Vec<String> {
     out
 }
 
-fn holds(voice: &Voice) -> bool {
-    matches!(voice.0.as_slice(), [Step::Hold { .. }])
+/// The phones a voice rings at once: `(number, volunteer, tier)`, and where the
+/// ringing's end is reported.
+fn rings(voice: &Voice) -> (Vec<(String, i64, i64)>, Option<Callback>) {
+    for step in &voice.0 {
+        if let Step::Ring { numbers, then, .. } = step {
+            let phones = numbers
+                .iter()
+                .map(|n| match n.answered {
+                    Callback::VolunteerAnswered { volunteer, tier, .. } => (n.number.clone(), volunteer, tier),
+                    other => panic!("a ringing phone answers at {other:?}"),
+                })
+                .collect();
+            return (phones, Some(*then));
+        }
+    }
+    (Vec::new(), None)
+}
+
+fn numbers(voice: &Voice) -> Vec<String> {
+    rings(voice).0.into_iter().map(|(n, _, _)| n).collect()
+}
+
+/// A provider id for a dialled leg.
+fn leg_sid(n: u32) -> String {
+    format!("CA{:032x}", 0xd1a1_0000 + n)
 }
 
 #[tokio::test]
-async fn one_language_holds_the_caller_and_rings_the_first_tier() {
+async fn one_language_rings_the_first_tier_at_once_from_the_callers_leg() {
     let line = Line::new("en").await;
-    line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
-    line.volunteer("ben", "+14155550112", "dispatcher", "en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    let ben = line.volunteer("ben", "+14155550112", "dispatcher", "en").await;
     let voice = incoming(&line.state, &sid(1), CALLER).await.unwrap();
-    assert!(holds(&voice), "{:?}", voice.0.first().map(|_| ()));
     let call = line.call_by_sid(&sid(1)).await;
-    let placed = line.rung(2).await;
-    let to: Vec<&str> = placed.iter().map(|(_, to, _)| to.as_str()).collect();
-    assert_eq!(to, ["+14155550111", "+14155550112"]);
-    assert!(placed[0].2.starts_with(PUBLIC));
-    assert!(placed[0].2.ends_with(&Callback::VolunteerAnswered { call: call.id }.path()));
-    let call = line.call(call.id).await;
+    let (phones, then) = rings(&voice);
+    assert_eq!(phones, [("+14155550111".to_string(), ana, 0), ("+14155550112".to_string(), ben, 0)]);
+    assert_eq!(then, Some(Callback::RingEnded { call: call.id, tier: 0 }));
+    let s = speech(&line.state, line.state.config.default_language());
+    assert_eq!(said(&voice), [s.hold], "the caller hears the hold message, then ringback");
+    assert!(voice.0.iter().any(|st| matches!(st, Step::Ring { caller_id, .. } if caller_id == "+14155550199")));
     assert_eq!((call.state, call.tier), (CallState::Ringing, 0));
+    let legs = db::legs_of(line.state.db.pool(), call.id).await.unwrap();
+    assert_eq!(legs.len(), 2);
+    assert!(legs.iter().all(|l| db::is_pending_leg(&l.sid) && l.state == LegState::Ringing));
+    assert!(line.placed().is_empty(), "no call is created through the REST API");
+    // The provider retried the webhook: the same phones, nobody rung twice.
+    let again = incoming(&line.state, &sid(1), CALLER).await.unwrap();
+    assert_eq!(numbers(&again), numbers(&voice));
+    assert_eq!(db::legs_of(line.state.db.pool(), call.id).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
-async fn the_first_to_press_one_takes_the_call_and_the_others_stop_ringing() {
+async fn the_first_to_press_one_takes_the_call_and_is_put_through() {
     let line = Line::new("en").await;
-    line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
     let ben = line.volunteer("ben", "+14155550112", "dispatcher", "en").await;
     incoming(&line.state, &sid(1), CALLER).await.unwrap();
     let id = line.call_by_sid(&sid(1)).await.id;
-    let placed = line.rung(2).await;
-    let (ana_leg, ben_leg) = (&placed[0].0, &placed[1].0);
+    let (ana_leg, ben_leg) = (leg_sid(1), leg_sid(2));
 
-    let whisper = volunteer_answered(&line.state, id, ben_leg).await.unwrap();
+    let whisper = volunteer_answered(&line.state, id, ben, 0, &ben_leg).await.unwrap();
     assert_eq!(gathers_to(&whisper), Some(Callback::VolunteerPressed { call: id }));
+    assert!(matches!(whisper.0.last(), Some(Step::Hangup)), "no key: not put through");
+    assert_eq!(db::leg(line.state.db.pool(), &ben_leg).await.unwrap().unwrap().state, LegState::Answered);
     // A voicemail box plays, records and never presses: no key is not a yes.
-    let nothing = volunteer_pressed(&line.state, id, ben_leg, None).await.unwrap();
+    let nothing = volunteer_pressed(&line.state, id, &ben_leg, None).await.unwrap();
     assert!(matches!(nothing.0.last(), Some(Step::Hangup)));
     assert_eq!(line.call(id).await.state, CallState::Ringing);
 
-    let taken = volunteer_pressed(&line.state, id, ben_leg, Some("1")).await.unwrap();
-    assert!(matches!(taken.0.first(), Some(Step::TakeHeld { name }) if *name == queue_name(id)));
+    volunteer_answered(&line.state, id, ana, 0, &ana_leg).await.unwrap();
+    let taken = volunteer_pressed(&line.state, id, &ben_leg, Some("1")).await.unwrap();
+    assert!(taken.0.is_empty(), "an answer without a hang-up puts them through");
     let call = line.call(id).await;
     assert_eq!((call.state, call.answered_by), (CallState::Bridged, Some(ben)));
-    let late = volunteer_pressed(&line.state, id, ana_leg, Some("1")).await.unwrap();
+    let late = volunteer_pressed(&line.state, id, &ana_leg, Some("1")).await.unwrap();
     let s = speech(&line.state, line.state.config.default_language());
-    assert_eq!(said(&late), vec![s.taken]);
-    for _ in 0..200 {
-        if line.asked.0.lock().unwrap().ended.contains(ana_leg) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(line.asked.0.lock().unwrap().ended.contains(ana_leg), "the other leg is cancelled");
+    assert_eq!(said(&late), vec![s.taken.clone()]);
+    assert!(matches!(late.0.last(), Some(Step::Hangup)));
+    // A phone that picks up now hears the same.
+    let after = volunteer_answered(&line.state, id, ana, 0, &leg_sid(3)).await.unwrap();
+    assert_eq!(said(&after), vec![s.taken]);
+    assert!(line.placed().is_empty(), "the provider hangs up the others itself");
+    // The conversation over, the caller hears goodbye.
+    let bye = ring_ended(&line.state, id, 0, RingResult::Talked).await.unwrap();
+    assert!(matches!(bye.0.last(), Some(Step::Hangup)));
 }
 
 #[tokio::test]
-async fn a_tier_that_times_out_rings_the_next_then_voicemail() {
+async fn a_tier_that_rings_out_rings_the_next_then_voicemail() {
     let line = Line::new("en").await;
     line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
     line.volunteer("cora", "+14155550113", "coordinator", "en").await;
-    incoming(&line.state, &sid(1), CALLER).await.unwrap();
+    let first = incoming(&line.state, &sid(1), CALLER).await.unwrap();
     let call = line.call_by_sid(&sid(1)).await;
     // Tier 0: the dispatcher who speaks English (the coordinator is tier 1).
-    assert_eq!(line.rung(1).await.len(), 1);
-    assert_eq!(escalate_due(&line.state).await.unwrap(), 0, "not due before the deadline");
-
-    line.state.vault.clock().advance(Duration::from_secs(21));
-    escalate_due(&line.state).await.unwrap();
-    let placed = line.placed();
-    assert_eq!(placed.len(), 2);
-    assert_eq!(placed[1].1, "+14155550113");
-    assert!(line.asked.0.lock().unwrap().ended.contains(&placed[0].0), "tier 0 stops ringing");
+    assert_eq!(numbers(&first), ["+14155550111"]);
+    let second = ring_ended(&line.state, call.id, 0, RingResult::NobodyPutThrough).await.unwrap();
+    assert_eq!(numbers(&second), ["+14155550113"]);
+    assert_eq!(rings(&second).1, Some(Callback::RingEnded { call: call.id, tier: 1 }));
     assert_eq!(line.call(call.id).await.tier, 1);
+    let legs = db::legs_of(line.state.db.pool(), call.id).await.unwrap();
+    assert!(legs.iter().filter(|l| l.tier == 0).all(|l| l.state == LegState::Ended), "tier 0 is over");
 
-    line.state.vault.clock().advance(Duration::from_secs(21));
-    escalate_due(&line.state).await.unwrap();
-    let call = line.call(call.id).await;
-    assert_eq!(call.state, CallState::Voicemail);
-    let redirected = line.asked.0.lock().unwrap().redirected.clone();
-    assert_eq!(redirected, [(sid(1), format!("{PUBLIC}{}", Callback::Voicemail { call: call.id }.path()))]);
-    // Should the redirect be lost, the next wait answer leaves the queue.
-    assert!(matches!(wait(&line.state, call.id).await.unwrap().0.as_slice(), [Step::Leave]));
-    let prompt = voicemail(&line.state, call.id).await.unwrap();
+    let prompt = ring_ended(&line.state, call.id, 1, RingResult::NobodyPutThrough).await.unwrap();
+    assert_eq!(line.call(call.id).await.state, CallState::Voicemail);
     assert_eq!(gathers_to(&prompt), Some(Callback::VoicemailChoice { call: call.id }));
     assert!(matches!(prompt.0.last(), Some(Step::Record { .. })));
+    // A late report of tier 0 rings nobody again.
+    let late = ring_ended(&line.state, call.id, 0, RingResult::NobodyPutThrough).await.unwrap();
+    assert!(numbers(&late).is_empty());
+    assert_eq!(gathers_to(&late), Some(Callback::VoicemailChoice { call: call.id }));
+    assert!(line.placed().is_empty() && line.asked.0.lock().unwrap().redirected.is_empty());
 }
 
 #[tokio::test]
-async fn when_every_leg_of_a_tier_ends_the_next_rings_at_once() {
+async fn a_ringing_that_never_reports_is_moved_on_once_by_a_tick() {
     let line = Line::new("en").await;
     line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
-    line.volunteer("cora", "+14155550113", "coordinator", "en").await;
     incoming(&line.state, &sid(1), CALLER).await.unwrap();
-    let placed = line.rung(1).await;
-    status(&line.state, &placed[0].0, LegProgress::Going).await.unwrap();
-    assert_eq!(line.placed().len(), 1, "a leg still ringing changes nothing");
-    status(&line.state, &placed[0].0, LegProgress::Finished).await.unwrap();
-    assert_eq!(line.placed().len(), 2, "the busy or declined tier moves on without waiting");
+    let call = line.call_by_sid(&sid(1)).await;
+    assert_eq!(escalate_due(&line.state).await.unwrap(), 0, "not due before the timeout and its grace");
+    line.state.vault.clock().advance(Duration::from_secs(25));
+    assert_eq!(escalate_due(&line.state).await.unwrap(), 0, "the report may still come");
+    line.state.vault.clock().advance(Duration::from_secs(6));
+    assert_eq!(escalate_due(&line.state).await.unwrap(), 1);
+    assert_eq!(escalate_due(&line.state).await.unwrap(), 0, "once, whatever the instances");
+    let redirected = line.asked.0.lock().unwrap().redirected.clone();
+    assert_eq!(redirected, [(sid(1), format!("{PUBLIC}{}", Callback::RingEnded { call: call.id, tier: 0 }.path()))]);
+}
+
+#[tokio::test]
+async fn when_every_leg_of_a_tier_ends_only_the_provider_moves_on() {
+    let line = Line::new("en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    incoming(&line.state, &sid(1), CALLER).await.unwrap();
+    let id = line.call_by_sid(&sid(1)).await.id;
+    status(&line.state, &leg_sid(1), Some((id, ana, 0)), LegProgress::Going).await.unwrap();
+    let leg = db::legs_of(line.state.db.pool(), id).await.unwrap().remove(0);
+    assert_eq!(leg.state, LegState::Ringing, "a leg still ringing changes nothing");
+    status(&line.state, &leg_sid(1), Some((id, ana, 0)), LegProgress::Finished).await.unwrap();
+    let leg = db::leg(line.state.db.pool(), &leg_sid(1)).await.unwrap().expect("named by its webhook");
+    assert_eq!(leg.state, LegState::Ended);
+    let queued = db::pending_deletions(line.state.db.pool()).await.unwrap();
+    assert!(queued.contains(&leg_sid(1)), "its record is deleted at the provider");
+    assert_eq!(line.call(id).await.state, CallState::Ringing, "the <Dial> reports its own end");
 }
 
 #[tokio::test]
@@ -273,13 +297,13 @@ async fn two_languages_ask_first_and_a_retried_webhook_is_answered_the_same() {
     assert_eq!(said(&incoming(&line.state, &sid(1), CALLER).await.unwrap()), said(&menu), "a retry");
     assert_eq!(said(&menu).len(), 2, "one option per language");
 
-    let held = choose_language(&line.state, id, 1, Some("2")).await.unwrap();
-    assert!(holds(&held));
+    let ringing = choose_language(&line.state, id, 1, Some("2")).await.unwrap();
+    assert_eq!(numbers(&ringing), ["+14155550111"]);
     assert_eq!(line.call(id).await.language.as_deref(), Some("es"));
-    assert_eq!(line.rung(1).await[0].1, "+14155550111");
-    // The menu answered again (a provider retry) keeps the caller held.
-    assert!(holds(&choose_language(&line.state, id, 1, Some("2")).await.unwrap()));
-    assert_eq!(line.placed().len(), 1, "and rings nobody twice");
+    // The menu answered again (a provider retry) rings the same phone, once.
+    let again = choose_language(&line.state, id, 1, Some("2")).await.unwrap();
+    assert_eq!(numbers(&again), ["+14155550111"]);
+    assert_eq!(db::legs_of(line.state.db.pool(), id).await.unwrap().len(), 1, "and rings nobody twice");
 }
 
 #[tokio::test]
@@ -289,7 +313,7 @@ async fn a_withheld_number_presses_seven_first() {
     let asked = incoming(&line.state, &sid(1), "anonymous").await.unwrap();
     let id = line.call_by_sid(&sid(1)).await.id;
     assert_eq!(gathers_to(&asked), Some(Callback::Challenge { call: id, attempt: 1 }));
-    assert!(line.placed().is_empty());
+    assert!(rings(&asked).0.is_empty());
     let again = challenge_answered(&line.state, id, 1, Some("3")).await.unwrap();
     assert_eq!(gathers_to(&again), Some(Callback::Challenge { call: id, attempt: 2 }));
     let refused = challenge_answered(&line.state, id, 2, None).await.unwrap();
@@ -298,43 +322,63 @@ async fn a_withheld_number_presses_seven_first() {
 
     incoming(&line.state, &sid(2), "anonymous").await.unwrap();
     let id = line.call_by_sid(&sid(2)).await.id;
-    assert!(holds(&challenge_answered(&line.state, id, 1, Some("7")).await.unwrap()));
-    assert_eq!(line.rung(1).await.len(), 1);
+    assert_eq!(numbers(&challenge_answered(&line.state, id, 1, Some("7")).await.unwrap()), ["+14155550111"]);
 }
 
 #[tokio::test]
-async fn a_taker_whose_line_drops_before_the_bridge_is_replaced() {
+async fn a_taker_whose_line_drops_before_the_bridge_gives_the_call_back() {
     let line = Line::new("en").await;
-    line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
     line.volunteer("cora", "+14155550113", "coordinator", "en").await;
     incoming(&line.state, &sid(1), CALLER).await.unwrap();
     let id = line.call_by_sid(&sid(1)).await.id;
-    let leg = line.rung(1).await[0].0.clone();
-    volunteer_answered(&line.state, id, &leg).await.unwrap();
+    let leg = leg_sid(1);
+    volunteer_answered(&line.state, id, ana, 0, &leg).await.unwrap();
     volunteer_pressed(&line.state, id, &leg, Some("1")).await.unwrap();
     assert_eq!(line.call(id).await.state, CallState::Bridged);
-    // Their line ends before the provider bridges them: the caller still waits.
-    status(&line.state, &leg, LegProgress::Finished).await.unwrap();
-    let heard = wait(&line.state, id).await.unwrap();
-    assert!(matches!(heard.0.last(), Some(Step::Pause { .. })), "the caller keeps hearing the hold message");
+    // Their line ends before the provider puts them through; the ringing ends
+    // with nobody put through, and the caller is rung on.
+    status(&line.state, &leg, Some((id, ana, 0)), LegProgress::Finished).await.unwrap();
+    let next = ring_ended(&line.state, id, 0, RingResult::NobodyPutThrough).await.unwrap();
+    assert_eq!(numbers(&next), ["+14155550113"]);
     let call = line.call(id).await;
-    assert_eq!(call.state, CallState::Ringing, "the call rings on");
-    escalate_due(&line.state).await.unwrap();
-    assert_eq!(line.placed().last().unwrap().1, "+14155550113");
+    assert_eq!((call.state, call.tier, call.answered_by), (CallState::Ringing, 1, None));
+}
+
+#[tokio::test]
+async fn another_of_the_tier_takes_the_call_when_the_taker_dropped() {
+    let line = Line::new("en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    let ben = line.volunteer("ben", "+14155550112", "dispatcher", "en").await;
+    incoming(&line.state, &sid(1), CALLER).await.unwrap();
+    let id = line.call_by_sid(&sid(1)).await.id;
+    volunteer_answered(&line.state, id, ana, 0, &leg_sid(1)).await.unwrap();
+    volunteer_answered(&line.state, id, ben, 0, &leg_sid(2)).await.unwrap();
+    volunteer_pressed(&line.state, id, &leg_sid(1), Some("1")).await.unwrap();
+    // Ben, still in the whisper, presses while Ana's line is up: taken.
+    let s = speech(&line.state, line.state.config.default_language());
+    assert_eq!(said(&volunteer_pressed(&line.state, id, &leg_sid(2), Some("1")).await.unwrap()), [s.taken]);
+    volunteer_answered(&line.state, id, ben, 0, &leg_sid(2)).await.unwrap();
+    status(&line.state, &leg_sid(1), Some((id, ana, 0)), LegProgress::Finished).await.unwrap();
+    let put_through = volunteer_pressed(&line.state, id, &leg_sid(2), Some("1")).await.unwrap();
+    assert!(put_through.0.is_empty());
+    assert_eq!(line.call(id).await.answered_by, Some(ben));
 }
 
 #[tokio::test]
 async fn the_callers_own_leg_ending_ends_the_call_and_its_legs() {
     let line = Line::new("en").await;
-    line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
     incoming(&line.state, &sid(1), CALLER).await.unwrap();
     let id = line.call_by_sid(&sid(1)).await.id;
-    let leg = line.rung(1).await[0].0.clone();
-    status(&line.state, &sid(1), LegProgress::Finished).await.unwrap();
+    status(&line.state, &sid(1), None, LegProgress::Finished).await.unwrap();
     let call = line.call(id).await;
     assert_eq!((call.state, call.outcome), (CallState::Ended, Some(Outcome::Abandoned)));
-    assert!(line.asked.0.lock().unwrap().ended.contains(&leg));
+    let legs = db::legs_of(line.state.db.pool(), id).await.unwrap();
+    assert!(legs.iter().all(|l| l.state == LegState::Ended));
+    let queued = db::pending_deletions(line.state.db.pool()).await.unwrap();
+    assert!(queued.contains(&sid(1)) && !queued.iter().any(|s| db::is_pending_leg(s)));
     // A volunteer picking up now hears that the call is gone.
-    let late = volunteer_answered(&line.state, id, &leg).await.unwrap();
+    let late = volunteer_answered(&line.state, id, ana, 0, &leg_sid(1)).await.unwrap();
     assert!(gathers_to(&late).is_none());
 }

@@ -128,10 +128,15 @@ pub const SETTINGS: &[Setting] = &[
         c.ringing.timeout = bounded(v, Duration::from_secs(1), 10 * MINUTE)?;
         Ok(())
     }),
-    setting("ring_parallel", Some("5"), "how many volunteers of a tier ring at once", |c, v| {
-        c.ringing.parallel = parse_count(v, 1, 50)? as usize;
-        Ok(())
-    }),
+    setting(
+        "ring_parallel",
+        Some("5"),
+        "how many volunteers of a tier ring at once (at most 10: the provider dials at most ten numbers at once)",
+        |c, v| {
+            c.ringing.parallel = parse_count(v, 1, 10)? as usize;
+            Ok(())
+        },
+    ),
     setting(
         "caller_rate_limit",
         Some("5"),

@@ -12,11 +12,14 @@ use sqlx::{Any, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Db;
-use super::calls::{Attempts, end};
+use super::calls::{Attempts, end, insert_legs};
 use crate::states::{CallState, Outcome};
 
-/// At most this many arrivals per transaction (three parameters each).
+/// At most this many arrivals per transaction (seven parameters each).
 const BATCH: usize = 64;
+/// Pending legs per insert (five parameters each): within every database's
+/// limit on parameters.
+const LEGS_PER_STATEMENT: usize = 128;
 
 /// A call that has just rung the hotline.
 pub struct Arrival {
@@ -24,8 +27,20 @@ pub struct Arrival {
     pub caller_token: Option<String>,
     /// Blocked or over the rate limit: recorded as ended, outcome `refused`.
     pub refused: bool,
+    /// What the call does next, written with it.
+    pub next: Next,
     pub at: i64,
     pub hour: i64,
+}
+
+/// Where a new call goes, decided before it is written.
+pub enum Next {
+    /// The language menu, or the key a withheld number presses first.
+    Menu,
+    /// Its first tier rings (a one-language line): `volunteers` get pending legs.
+    Ring { language: String, tier: i64, deadline: i64, volunteers: Vec<i64> },
+    /// Nobody can be rung: straight to voicemail.
+    Voicemail { language: String, outcome: Outcome },
 }
 
 type Reply = oneshot::Sender<Result<Option<i64>, sqlx::Error>>;
@@ -100,15 +115,31 @@ async fn write(db: &Db, batch: Vec<(Arrival, Reply)>) {
 /// (the attempts, swept after), not for the call record's day.
 async fn write_together(db: &Db, arrivals: &[&Arrival]) -> Result<HashMap<String, i64>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let values = placeholders(arrivals.len(), 3);
+    let values = placeholders(arrivals.len(), 7);
     let sql = format!(
-        "INSERT INTO calls (provider_sid, state, created_hour) VALUES {values} \
+        "INSERT INTO calls (provider_sid, state, created_hour, language, tier, tier_deadline, outcome) VALUES {values} \
          ON CONFLICT (provider_sid) DO NOTHING RETURNING id, provider_sid"
     );
     let mut insert = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
     for a in arrivals {
-        let state = if a.refused { CallState::Ended } else { CallState::Menu };
-        insert = insert.bind(a.sid.as_str()).bind(state.as_str()).bind(a.hour);
+        let (state, language, tier, deadline, outcome) = match (&a.next, a.refused) {
+            (_, true) => (CallState::Ended, None, 0, None, None),
+            (Next::Menu, false) => (CallState::Menu, None, 0, None, None),
+            (Next::Ring { language, tier, deadline, .. }, false) => {
+                (CallState::Ringing, Some(language.as_str()), *tier, Some(*deadline), None)
+            }
+            (Next::Voicemail { language, outcome }, false) => {
+                (CallState::Voicemail, Some(language.as_str()), 0, None, Some(outcome.as_str()))
+            }
+        };
+        insert = insert
+            .bind(a.sid.as_str())
+            .bind(state.as_str())
+            .bind(a.hour)
+            .bind(language)
+            .bind(tier)
+            .bind(deadline)
+            .bind(outcome);
     }
     let ids: HashMap<String, i64> = insert.fetch_all(&mut *tx).await?.into_iter().map(|(id, sid)| (sid, id)).collect();
     let attempts: Vec<(&str, i64)> = arrivals
@@ -118,6 +149,15 @@ async fn write_together(db: &Db, arrivals: &[&Arrival]) -> Result<HashMap<String
         .collect();
     if !attempts.is_empty() {
         insert_attempts(&mut *tx, &attempts).await?;
+    }
+    let mut legs = Vec::new();
+    for a in arrivals.iter().filter(|a| !a.refused) {
+        if let (Next::Ring { tier, volunteers, .. }, Some(id)) = (&a.next, ids.get(&a.sid)) {
+            legs.extend(volunteers.iter().map(|v| (*id, *v, *tier)));
+        }
+    }
+    for chunk in legs.chunks(LEGS_PER_STATEMENT) {
+        insert_legs(&mut *tx, chunk).await?;
     }
     for a in arrivals.iter().filter(|a| a.refused) {
         if let Some(id) = ids.get(&a.sid) {

@@ -9,6 +9,10 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
+pub use super::legs::{
+    LegRow, answer_leg, attach_leg, busy_volunteers, end_legs, insert_legs, insert_pending_legs, is_pending_leg, leg,
+    leg_ended, legs_of, pending_leg_sid, set_leg_state,
+};
 use crate::states::{CallState, LegState, Outcome, RecordKind, unknown};
 
 #[derive(Debug, Clone)]
@@ -174,23 +178,6 @@ pub async fn advance_tier<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Ends the current tier early (all its legs ended): the next tick escalates.
-pub async fn expire_tier_now<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    id: i64,
-    tier: i64,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE calls SET tier_deadline = $1 WHERE id = $2 AND state = $4 AND tier = $3")
-        .bind(now)
-        .bind(id)
-        .bind(tier)
-        .bind(CallState::Ringing.as_str())
-        .execute(ex)
-        .await?;
-    Ok(())
-}
-
 /// Sends a call that is not yet answered to voicemail; false if it was taken.
 pub async fn to_voicemail<'e>(
     ex: impl Executor<'e, Database = Any>,
@@ -239,99 +226,141 @@ pub async fn end<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Ringing calls whose tier deadline has passed: `(id, tier)`.
-pub async fn due<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, tier FROM calls WHERE state = $2 AND tier_deadline <= $1")
+/// Ringing calls whose tier deadline has passed: `(id, tier, deadline)`.
+pub async fn due<'e>(ex: impl Executor<'e, Database = Any>, now: i64) -> Result<Vec<(i64, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, tier, tier_deadline FROM calls WHERE state = $2 AND tier_deadline <= $1")
         .bind(now)
         .bind(CallState::Ringing.as_str())
         .fetch_all(ex)
         .await?;
-    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("tier")?))).collect()
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("tier")?, r.try_get("tier_deadline")?))).collect()
 }
 
-#[derive(Debug, Clone)]
-pub struct LegRow {
-    pub sid: String,
-    pub call_id: i64,
-    pub volunteer_id: Option<i64>,
-    pub tier: i64,
-    pub state: LegState,
+/// Where a call's ringing starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingFrom {
+    /// The caller has just chosen a language (or the line has one).
+    Menu,
+    /// Tier `n` rang and gave up.
+    Tier(i64),
 }
 
-fn leg_from_row(row: &AnyRow) -> Result<LegRow, sqlx::Error> {
-    let state: String = row.try_get("state")?;
-    Ok(LegRow {
-        sid: row.try_get("sid")?,
-        call_id: row.try_get("call_id")?,
-        volunteer_id: row.try_get("volunteer_id")?,
-        tier: row.try_get("tier")?,
-        state: LegState::parse(&state).ok_or_else(|| unknown("leg state", &state))?,
-    })
-}
-
-pub async fn insert_leg<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    sid: &str,
+/// A tier starts ringing, in one transaction: the call moves on from `from` to
+/// `tier` until `deadline` and the legs of `volunteers` are recorded (pending),
+/// the tier before marked over. False, with nothing written, if another request
+/// or instance moved the call first.
+pub async fn ring_tier(
+    db: &super::Db,
     call_id: i64,
-    volunteer_id: i64,
+    from: RingFrom,
+    language: &str,
     tier: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO call_legs (sid, call_id, volunteer_id, tier, state) VALUES ($1, $2, $3, $4, $5)")
-        .bind(sid)
-        .bind(call_id)
+    deadline: i64,
+    volunteers: &[i64],
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let moved = match from {
+        RingFrom::Menu => start_ringing(&mut *tx, call_id, language, tier, deadline).await?,
+        RingFrom::Tier(t) => {
+            let moved = advance_tier(&mut *tx, call_id, t, tier, deadline).await?;
+            if moved {
+                end_legs(&mut *tx, call_id).await?;
+            }
+            moved
+        }
+    };
+    if !moved {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    insert_pending_legs(&mut *tx, call_id, tier, volunteers).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The first volunteer to press 1 takes the call and their leg is accepted, in
+/// one transaction; false (nothing written) for everyone after.
+pub async fn take(db: &super::Db, call_id: i64, volunteer_id: i64, leg_sid: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    if !claim(&mut *tx, call_id, volunteer_id).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    set_leg_state(&mut *tx, leg_sid, LegState::Accepted).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The call passes from a taker whose line dropped to `volunteer_id`, in one
+/// transaction; false if it is no longer the dropped taker's.
+pub async fn hand_over(db: &super::Db, call_id: i64, volunteer_id: i64, leg_sid: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query("UPDATE calls SET answered_by = $1 WHERE id = $2 AND state = $3 AND answered_by <> $1")
         .bind(volunteer_id)
-        .bind(tier)
-        .bind(LegState::Ringing.as_str())
-        .execute(ex)
-        .await?;
-    Ok(())
-}
-
-pub async fn leg<'e>(ex: impl Executor<'e, Database = Any>, sid: &str) -> Result<Option<LegRow>, sqlx::Error> {
-    sqlx::query("SELECT sid, call_id, volunteer_id, tier, state FROM call_legs WHERE sid = $1")
-        .bind(sid)
-        .fetch_optional(ex)
-        .await?
-        .as_ref()
-        .map(leg_from_row)
-        .transpose()
-}
-
-pub async fn legs_of<'e>(ex: impl Executor<'e, Database = Any>, call_id: i64) -> Result<Vec<LegRow>, sqlx::Error> {
-    sqlx::query("SELECT sid, call_id, volunteer_id, tier, state FROM call_legs WHERE call_id = $1")
         .bind(call_id)
-        .fetch_all(ex)
-        .await?
-        .iter()
-        .map(leg_from_row)
-        .collect()
+        .bind(CallState::Bridged.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    set_leg_state(&mut *tx, leg_sid, LegState::Accepted).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
-/// Sets a leg's state unless it has already ended.
-pub async fn set_leg_state<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    sid: &str,
-    state: LegState,
+/// The caller's leg ended: the call is over with `outcome` (unless one was
+/// recorded), every leg with it, and the provider's records of the caller's leg
+/// and of every named leg are queued for deletion, in one transaction.
+pub async fn caller_left(
+    db: &super::Db,
+    call_id: i64,
+    outcome: Outcome,
+    now: i64,
+    delete_at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE call_legs SET state = $1 WHERE sid = $2 AND state <> $3")
-        .bind(state.as_str())
-        .bind(sid)
-        .bind(LegState::Ended.as_str())
-        .execute(ex)
-        .await?;
+    let mut tx = db.begin_write().await?;
+    end(&mut *tx, call_id, outcome, now).await?;
+    end_legs(&mut *tx, call_id).await?;
+    let provider_sid: String =
+        sqlx::query_scalar("SELECT provider_sid FROM calls WHERE id = $1").bind(call_id).fetch_one(&mut *tx).await?;
+    enqueue_deletion(&mut *tx, RecordKind::Call, &provider_sid, delete_at).await?;
+    // Legs whose own end was never reported.
+    sqlx::query(
+        "INSERT INTO provider_deletions (kind, sid, not_before) \
+         SELECT $1, sid, $2 FROM call_legs WHERE call_id = $3 AND sid NOT LIKE 'pending-%' \
+         ON CONFLICT (sid) DO NOTHING",
+    )
+    .bind(RecordKind::Call.as_str())
+    .bind(delete_at)
+    .bind(call_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Volunteers being rung for, or talking on, a call that has not ended.
-pub async fn busy_volunteers<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT l.volunteer_id FROM call_legs l JOIN calls c ON c.id = l.call_id \
-         WHERE l.state <> $1 AND c.state <> $2 AND l.volunteer_id IS NOT NULL",
+/// Moves an overdue tier's deadline to `next` so that one instance, once, acts
+/// on it; false if another did first or the call moved on.
+pub async fn postpone_tier<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    tier: i64,
+    seen: i64,
+    next: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE calls SET tier_deadline = $1 WHERE id = $2 AND state = $5 AND tier = $3 AND tier_deadline = $4",
     )
-    .bind(LegState::Ended.as_str())
-    .bind(CallState::Ended.as_str())
-    .fetch_all(ex)
-    .await
+    .bind(next)
+    .bind(id)
+    .bind(tier)
+    .bind(seen)
+    .bind(CallState::Ringing.as_str())
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Rate-limit attempts: calls and texts are counted apart, so texting does not

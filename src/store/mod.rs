@@ -14,6 +14,7 @@ pub mod device_keys;
 pub mod incidents;
 pub mod intake;
 pub mod items;
+pub mod legs;
 pub mod migrations;
 pub mod sweep;
 pub mod tokens;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::AppState;
 use crate::calls;
-use crate::flow::{FlowError, LegProgress, Texts, Voice};
+use crate::flow::{FlowError, LegProgress, RingResult, Texts, Voice};
 use twiml::Twiml;
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/telephony/voice/challenge", post(challenge))
         .route("/telephony/voice/wait", post(wait))
         .route("/telephony/voice/queue-end", post(queue_end))
+        .route("/telephony/voice/ring-end", post(ring_end))
         .route("/telephony/voice/volunteer", post(volunteer))
         .route("/telephony/voice/volunteer/accept", post(accept))
         .route("/telephony/voice/voicemail", post(voicemail))
@@ -263,9 +264,28 @@ async fn queue_end(State(state): State<AppState>, hook: Webhook) -> Result<Respo
     Ok(answer(&state, Turn::UnderWay, calls::queue_end(&state, hook.call_id()?, bridged)).await)
 }
 
+/// The leg of a ringing tier a webhook is about: call, volunteer and tier from
+/// our own URL.
+fn leg_of(hook: &Webhook) -> Option<(i64, i64, i64)> {
+    Some((hook.query_number("call")?, hook.query_number("volunteer")?, hook.query_number("tier")?))
+}
+
 async fn volunteer(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
     let sid = hook.get("CallSid").unwrap_or("");
-    Ok(answer(&state, Turn::UnderWay, calls::volunteer_answered(&state, hook.call_id()?, sid)).await)
+    if !plain_sid(sid) {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let (call, volunteer, tier) = leg_of(&hook).ok_or(StatusCode::BAD_REQUEST)?;
+    Ok(answer(&state, Turn::UnderWay, calls::volunteer_answered(&state, call, volunteer, tier, sid)).await)
+}
+
+/// The end of a tier's ringing (`<Dial>`'s action): `DialBridged` says whether
+/// anyone was put through; a redirect by a tick brings no parameters at all.
+async fn ring_end(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
+    let tier = hook.query_number("tier").ok_or(StatusCode::BAD_REQUEST)?;
+    let talked = hook.get("DialBridged") == Some("true") && hook.get("DialCallStatus") == Some("completed");
+    let result = if talked { RingResult::Talked } else { RingResult::NobodyPutThrough };
+    Ok(answer(&state, Turn::UnderWay, calls::ring_ended(&state, hook.call_id()?, tier, result)).await)
 }
 
 async fn accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
@@ -332,8 +352,11 @@ async fn recording(State(state): State<AppState>, hook: Webhook) -> StatusCode {
 
 async fn status(State(state): State<AppState>, hook: Webhook) -> StatusCode {
     let sid = hook.get("CallSid").unwrap_or("");
+    if !plain_sid(sid) {
+        return StatusCode::BAD_REQUEST;
+    }
     let call_status = progress(hook.get("CallStatus").unwrap_or(""));
-    match calls::status(&state, sid, call_status).await {
+    match calls::status(&state, sid, leg_of(&hook), call_status).await {
         Ok(()) => StatusCode::NO_CONTENT,
         Err(e) => {
             tracing::error!(error = %e, "status callback failed");

@@ -262,14 +262,6 @@ impl Carrier for Provider {
         })
     }
 
-    fn end_call<'a>(&'a self, sid: &'a str, answered: bool) -> Pending<'a, ()> {
-        Box::pin(async move {
-            let status = if answered { "completed" } else { "canceled" };
-            self.send(self.http.post(self.url(&format!("Calls/{sid}.json"))).form(&[("Status", status)])).await?;
-            Ok(())
-        })
-    }
-
     fn redirect_call<'a>(&'a self, sid: &'a str, url: &'a str) -> Pending<'a, ()> {
         Box::pin(async move {
             let form = [("Url", url), ("Method", "POST")];

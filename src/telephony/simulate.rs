@@ -2,12 +2,13 @@
 //! way the provider would (signed webhooks with the configured auth token), follows
 //! the TwiML it gets back, checks each answer against the documented verbs, and
 //! prints every step. Operators use it to check a deployment and to train
-//! volunteers: the server rings real volunteers through its provider as usual,
-//! though a volunteer who takes the call finds nobody on the line.
+//! volunteers. The volunteers' phones are rung by the provider from the caller's
+//! leg (`<Dial>`), and here the simulator is the provider: it reports how many
+//! phones the server would ring, rings none, and hangs up after `hold`.
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::read::{self, Node};
 use super::signature;
@@ -21,7 +22,7 @@ pub struct Script {
     pub from: String,
     /// Keys pressed at successive menus; an empty slot lets a menu time out.
     pub digits: VecDeque<Option<String>>,
-    /// How long to hold in the queue before hanging up.
+    /// How long to wait while volunteers would ring before hanging up.
     pub hold: Duration,
 }
 
@@ -122,7 +123,7 @@ impl Caller<'_> {
                     }
                 }
                 "Redirect" => return Ok(Some((verb.text.clone(), Vec::new()))),
-                "Enqueue" => return self.hold(verb).await,
+                "Dial" => return self.ring(verb).await,
                 "Record" => {
                     self.say("  would leave a message here (the simulator sends no audio)");
                     let action = verb.attr("action").unwrap_or_default().to_string();
@@ -138,28 +139,13 @@ impl Caller<'_> {
         Ok(None)
     }
 
-    async fn hold(&mut self, verb: &Node) -> Result<Option<(String, Vec<(String, String)>)>, String> {
-        self.say(&format!("  holds in queue {}; the server rings volunteers", verb.text));
-        let wait_url = verb.attr("waitUrl").unwrap_or_default().to_string();
-        let action = verb.attr("action").unwrap_or_default().to_string();
-        let started = Instant::now();
-        let mut first = true;
-        while started.elapsed() < self.script.hold {
-            let body =
-                self.post(&wait_url, vec![("QueueTime".into(), started.elapsed().as_secs().to_string())]).await?;
-            let doc = read::parse(&body).map_err(|e| format!("the wait TwiML would be refused: {e}"))?;
-            if doc.child("Leave").is_some() {
-                self.say("  leaves the queue: nobody took the call");
-                return Ok(Some((action, vec![("QueueResult".into(), "leave".into())])));
-            }
-            if first {
-                if let Some(say) = doc.child("Say") {
-                    self.say(&format!("  hears [{}] {}", say.attr("language").unwrap_or("?"), say.text));
-                }
-                first = false;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+    async fn ring(&mut self, verb: &Node) -> Result<Option<(String, Vec<(String, String)>)>, String> {
+        let phones = verb.children.iter().filter(|c| c.name == "Number").count();
+        self.say(&format!(
+            "  the server rings {phones} volunteer phone(s) at once, showing {} (the simulator rings none)",
+            verb.attr("callerId").unwrap_or("no caller ID")
+        ));
+        tokio::time::sleep(self.script.hold).await;
         self.say(&format!("  still holding after {}s; hanging up", self.script.hold.as_secs()));
         Ok(None)
     }

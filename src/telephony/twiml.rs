@@ -65,14 +65,27 @@ fn render_step(step: &Step, base: &str, out: &mut String) {
             }
             out.push_str("</Gather>");
         }
-        Step::Hold { name, wait, then } => out.push_str(&format!(
-            r#"<Enqueue waitUrl="{}" waitUrlMethod="POST" action="{}" method="POST">{}</Enqueue>"#,
-            escape(&url(base, *wait)),
-            escape(&url(base, *then)),
-            escape(name)
-        )),
         Step::Leave => out.push_str("<Leave/>"),
-        Step::TakeHeld { name } => out.push_str(&format!("<Dial><Queue>{}</Queue></Dial>", escape(name))),
+        // <Dial> with several <Number>s rings them all at once; each <Number>'s
+        // `url` runs on the callee's leg before it is connected, and the first
+        // leg whose `url` TwiML ends without <Hangup> is connected while the
+        // others are hung up (twilio.com/docs/voice/twiml/number).
+        Step::Ring { numbers, caller_id, timeout, then } => {
+            out.push_str(&format!(
+                r#"<Dial callerId="{}" timeout="{timeout}" action="{}" method="POST">"#,
+                escape(caller_id),
+                escape(&url(base, *then))
+            ));
+            for n in numbers {
+                out.push_str(&format!(
+                    r#"<Number url="{}" method="POST" statusCallback="{}" statusCallbackMethod="POST">{}</Number>"#,
+                    escape(&url(base, n.answered)),
+                    escape(&url(base, n.status)),
+                    escape(&n.number)
+                ));
+            }
+            out.push_str("</Dial>");
+        }
         Step::Dial { number, caller_id, timeout, then } => out.push_str(&format!(
             r#"<Dial callerId="{}" timeout="{timeout}" action="{}" method="POST"><Number>{}</Number></Dial>"#,
             escape(caller_id),
@@ -133,6 +146,28 @@ mod tests {
                 r#"<Say language="en-US">it&apos;s &quot;quoted&quot;</Say></Gather><Hangup/></Response>"#
             )
         );
+    }
+
+    #[test]
+    fn a_ring_dials_every_number_with_its_screen() {
+        let n = |number: &str, volunteer| crate::flow::Ringing {
+            number: number.into(),
+            answered: Callback::VolunteerAnswered { call: 5, volunteer, tier: 0 },
+            status: Callback::LegStatus { call: 5, volunteer, tier: 0 },
+        };
+        let voice = Voice::new().then(Step::Ring {
+            numbers: vec![n("+14155550101", 1), n("+14155550102", 2)],
+            caller_id: "+14155550000".into(),
+            timeout: 30,
+            then: Callback::RingEnded { call: 5, tier: 0 },
+        });
+        let doc = Twiml::voice(&voice, "https://h.org");
+        assert!(doc.as_str().contains(concat!(
+            r#"<Dial callerId="+14155550000" timeout="30" action="https://h.org/telephony/voice/ring-end?call=5&amp;tier=0" method="POST">"#,
+            r#"<Number url="https://h.org/telephony/voice/volunteer?call=5&amp;volunteer=1&amp;tier=0" method="POST" "#,
+            r#"statusCallback="https://h.org/telephony/status?call=5&amp;volunteer=1&amp;tier=0" statusCallbackMethod="POST">+14155550101</Number>"#,
+        )));
+        assert_eq!(doc.as_str().matches("<Number ").count(), 2);
     }
 
     #[test]

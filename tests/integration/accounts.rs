@@ -409,7 +409,8 @@ async fn every_route_with_every_role_follows_the_table(backend: Backend) {
                     assert_eq!(a.headers.get("cache-control").unwrap(), "no-store");
                     // The one script is ours, from this server; nothing inline.
                     let scripts = a.body.matches("<script").count();
-                    let ours = a.body.matches(r#"<script type="module" src="/console/static/quietline.js"></script>"#).count();
+                    let ours =
+                        a.body.matches(r#"<script type="module" src="/console/static/quietline.js"></script>"#).count();
                     assert_eq!(scripts, ours, "{template}: a script other than quietline.js");
                 }
             }

@@ -71,9 +71,8 @@ async fn after_every_lifetime_nothing_readable_is_left(backend: Backend) {
     .await
     .unwrap();
     quietline::calls::incoming(&state, "CA0000000000000000000000000000c0de", CALLER).await.unwrap();
-    quietline::calls::status(&state, "CA0000000000000000000000000000c0de", quietline::flow::LegProgress::Finished)
-        .await
-        .unwrap();
+    let ended = quietline::flow::LegProgress::Finished;
+    quietline::calls::status(&state, "CA0000000000000000000000000000c0de", None, ended).await.unwrap();
     env.cli(&["block", CALLER, "--for", "2d"]).await.unwrap();
     // A public text, and an incident with details and a field note, closed.
     let sender = quietline::phone::PhoneNumber::parse(SENDER).unwrap();

@@ -46,6 +46,8 @@ pub async fn line(backend: Backend, languages: &str) -> Line {
 pub async fn line_with(backend: Backend, languages: &str, extra: &[(&str, &str)]) -> Line {
     let env = TestEnv::new(backend).await;
     let standin = StandIn::start().await;
+    // The default 30 s ring timeout passes in 3 s here.
+    standin.set_dial_second(std::time::Duration::from_millis(100));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     standin.set_server(&url);

@@ -7,7 +7,27 @@
 //! Texts arrive as signed SMS webhooks; `<Message>` replies and REST sends become
 //! message records, whose deletion the tests check.
 //!
-//! Time is compressed: rings, pauses and recordings take milliseconds.
+//! The provider model, as its documentation describes it:
+//! - calls created through the REST API are placed at the account's call rate
+//!   (1 per second unless raised), each after the request's round trip (150 ms
+//!   here), and queued meanwhile (twilio.com/docs/voice/api/call-resource and
+//!   the "Calls per second" limits page);
+//! - `<Dial>` legs are placed at once, not limited by that rate; a `<Dial>` of
+//!   several `<Number>`s rings them all, runs each `<Number url>` on the callee's
+//!   leg before connecting it, connects the first whose `url` TwiML ends without
+//!   `<Hangup>` and hangs up the others; a callee who hangs up during that TwiML
+//!   is not connected and the others ring on; after `timeout` with nobody
+//!   connected the `<Dial>` ends with `DialCallStatus=no-answer`, and its action
+//!   hears `DialCallStatus`, `DialCallSid` and `DialBridged`
+//!   (twilio.com/docs/voice/twiml/dial, .../twiml/number); the caller hears
+//!   ringback meanwhile;
+//! - an account may be limited in concurrent calls: a call beyond the cap fails.
+//!
+//! Faults on request: REST call creations answered 429 or 5xx, a `<Dial>` that
+//! never reports its end.
+//!
+//! Time is compressed for pauses and recordings (milliseconds); a `<Dial>`
+//! timeout runs in real seconds unless `set_dial_second` shortens them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -62,6 +82,12 @@ pub struct SimCall {
     redirect: Option<String>,
     /// Ended through the REST API.
     ended_by_api: bool,
+    /// The caller's leg a `<Dial>` leg belongs to, and which of its dials it was.
+    pub parent: Option<(String, u32)>,
+    /// When the caller rang in (inbound legs).
+    pub placed_at: std::time::Instant,
+    /// When this phone started ringing (outbound legs).
+    pub rang_at: Option<std::time::Instant>,
 }
 
 /// A message record at the provider: inbound texts, TwiML replies and REST sends.
@@ -99,6 +125,39 @@ struct Sim {
     account_type: Option<&'static str>,
     /// What callers say into voicemail (a stand-in's few bytes unless set).
     voice: Option<Vec<u8>>,
+    model: Model,
+    /// When the next REST-created call may be placed.
+    next_placement: Option<std::time::Instant>,
+    /// Statuses the next REST call creations are answered with.
+    refuse_calls: VecDeque<u16>,
+    /// Dials whose end is never reported (their action is never requested).
+    silent_dials: u32,
+    /// How many `<Dial>`s each caller's leg has made.
+    dials: HashMap<String, u32>,
+}
+
+/// The provider's limits, as its documentation gives them.
+#[derive(Clone, Copy)]
+struct Model {
+    /// REST-created calls per second.
+    call_rate: f64,
+    /// The round trip of a REST request.
+    latency: Duration,
+    /// Calls in progress at once, when the account is limited.
+    max_concurrent: Option<usize>,
+    /// How long a second of a `<Dial>` timeout lasts here.
+    dial_second: Duration,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            call_rate: 1.0,
+            latency: Duration::from_millis(150),
+            max_concurrent: None,
+            dial_second: Duration::from_secs(1),
+        }
+    }
 }
 
 /// A number of the account and where it sends calls and texts, as the
@@ -231,6 +290,36 @@ impl StandIn {
 
     pub fn set_account_type(&self, kind: &'static str) {
         self.sim.lock().unwrap().account_type = Some(kind);
+    }
+
+    /// An account whose call rate was raised: REST calls per second.
+    pub fn set_call_rate(&self, per_second: f64) {
+        self.sim.lock().unwrap().model.call_rate = per_second;
+    }
+
+    /// The round trip of a REST request.
+    pub fn set_latency(&self, latency: Duration) {
+        self.sim.lock().unwrap().model.latency = latency;
+    }
+
+    /// An account limited to `n` calls in progress at once.
+    pub fn limit_concurrent_calls(&self, n: usize) {
+        self.sim.lock().unwrap().model.max_concurrent = Some(n);
+    }
+
+    /// How long a second of a `<Dial>` timeout lasts.
+    pub fn set_dial_second(&self, d: Duration) {
+        self.sim.lock().unwrap().model.dial_second = d;
+    }
+
+    /// The next REST call creations are answered with these statuses (429, 5xx).
+    pub fn refuse_next_calls(&self, statuses: &[u16]) {
+        self.sim.lock().unwrap().refuse_calls.extend(statuses);
+    }
+
+    /// The next `n` dials never report their end: their action is never asked.
+    pub fn silence_next_dials(&self, n: u32) {
+        self.sim.lock().unwrap().silent_dials += n;
     }
 
     /// The audio every voicemail left from now on holds (a real recording).
@@ -406,7 +495,14 @@ impl StandIn {
             ("From".into(), call.from.clone()),
             ("To".into(), call.to.clone()),
             ("CallStatus".into(), status),
-            ("Direction".into(), if call.inbound { "inbound".into() } else { "outbound-api".into() }),
+            (
+                "Direction".into(),
+                match (call.inbound, &call.parent) {
+                    (true, _) => "inbound".into(),
+                    (false, Some(_)) => "outbound-dial".into(),
+                    (false, None) => "outbound-api".into(),
+                },
+            ),
             ("FromCity".into(), "SAN FRANCISCO".into()),
         ]
     }
@@ -428,6 +524,9 @@ impl StandIn {
                 bridged_with: None,
                 redirect: None,
                 ended_by_api: false,
+                parent: None,
+                placed_at: std::time::Instant::now(),
+                rang_at: None,
             },
         );
         let me = self.clone();
@@ -470,7 +569,8 @@ impl StandIn {
     }
 
     fn ended(&self, sid: &str) -> bool {
-        self.call(sid).is_none_or(|c| matches!(c.status.as_str(), "completed" | "canceled" | "no-answer"))
+        self.call(sid)
+            .is_none_or(|c| matches!(c.status.as_str(), "completed" | "canceled" | "no-answer" | "failed" | "busy"))
     }
 
     /// Plays one document; returns the next request to make, if any.
@@ -496,6 +596,9 @@ impl StandIn {
                     return None;
                 }
                 "Enqueue" => return self.wait_in_queue(sid, verb, script).await,
+                "Dial" if verb.children.iter().any(|n| n.name == "Number" && n.attr("url").is_some()) => {
+                    return self.dial_screened(sid, verb, script).await;
+                }
                 "Dial" => {
                     let queue = verb.children.iter().find(|c| c.name == "Queue").map(|q| q.text.clone());
                     if let Some(q) = queue {
@@ -575,6 +678,247 @@ impl StandIn {
         self.sim.lock().unwrap().calls.get_mut(sid).and_then(|c| c.redirect.take())
     }
 
+    /// Calls in progress now (ringing or talking), for the concurrency cap.
+    fn in_progress(sim: &Sim) -> usize {
+        sim.calls.values().filter(|c| matches!(c.status.as_str(), "queued" | "ringing" | "in-progress")).count()
+    }
+
+    /// `<Dial>` of several `<Number url>`s, as documented: every number rings at
+    /// once; a callee who picks up hears their `url`'s TwiML, and the first whose
+    /// TwiML ends without `<Hangup>` is connected while the others are hung up; a
+    /// callee who hangs up there is left out and the others ring on. After
+    /// `timeout` with nobody connected, or when every leg has ended, the dial ends
+    /// and its action hears how. The caller hears ringback meanwhile.
+    async fn dial_screened(
+        &self,
+        sid: &str,
+        verb: &Node,
+        script: &mut CallerScript,
+    ) -> Option<(String, Vec<(String, String)>)> {
+        let (dial_second, round, silent) = {
+            let mut sim = self.sim.lock().unwrap();
+            let round = sim.dials.entry(sid.to_string()).or_default();
+            *round += 1;
+            let round = *round;
+            let silent = sim.silent_dials > 0;
+            if silent {
+                sim.silent_dials -= 1;
+            }
+            (sim.model.dial_second, round, silent)
+        };
+        let timeout = verb.attr("timeout").and_then(|t| t.parse::<u32>().ok()).unwrap_or(30);
+        let give_up = std::time::Instant::now() + dial_second * timeout;
+        let caller_id = verb.attr("callerId").unwrap_or("").to_string();
+        let mut legs = Vec::new();
+        for number in verb.children.iter().filter(|n| n.name == "Number") {
+            let leg = self.next_sid("CA");
+            let to = number.text.clone();
+            let failed = {
+                let mut sim = self.sim.lock().unwrap();
+                let over_cap = sim.model.max_concurrent.is_some_and(|cap| Self::in_progress(&sim) >= cap);
+                sim.calls.insert(
+                    leg.clone(),
+                    SimCall {
+                        sid: leg.clone(),
+                        from: caller_id.clone(),
+                        to: to.clone(),
+                        inbound: false,
+                        status: "ringing".into(),
+                        status_callback: number.attr("statusCallback").map(str::to_string),
+                        bridged_with: None,
+                        redirect: None,
+                        ended_by_api: false,
+                        parent: Some((sid.to_string(), round)),
+                        placed_at: std::time::Instant::now(),
+                        rang_at: (!over_cap).then(std::time::Instant::now),
+                    },
+                );
+                over_cap
+            };
+            if failed {
+                self.event(format!("{leg} to {to} failed: the account's concurrent calls are at their cap"));
+                self.finish(&leg, "failed").await;
+                continue;
+            }
+            self.event(format!("{leg} rings {to}"));
+            let me = self.clone();
+            let (leg2, url, caller) = (leg.clone(), number.attr("url").unwrap().to_string(), sid.to_string());
+            tokio::spawn(async move { me.dialled_person(leg2, url, caller).await });
+            legs.push(leg);
+        }
+        let action = verb.attr("action").map(str::to_string);
+        loop {
+            if self.ended(sid) {
+                self.end_legs(&legs, None).await;
+                return None;
+            }
+            if let Some(url) = self.take_redirect(sid) {
+                // A redirect ends the dial; its action is not asked.
+                self.end_legs(&legs, None).await;
+                return Some((url, vec![]));
+            }
+            let connected = self.call(sid).and_then(|c| c.bridged_with);
+            if let Some(other) = connected {
+                // The others are hung up as soon as one is connected.
+                self.end_legs(&legs, None).await;
+                tokio::time::sleep(Duration::from_millis(script.talk_ms)).await;
+                self.event(format!("{sid} talked with {other}"));
+                self.finish(&other, "completed").await;
+                let params = vec![
+                    ("DialCallStatus".to_string(), "completed".to_string()),
+                    ("DialCallSid".to_string(), other),
+                    ("DialBridged".to_string(), "true".to_string()),
+                    ("DialCallDuration".to_string(), "1".to_string()),
+                ];
+                return self.dial_ended(sid, action, params, silent).await;
+            }
+            let all_over = legs.iter().all(|l| self.ended(l));
+            let timed_out = std::time::Instant::now() >= give_up;
+            if all_over || timed_out {
+                self.end_legs(&legs, Some("no-answer")).await;
+                self.event(format!("{sid} dial ended, nobody connected"));
+                let params = vec![
+                    ("DialCallStatus".to_string(), "no-answer".to_string()),
+                    ("DialBridged".to_string(), "false".to_string()),
+                ];
+                return self.dial_ended(sid, action, params, silent).await;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The dial is over: its action is asked, unless this dial was made never to
+    /// report, in which case the caller waits on in silence for a redirect.
+    async fn dial_ended(
+        &self,
+        sid: &str,
+        action: Option<String>,
+        params: Vec<(String, String)>,
+        silent: bool,
+    ) -> Option<(String, Vec<(String, String)>)> {
+        if !silent {
+            return action.map(|a| (a, params));
+        }
+        self.event(format!("{sid} dial never reports"));
+        loop {
+            if self.ended(sid) {
+                return None;
+            }
+            if let Some(url) = self.take_redirect(sid) {
+                return Some((url, vec![]));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Hangs up the legs of a dial still on the line: `canceled` when another
+    /// was connected or the dial was cut short, `no-answer` at its timeout.
+    async fn end_legs(&self, legs: &[String], ringing_status: Option<&str>) {
+        for leg in legs {
+            let Some(call) = self.call(leg) else { continue };
+            if call.bridged_with.is_some() {
+                continue;
+            }
+            let status = if call.status == "ringing" { ringing_status.unwrap_or("canceled") } else { "completed" };
+            self.finish(leg, status).await;
+        }
+    }
+
+    /// A callee of a screened `<Dial>`, as their script says: picks up, hears
+    /// the `url`'s TwiML, and is connected if it ends without `<Hangup>` and
+    /// nobody was connected first.
+    async fn dialled_person(&self, leg: String, url: String, caller: String) {
+        let to = self.call(&leg).unwrap().to;
+        let person = self.sim.lock().unwrap().people.get(&to).copied().unwrap_or(Person::NeverAnswers);
+        let (answer_ms, press, drops) = match person {
+            Person::PressesOne { answer_ms, press_ms } => (answer_ms, Some(press_ms), false),
+            Person::DropsAfterPressingOne { answer_ms, press_ms } => (answer_ms, Some(press_ms), true),
+            Person::VoicemailBox { answer_ms } => (answer_ms, None, false),
+            // Rings until the dial ends it.
+            Person::NeverAnswers => return,
+        };
+        tokio::time::sleep(Duration::from_millis(answer_ms)).await;
+        if self.ended(&leg) {
+            return;
+        }
+        self.sim.lock().unwrap().calls.get_mut(&leg).unwrap().status = "in-progress".into();
+        self.event(format!("{leg} answered by {}", if press.is_some() { "a person" } else { "a voicemail box" }));
+        let mut next = Some((url, Vec::<(String, String)>::new()));
+        let mut pressed = false;
+        while let Some((url, extra)) = next.take() {
+            if self.ended(&leg) {
+                return;
+            }
+            let mut params = self.base_params(&leg);
+            params.push(("ParentCallSid".into(), caller.clone()));
+            params.extend(extra);
+            let (status, body) = self.webhook(&url, &params).await;
+            assert_eq!(status, 200, "{url} answered {status}: {body}");
+            let doc = twiml::parse(&body);
+            self.sim.lock().unwrap().twiml_seen += 1;
+            let mut hung_up = false;
+            for verb in &doc.children {
+                match verb.name.as_str() {
+                    "Say" => self.event(format!("{leg} hears [{}] {}", verb.attr("language").unwrap_or(""), verb.text)),
+                    "Pause" => {}
+                    "Gather" => {
+                        for say in &verb.children {
+                            self.event(format!("{leg} hears [{}] {}", say.attr("language").unwrap_or(""), say.text));
+                        }
+                        if let (Some(ms), false) = (press, pressed) {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            pressed = true;
+                            self.event(format!("{leg} presses 1"));
+                            next =
+                                Some((verb.attr("action").unwrap().to_string(), vec![("Digits".into(), "1".into())]));
+                            break;
+                        }
+                        self.event(format!("{leg} presses nothing"));
+                    }
+                    "Redirect" => {
+                        next = Some((verb.text.clone(), vec![]));
+                        break;
+                    }
+                    "Hangup" => {
+                        hung_up = true;
+                        break;
+                    }
+                    other => panic!("the stand-in does not play <{other}> on a dialled leg"),
+                }
+            }
+            if next.is_some() {
+                continue;
+            }
+            if hung_up {
+                self.event(format!("{leg} hangs up"));
+                self.finish(&leg, "completed").await;
+                return;
+            }
+        }
+        // The screen ended without <Hangup>: connect, unless someone was first.
+        if drops {
+            self.event(format!("{leg} drops before the bridge"));
+            self.finish(&leg, "completed").await;
+            return;
+        }
+        let connected = {
+            let mut sim = self.sim.lock().unwrap();
+            let free = sim.calls.get(&caller).is_some_and(|c| c.bridged_with.is_none() && c.status == "in-progress");
+            let still_here = sim.calls.get(&leg).is_some_and(|c| c.status == "in-progress");
+            if free && still_here {
+                sim.calls.get_mut(&caller).unwrap().bridged_with = Some(leg.clone());
+                sim.calls.get_mut(&leg).unwrap().bridged_with = Some(caller.clone());
+            }
+            free && still_here
+        };
+        if connected {
+            self.event(format!("{leg} bridged with {caller}"));
+        } else {
+            self.event(format!("{leg} hung up by the provider: another was connected first"));
+            self.finish(&leg, "completed").await;
+        }
+    }
+
     /// `<Dial><Number>`: the callee answers at once, talks briefly and hangs up.
     async fn dial_number(&self, sid: &str, number: &str, caller_id: &str) -> String {
         let dialed = self.next_sid("CA");
@@ -590,6 +934,9 @@ impl StandIn {
                 bridged_with: Some(sid.to_string()),
                 redirect: None,
                 ended_by_api: false,
+                parent: None,
+                placed_at: std::time::Instant::now(),
+                rang_at: Some(std::time::Instant::now()),
             },
         );
         self.event(format!("{sid} dials {number} showing {caller_id}"));
@@ -664,7 +1011,7 @@ impl StandIn {
         let callback = {
             let mut sim = self.sim.lock().unwrap();
             let Some(call) = sim.calls.get_mut(sid) else { return };
-            if matches!(call.status.as_str(), "completed" | "canceled" | "no-answer") {
+            if matches!(call.status.as_str(), "completed" | "canceled" | "no-answer" | "failed" | "busy") {
                 return;
             }
             call.status = status.to_string();
@@ -775,7 +1122,26 @@ async fn create_call(
     if quietline::phone::PhoneNumber::parse(to).is_err() {
         return error(StatusCode::BAD_REQUEST, 21211, "invalid To number");
     }
+    // The request's round trip, then the queue of the account's call rate:
+    // beyond it calls wait their turn (they are not refused).
+    let (latency, refusal) = {
+        let mut sim = s.sim.lock().unwrap();
+        (sim.model.latency, sim.refuse_calls.pop_front())
+    };
+    tokio::time::sleep(latency).await;
+    if let Some(status) = refusal {
+        let code = if status == 429 { 20429 } else { 20500 };
+        s.event(format!("creating a call to {to} answered {status}"));
+        return error(StatusCode::from_u16(status).unwrap(), code, "refused on request");
+    }
     let sid = s.next_sid("CA");
+    let wait = {
+        let mut sim = s.sim.lock().unwrap();
+        let now = std::time::Instant::now();
+        let at = sim.next_placement.filter(|t| *t > now).unwrap_or(now);
+        sim.next_placement = Some(at + Duration::from_secs_f64(1.0 / sim.model.call_rate));
+        at - now
+    };
     s.sim.lock().unwrap().calls.insert(
         sid.clone(),
         SimCall {
@@ -783,17 +1149,42 @@ async fn create_call(
             from: from.clone(),
             to: to.clone(),
             inbound: false,
-            status: "ringing".into(),
+            status: "queued".into(),
             status_callback: form.get("StatusCallback").cloned(),
             bridged_with: None,
             redirect: None,
             ended_by_api: false,
+            parent: None,
+            placed_at: std::time::Instant::now(),
+            rang_at: None,
         },
     );
     let timeout = form.get("Timeout").and_then(|t| t.parse().ok()).unwrap_or(30);
     let me = s.clone();
     let (sid2, url) = (sid.clone(), url.clone());
-    tokio::spawn(async move { me.ring_volunteer(sid2, url, timeout).await });
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        let over_cap = {
+            let mut sim = me.sim.lock().unwrap();
+            let cap = sim.model.max_concurrent;
+            let over = cap.is_some_and(|cap| StandIn::in_progress(&sim) > cap);
+            if let Some(call) = sim.calls.get_mut(&sid2)
+                && call.status == "queued"
+            {
+                call.status = "ringing".into();
+                call.rang_at = Some(std::time::Instant::now());
+            }
+            over
+        };
+        if over_cap {
+            me.event(format!("{sid2} failed: the account's concurrent calls are at their cap"));
+            me.finish(&sid2, "failed").await;
+            return;
+        }
+        if !me.ended(&sid2) {
+            me.ring_volunteer(sid2, url, timeout).await
+        }
+    });
     (StatusCode::CREATED, Json(serde_json::json!({ "sid": sid, "status": "queued" }))).into_response()
 }
 
@@ -806,6 +1197,8 @@ async fn update_call(
     if !authorized(&headers) || ac != ACCOUNT_SID {
         return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
+    let latency = s.sim.lock().unwrap().model.latency;
+    tokio::time::sleep(latency).await;
     let sid = file.trim_end_matches(".json").to_string();
     if s.call(&sid).is_none() {
         return error(StatusCode::NOT_FOUND, 20404, "not found");
