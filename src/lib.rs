@@ -59,6 +59,8 @@ pub struct AppState {
     /// Turns of call handling, so that calls under way never wait behind a
     /// surge of new callers.
     pub call_slots: Arc<telephony::CallSlots>,
+    /// Calls placed through the provider's REST API keep to its call rate.
+    pub call_pace: Arc<outbound::CallPace>,
 }
 
 /// Why a server could not be brought up, in one line for the operator.
@@ -98,6 +100,7 @@ impl AppState {
         }
         let provider =
             telephony::provider::Provider::from_config(&config).map(|p| Arc::new(p) as Arc<dyn outbound::Carrier>);
+        let config_rate = config.provider.call_rate;
         Ok(AppState {
             config: Arc::new(config),
             arrivals: store::arrivals::Arrivals::start(db.clone()),
@@ -107,6 +110,7 @@ impl AppState {
             hash_slots: Arc::new(accounts::slots::HashSlots::new(accounts::password::CONCURRENT_HASHES)),
             webhooks: Arc::default(),
             call_slots: Arc::default(),
+            call_pace: Arc::new(outbound::CallPace::new(config_rate)),
         })
     }
 

@@ -39,6 +39,12 @@ impl ProviderError {
         self.status == 0 || self.status == 429 || self.status >= 500 || self.code == Some(20009)
     }
 
+    /// The provider refused before doing anything (429: over the account's
+    /// rate; 503: unavailable): asking again cannot do it twice.
+    pub fn placed_nothing(&self) -> bool {
+        self.status == 429 || self.status == 503
+    }
+
     /// The resource is already gone: deleting it again is done, not failed.
     pub fn is_gone(&self) -> bool {
         self.status == 404
@@ -105,8 +111,45 @@ impl From<SendError> for flow::FlowError {
     }
 }
 
-/// Rings `to` from the hotline number: `answered` says what they hear when they
-/// pick up, `status` hears how the call goes. Returns the call's id.
+/// Calls created through the provider's REST API go out at the account's call
+/// rate: beyond it the provider queues them (for up to a day), where a call
+/// back would ring long after the volunteer gave up. Each instance keeps to the
+/// rate itself, so that a call back either rings in its turn or fails here,
+/// where it can be said.
+pub struct CallPace {
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+    interval: std::time::Duration,
+}
+
+impl CallPace {
+    pub fn new(calls_per_second: u32) -> CallPace {
+        CallPace {
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+            interval: std::time::Duration::from_secs(1) / calls_per_second.max(1),
+        }
+    }
+
+    /// Waits for this call's turn.
+    async fn turn(&self) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// How often a call the provider refused without placing it (429: over the
+/// rate; 503: unavailable) is asked for.
+const RING_ATTEMPTS: u32 = 3;
+
+/// Rings `to` from the hotline number through the REST API (call backs):
+/// `answered` says what they hear when they pick up, `status` hears how the
+/// call goes. Returns the call's id. A refusal that placed nothing is tried
+/// again in a later turn; any other failure is returned at once, so that
+/// nobody is rung twice.
 pub async fn ring(
     state: &AppState,
     to: &PhoneNumber,
@@ -124,7 +167,18 @@ pub async fn ring(
         status: &state.public(&status.path()),
         timeout,
     };
-    Ok(carrier.place_call(&call).await?)
+    let mut attempt = 1;
+    loop {
+        state.call_pace.turn().await;
+        match carrier.place_call(&call).await {
+            Ok(sid) => return Ok(sid),
+            Err(e) if e.placed_nothing() && attempt < RING_ATTEMPTS => {
+                tracing::warn!(error = %e, "the provider refused a call without placing it; asking again");
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Moves a live call on to what `to` answers.

@@ -294,17 +294,17 @@ async fn webhooks(config: &Config, provider: &Provider) -> Check {
 }
 
 /// REST-created calls go out at the account's rate (1 per second by default).
+/// A tier's phones ring from the caller's leg and are not held to it; call
+/// backs are.
 fn call_rate(config: &Config) -> Check {
     let rate = config.provider.call_rate;
-    let tier = config.ringing.parallel as u32;
     if rate == 1 {
         Check::warn(
             "call rate",
-            format!(
-                "the account is on the provider's default rate of 1 call per second: a tier of {tier} \
-                 rings its last phone {tier} s after its first; ask the provider to raise the rate, then set \
-                 provider_call_rate"
-            ),
+            "the account is on the provider's default rate of 1 call per second: hotline calls ring every \
+             phone of a tier at once, but call backs started together go out one per second; ask the \
+             provider to raise the rate, then set provider_call_rate"
+                .to_string(),
         )
     } else {
         Check::ok("call rate", format!("{rate} calls per second (provider_call_rate)"))

@@ -16,6 +16,7 @@ mod layout;
 mod log_hygiene;
 mod peers;
 mod retention;
+mod ringing;
 mod roster;
 mod scale;
 mod security_accounts;

@@ -134,6 +134,8 @@ struct Sim {
     silent_dials: u32,
     /// How many `<Dial>`s each caller's leg has made.
     dials: HashMap<String, u32>,
+    /// Calls created through the REST API.
+    rest_calls: usize,
 }
 
 /// The provider's limits, as its documentation gives them.
@@ -320,6 +322,11 @@ impl StandIn {
     /// The next `n` dials never report their end: their action is never asked.
     pub fn silence_next_dials(&self, n: u32) {
         self.sim.lock().unwrap().silent_dials += n;
+    }
+
+    /// How many calls were created through the REST API.
+    pub fn rest_calls_created(&self) -> usize {
+        self.sim.lock().unwrap().rest_calls
     }
 
     /// The audio every voicemail left from now on holds (a real recording).
@@ -1137,6 +1144,7 @@ async fn create_call(
     let sid = s.next_sid("CA");
     let wait = {
         let mut sim = s.sim.lock().unwrap();
+        sim.rest_calls += 1;
         let now = std::time::Instant::now();
         let at = sim.next_placement.filter(|t| *t > now).unwrap_or(now);
         sim.next_placement = Some(at + Duration::from_secs_f64(1.0 / sim.model.call_rate));
