@@ -1,11 +1,13 @@
 //! The whole call flow under load, through the provider stand-in the tests use:
 //! a release server with 1 000 volunteers on shift, callers ringing in at rising
 //! rates. Each call is every webhook of a real one — incoming call, language
-//! menu, queue, the volunteer's leg answering and pressing 1, the bridge, status
-//! callbacks — and the REST calls the server makes to ring and end legs. For
-//! each rate it prints the webhooks' round-trip p50/p99 as the stand-in saw them
-//! and stops after the first rate whose p99 passes 50 ms. Then, on a fresh
-//! server, a surge of 1 000 calls at once, with the server's peak RSS.
+//! menu, the tier rung from the caller's leg (`<Dial>`, under the stand-in's
+//! provider model), the volunteer's leg answering and pressing 1, the end of
+//! the ringing, status callbacks. For each rate it prints the webhooks'
+//! round-trip p50/p99 as the stand-in saw them and stops after the first rate
+//! whose p99 passes 50 ms. Then, on a fresh server, a surge of 1 000 calls at
+//! once: the server's peak RSS, how long until every caller had a phone
+//! ringing, and (PostgreSQL) the write transactions per call.
 //!
 //!     cargo bench --bench callflow              # SQLite
 //!     QUIETLINE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -100,9 +102,25 @@ async fn run(backend: Backend) {
 
     // The surge, on a fresh process so that its peak is its own.
     let server = start(&standin, &vars);
+    let before = transactions(&env, &state).await;
     let started = Instant::now();
     let sids: Vec<String> = (0..1000).map(|_| place(&standin, &mut caller)).collect();
     let row = finish(&standin, &sids, started).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = transactions(&env, &state).await;
+    let calls = standin.calls();
+    let ringing: Vec<Duration> = sids
+        .iter()
+        .filter_map(|sid| {
+            let placed = calls.iter().find(|c| &c.sid == sid)?.placed_at;
+            calls
+                .iter()
+                .filter(|c| c.parent.as_ref().is_some_and(|(p, _)| p == sid))
+                .filter_map(|c| c.rang_at)
+                .min()
+                .map(|at| at.saturating_duration_since(placed))
+        })
+        .collect();
     let events = standin.events();
     let fallback = sids
         .iter()
@@ -119,6 +137,15 @@ async fn run(backend: Backend) {
         row.p99,
         row.answered,
         status_kib(server.pid(), "VmHWM") as f64 / 1024.0
+    );
+    let slowest = ringing.iter().max().map_or(0.0, |d| d.as_secs_f64());
+    println!(
+        "  {} of 1000 callers had a phone ringing, the last {slowest:.1} s after ringing in{}",
+        ringing.len(),
+        match (before, after) {
+            (Some(b), Some(a)) => format!("; {:.1} write transactions per call", (a - b) as f64 / 1000.0),
+            _ => String::new(),
+        }
     );
 }
 
@@ -175,6 +202,19 @@ async fn finish(standin: &StandIn, sids: &[String], started: Instant) -> Row {
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     Row { calls: sids.len(), webhooks: latencies.len(), p50: at(0.50), p99: at(0.99), answered }
+}
+
+/// Transaction ids taken so far (PostgreSQL): every transaction that writes
+/// takes one and reads take none, so a difference counts commits.
+async fn transactions(env: &TestEnv, state: &quietline::AppState) -> Option<i64> {
+    if env.backend != Backend::Postgres {
+        return None;
+    }
+    sqlx::query_scalar::<_, String>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+        .fetch_one(state.db.pool())
+        .await
+        .ok()
+        .and_then(|x| x.parse().ok())
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {

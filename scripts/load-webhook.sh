@@ -6,7 +6,13 @@
 #   cargo build --release
 #   scripts/load-webhook.sh                     # SQLite
 #   QUIETLINE_DATABASE_URL=postgres://… scripts/load-webhook.sh
+#   QUIETLINE_LANGUAGES=en ON_SHIFT=25 scripts/load-webhook.sh   # one language: no menu
 #
+# With one language the webhook chooses the first tier and writes it with the
+# call (its one commit) and answers with the <Dial> of that tier; ON_SHIFT
+# volunteers are put on shift first (their phones are never answered here, so
+# once each is being rung the callers after go to voicemail, in the same one
+# commit).
 # Needs wrk and python3. Each webhook request carries its own CallSid and caller
 # number, so every one runs the full path: signature check, caller token, rate
 # limit, a call row, and the language menu as TwiML. wrk runs on the same two
@@ -18,6 +24,11 @@ duration=${DURATION:-10s}
 connections=${CONNECTIONS:-64}
 rate=${RATE:-1000}
 sign_requests 400000
+for i in $(seq 1 "${ON_SHIFT:-0}"); do
+    "$bin" volunteer add --alias "v$i" --phone "+1628555$(printf %04d "$i")" --roles dispatcher \
+        --languages "${QUIETLINE_LANGUAGES%%,*}" --zones north >/dev/null
+    "$bin" shift on "v$i" >/dev/null
+done
 start_server
 sleep 1
 echo "== backend: $(backend_name); idle RSS $(awk '/VmRSS/{print $2}' "/proc/$pid/status") KiB"

@@ -13,7 +13,7 @@ token=load-test-token-0123456789abcdef
 export QUIETLINE_DATA_DIR=$dir/data QUIETLINE_LISTEN=127.0.0.1:$port QUIETLINE_PUBLIC_URL=$url \
     QUIETLINE_HOTLINE_NUMBER=+14155550000 QUIETLINE_PROVIDER_ACCOUNT_SID=AC00000000000000000000000000000001 \
     QUIETLINE_PROVIDER_AUTH_TOKEN=$token QUIETLINE_PROVIDER_API_BASE=http://127.0.0.1:9 \
-    QUIETLINE_LANGUAGES=en,es QUIETLINE_LOG=warn
+    QUIETLINE_LANGUAGES=${QUIETLINE_LANGUAGES:-en,es} QUIETLINE_LOG=warn
 
 sign_requests() { # count
     python3 scripts/load/sign_requests.py "$url/telephony/voice" "$token" "$1" >"$dir/requests.tsv"

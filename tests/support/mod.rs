@@ -288,7 +288,17 @@ pub struct BinaryOutput {
 }
 
 pub fn binary() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quietline"));
+    // QUIETLINE_PROFILE_WITH="heaptrack -o /tmp/surge" runs the server under a
+    // profiler (the benchmarks' heap profile); never set in tests.
+    let mut cmd = match std::env::var("QUIETLINE_PROFILE_WITH") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut words = wrapper.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap());
+            cmd.args(words).arg(env!("CARGO_BIN_EXE_quietline"));
+            cmd
+        }
+        _ => Command::new(env!("CARGO_BIN_EXE_quietline")),
+    };
     // Nothing from the developer's own environment leaks into the server under test.
     cmd.env_clear();
     if let Ok(path) = std::env::var("PATH") {

@@ -546,6 +546,12 @@ impl StandIn {
         sid
     }
 
+    /// The caller hangs up, wherever their call is.
+    pub async fn hang_up(&self, sid: &str) {
+        self.event(format!("{sid} hangs up on the line"));
+        self.finish(sid, "completed").await;
+    }
+
     /// Sends a signed webhook with the forged or missing signature cases left to
     /// the caller: here the request carries `signature` as given.
     pub async fn raw_webhook(&self, url: &str, params: &[(String, String)], signature: Option<&str>) -> u16 {
