@@ -68,46 +68,21 @@ async fn run(backend: Backend) {
     vars.push(("QUIETLINE_SWEEP_INTERVAL".into(), "60s".into()));
 
     println!("\n== {} — {VOLUNTEERS} volunteers, {ON_SHIFT} on shift, calls of ~2 s each", backend_name(backend));
-    let server = start(&standin, &vars);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    println!("idle RSS after start: {:.1} MiB", status_kib(server.pid(), "VmRSS") as f64 / 1024.0);
-    println!("{:>8} {:>7} {:>9} {:>9} {:>9} {:>9}", "calls/s", "calls", "webhooks", "p50 ms", "p99 ms", "answered");
     let mut caller = 0u64;
-    let mut best = None;
     // CALLFLOW_SURGE_ONLY=1: the surge alone, a minute instead of several.
     let surge_only = std::env::var_os("CALLFLOW_SURGE_ONLY").is_some();
-    for rate in RATES.into_iter().filter(|_| !surge_only) {
-        let row = step(&standin, rate, &mut caller).await;
-        println!(
-            "{rate:>8} {:>7} {:>9} {:>9.2} {:>9.2} {:>8.0}%",
-            row.calls,
-            row.webhooks,
-            row.p50,
-            row.p99,
-            100.0 * row.answered as f64 / row.calls as f64
-        );
-        if row.p99 > 50.0 {
-            break;
-        }
-        best = Some(rate);
-    }
     if !surge_only {
-        match best {
-            Some(rate) => println!("highest rate with webhook p99 <= 50 ms: {rate} calls/s"),
-            None => println!("webhook p99 passed 50 ms at the lowest rate"),
-        }
-        println!("peak RSS over the steps: {:.1} MiB", status_kib(server.pid(), "VmHWM") as f64 / 1024.0);
+        steps(&standin, &vars, &mut caller).await;
     }
-    drop(server);
 
     // The surge, on a fresh process so that its peak is its own.
     let server = start(&standin, &vars);
-    let before = transactions(&env, &state).await;
+    let before = env.write_transactions(&state).await;
     let started = Instant::now();
     let sids: Vec<String> = (0..1000).map(|_| place(&standin, &mut caller)).collect();
     let row = finish(&standin, &sids, started).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = transactions(&env, &state).await;
+    let after = env.write_transactions(&state).await;
     let calls = standin.calls();
     let ringing: Vec<Duration> = sids
         .iter()
@@ -147,6 +122,35 @@ async fn run(backend: Backend) {
             _ => String::new(),
         }
     );
+}
+
+/// Calls at rising rates on one server, until the webhooks' p99 passes 50 ms.
+async fn steps(standin: &StandIn, vars: &[(String, String)], caller: &mut u64) {
+    let server = start(standin, vars);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!("idle RSS after start: {:.1} MiB", status_kib(server.pid(), "VmRSS") as f64 / 1024.0);
+    println!("{:>8} {:>7} {:>9} {:>9} {:>9} {:>9}", "calls/s", "calls", "webhooks", "p50 ms", "p99 ms", "answered");
+    let mut best = None;
+    for rate in RATES {
+        let row = step(standin, rate, caller).await;
+        println!(
+            "{rate:>8} {:>7} {:>9} {:>9.2} {:>9.2} {:>8.0}%",
+            row.calls,
+            row.webhooks,
+            row.p50,
+            row.p99,
+            100.0 * row.answered as f64 / row.calls as f64
+        );
+        if row.p99 > 50.0 {
+            break;
+        }
+        best = Some(rate);
+    }
+    match best {
+        Some(rate) => println!("highest rate with webhook p99 <= 50 ms: {rate} calls/s"),
+        None => println!("webhook p99 passed 50 ms at the lowest rate"),
+    }
+    println!("peak RSS over the steps: {:.1} MiB", status_kib(server.pid(), "VmHWM") as f64 / 1024.0);
 }
 
 fn start(standin: &StandIn, vars: &[(String, String)]) -> ServerProcess {
@@ -202,19 +206,6 @@ async fn finish(standin: &StandIn, sids: &[String], started: Instant) -> Row {
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     Row { calls: sids.len(), webhooks: latencies.len(), p50: at(0.50), p99: at(0.99), answered }
-}
-
-/// Transaction ids taken so far (PostgreSQL): every transaction that writes
-/// takes one and reads take none, so a difference counts commits.
-async fn transactions(env: &TestEnv, state: &quietline::AppState) -> Option<i64> {
-    if env.backend != Backend::Postgres {
-        return None;
-    }
-    sqlx::query_scalar::<_, String>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
-        .fetch_one(state.db.pool())
-        .await
-        .ok()
-        .and_then(|x| x.parse().ok())
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {

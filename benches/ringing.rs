@@ -115,7 +115,7 @@ async fn run(backend: Backend, callers: usize) {
     for i in 0..volunteers {
         standin.person(&format!("+1628{:07}", 3_000_000 + i), Person::PressesOne { answer_ms: 300, press_ms: 100 });
     }
-    let before = transactions(&env, &state).await;
+    let before = env.write_transactions(&state).await;
     let answered: Vec<String> = (0..callers)
         .map(|i| {
             let script = CallerScript { gathers: vec![], talk_ms: 300 };
@@ -130,7 +130,7 @@ async fn run(backend: Backend, callers: usize) {
     }
     // The last status callbacks.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = transactions(&env, &state).await;
+    let after = env.write_transactions(&state).await;
 
     let commits = match (before, after) {
         (Some(b), Some(a)) => format!("{:.1}", (a - b) as f64 / callers as f64),
@@ -141,19 +141,6 @@ async fn run(backend: Backend, callers: usize) {
         println!("  ({} of {callers} callers had a phone ring)", first.len());
     }
     drop(server);
-}
-
-/// Transaction ids taken so far: on PostgreSQL every transaction that writes
-/// takes one, and reads take none, so the difference over a run counts commits.
-async fn transactions(env: &TestEnv, state: &quietline::AppState) -> Option<i64> {
-    if env.backend != Backend::Postgres {
-        return None;
-    }
-    sqlx::query_scalar::<_, String>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
-        .fetch_one(state.db.pool())
-        .await
-        .ok()
-        .and_then(|x| x.parse().ok())
 }
 
 fn quantiles(samples: &mut [Duration]) -> String {

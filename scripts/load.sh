@@ -3,7 +3,8 @@
 # SQLite and for PostgreSQL cold start and idle memory, the incoming-call webhook
 # against the trivial handler, the webhook at a steady 1 000/s, a sweep of
 # 100 000 items under that load, and the whole call flow through the provider
-# stand-in with a 1 000-call surge. Prints the machine first; also writes the
+# stand-in with a 1 000-call surge, and ring latency under the provider's call
+# rate (benches/ringing.rs). Prints the machine first; also writes the
 # output to target/bench/.
 #
 #   scripts/load.sh
@@ -48,14 +49,23 @@ for backend in sqlite postgres; do
     [ "$backend" = postgres ] && QUIETLINE_DATABASE_URL=$(pg_db qlt_bench_load)
     echo "### webhook (scripts/load-webhook.sh)"
     scripts/load-webhook.sh
+    [ "$backend" = postgres ] && QUIETLINE_DATABASE_URL=$(pg_db qlt_bench_load1)
+    echo "### webhook, one language and 25 on shift (QUIETLINE_LANGUAGES=en ON_SHIFT=25 scripts/load-webhook.sh)"
+    QUIETLINE_LANGUAGES=en ON_SHIFT=25 scripts/load-webhook.sh
     [ "$backend" = postgres ] && QUIETLINE_DATABASE_URL=$(pg_db qlt_bench_sweep)
     echo "### sweep under load (scripts/load-sweep.sh)"
     ITEMS=100000 scripts/load-sweep.sh
 done
 unset QUIETLINE_DATABASE_URL
-for db in qlt_bench_cold qlt_bench_load qlt_bench_sweep; do
+for db in qlt_bench_cold qlt_bench_load qlt_bench_load1 qlt_bench_sweep; do
     PGOPTIONS=--client-min-messages=warning psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 done
 
 echo; echo "## call flow through the provider stand-in (cargo bench --bench callflow)"
 QUIETLINE_TEST_DATABASE_URL=$pg_admin cargo bench -q --bench callflow 2>/dev/null
+
+echo; echo "## ring latency under the provider's limits (cargo bench --bench ringing)"
+echo "### sqlite"
+cargo bench -q --bench ringing 2>/dev/null
+echo "### postgres"
+QUIETLINE_TEST_DATABASE_URL=$pg_admin cargo bench -q --bench ringing 2>/dev/null

@@ -345,6 +345,11 @@ pub async fn on_shift(db: &Db) -> Result<Vec<Volunteer>, RosterError> {
     volunteers::list_on_shift(db.pool()).await?.into_iter().map(from_row).collect()
 }
 
+/// Those on shift who can be rung for a call, without their device keys.
+pub async fn ringable(db: &Db) -> Result<Vec<Volunteer>, RosterError> {
+    volunteers::list_ringable(db.pool()).await?.into_iter().map(from_row).collect()
+}
+
 pub async fn get(db: &Db, alias: &str) -> Result<Volunteer, RosterError> {
     let alias = Alias::parse(alias).map_err(RosterError::Invalid)?;
     match volunteers::find_by_alias(db.pool(), alias.as_str()).await? {

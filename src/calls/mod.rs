@@ -140,7 +140,7 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Vo
 /// who rings, or voicemail when nobody can.
 async fn first_round(state: &AppState) -> Result<(Next, Option<ringing::Round>)> {
     let lang = state.config.default_language();
-    let roster = roster::on_shift(&state.db).await?;
+    let roster = roster::ringable(&state.db).await?;
     let round = if routing::anyone_on_shift(&roster) && state.provider.is_some() {
         ringing::next_round(state, &roster, None, lang, -1).await?
     } else {

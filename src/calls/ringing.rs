@@ -101,7 +101,7 @@ pub(super) fn ring_voice(state: &AppState, call_id: i64, lang: &Language, round:
 /// Moves a call on from `from` to the next tier with someone to ring, or to
 /// voicemail after the last; once, whoever asks. What the caller hears next.
 pub(super) async fn ring_next(state: &AppState, call_id: i64, lang: &Language, from: RingFrom) -> Result<Voice> {
-    let roster = roster::on_shift(&state.db).await?;
+    let roster = roster::ringable(&state.db).await?;
     let nobody = !routing::anyone_on_shift(&roster) || state.provider.is_none();
     let round = match from {
         RingFrom::Menu if nobody => None,
@@ -144,7 +144,7 @@ pub(super) async fn moved_on(state: &AppState, call_id: i64) -> Result<Voice> {
                 .filter(|l| l.tier == call.tier && l.state != LegState::Ended)
                 .filter_map(|l| l.volunteer_id)
                 .collect();
-            let people = roster::on_shift(&state.db).await?.into_iter().filter(|v| ids.contains(&v.id)).collect();
+            let people = roster::ringable(&state.db).await?.into_iter().filter(|v| ids.contains(&v.id)).collect();
             Ok(ring_voice(state, call_id, &lang, &Round { tier: call.tier, people }))
         }
         // Taken, yet the caller is here: the ringing's end decides (a taker

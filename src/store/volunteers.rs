@@ -112,6 +112,21 @@ pub async fn list_on_shift<'e>(ex: impl Executor<'e, Database = Any>) -> Result<
     list_where(ex, "AND on_shift = 1 AND revoked = 0").await
 }
 
+/// Those who can be rung for a call now, without their device keys: ringing
+/// seals nothing, and in a surge every call reads this.
+pub async fn list_ringable<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<VolunteerRow>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, alias, phone_sealed, phone_lookup, roles, languages, zones, on_shift, overflow, revoked, \
+         CAST(NULL AS TEXT) AS recipients FROM volunteers \
+         WHERE phone_sealed IS NOT NULL AND on_shift = 1 AND revoked = 0 ORDER BY alias",
+    )
+    .fetch_all(ex)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
 async fn list_where<'e>(
     ex: impl Executor<'e, Database = Any>,
     condition: &'static str,

@@ -136,6 +136,8 @@ pub struct Vault {
     caller_window: Duration,
     clock: Clock,
     token_slots: tokio::sync::Semaphore,
+    /// Memory for caller tokens, one per token computed at once.
+    token_memory: std::sync::Mutex<Vec<caller::TokenMemory>>,
 }
 
 impl Vault {
@@ -155,6 +157,7 @@ impl Vault {
             caller_window,
             clock,
             token_slots: tokio::sync::Semaphore::new(CONCURRENT_TOKENS),
+            token_memory: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -232,7 +235,14 @@ impl Vault {
     pub fn caller_token(&self, number: &PhoneNumber) -> Result<CallerToken, VaultError> {
         let now = self.clock.now();
         let key = self.keystore.get_or_create(self.caller_window_at(now), now)?;
-        Ok(CallerToken::compute(&key, number.as_str()))
+        let memory = self.token_memory.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut memory = memory.unwrap_or_else(caller::TokenMemory::new);
+        let token = CallerToken::compute(&key, number.as_str(), &mut memory);
+        let mut pool = self.token_memory.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < CONCURRENT_TOKENS {
+            pool.push(memory);
+        }
+        Ok(token)
     }
 
     /// [`Vault::caller_token`] off the async threads, a few at a time.

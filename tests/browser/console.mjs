@@ -8,9 +8,9 @@
 // CHROMIUM (default /usr/bin/chromium), NUMBERS (comma-separated digits that
 // must never appear).
 
-import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { totp } from "./totp.mjs";
 
 const base = process.env.BASE;
 const alias = process.env.ALIAS;
@@ -22,31 +22,6 @@ mkdirSync(shots, { recursive: true });
 function fail(message) {
   console.error(`FAIL: ${message}`);
   process.exit(1);
-}
-
-// RFC 6238 with SHA-1, written here from the RFC, independently of the server.
-function base32Decode(text) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, "").toUpperCase()) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 255);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totp(secret, step) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac("sha1", base32Decode(secret)).update(counter).digest();
-  const offset = mac[19] & 15;
-  const bin = ((mac[offset] & 127) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
-  return String(bin % 1_000_000).padStart(6, "0");
 }
 
 const step = () => Math.floor(Date.now() / 1000 / 30);

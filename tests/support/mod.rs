@@ -256,6 +256,20 @@ impl TestEnv {
 
     /// Settings for the real binary as a hotline behind the stand-in's balancer:
     /// call `standin.balance(PUBLIC_URL, …)` with the servers' addresses.
+    /// PostgreSQL's transaction ids taken so far: every transaction that writes
+    /// takes one and reads take none, so the difference over a run counts
+    /// commits (the benchmarks' commits per call). `None` on SQLite.
+    pub async fn write_transactions(&self, state: &AppState) -> Option<i64> {
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        sqlx::query_scalar::<_, String>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+            .fetch_one(state.db.pool())
+            .await
+            .ok()
+            .and_then(|x| x.parse().ok())
+    }
+
     pub fn hotline_vars(&self, standin: &provider::StandIn) -> Vec<(String, String)> {
         let mut vars = self.env();
         for (k, v) in [

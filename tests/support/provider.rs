@@ -17,7 +17,8 @@
 //!   leg before connecting it, connects the first whose `url` TwiML ends without
 //!   `<Hangup>` and hangs up the others; a callee who hangs up during that TwiML
 //!   is not connected and the others ring on; after `timeout` with nobody
-//!   connected the `<Dial>` ends with `DialCallStatus=no-answer`, and its action
+//!   connected (and nobody still hearing their `url`) the `<Dial>` ends with
+//!   `DialCallStatus=no-answer`, and its action
 //!   hears `DialCallStatus`, `DialCallSid` and `DialBridged`
 //!   (twilio.com/docs/voice/twiml/dial, .../twiml/number); the caller hears
 //!   ringback meanwhile;
@@ -786,7 +787,10 @@ impl StandIn {
                 return self.dial_ended(sid, action, params, silent).await;
             }
             let all_over = legs.iter().all(|l| self.ended(l));
-            let timed_out = std::time::Instant::now() >= give_up;
+            // The timeout is for answering: a callee already hearing their
+            // `url`'s TwiML is not cut off by it.
+            let screening = legs.iter().any(|l| self.call(l).is_some_and(|c| c.status == "in-progress"));
+            let timed_out = std::time::Instant::now() >= give_up && !screening;
             if all_over || timed_out {
                 self.end_legs(&legs, Some("no-answer")).await;
                 self.event(format!("{sid} dial ended, nobody connected"));
