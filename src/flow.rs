@@ -24,6 +24,8 @@ pub enum Callback {
     QueueEnd { call: i64 },
     /// The ringing of `tier` ended: someone talked to the caller, or nobody took it.
     RingEnded { call: i64, tier: i64 },
+    /// The caller has waited `waited` times for someone to come free after `tier`.
+    RingAgain { call: i64, tier: i64, waited: u32 },
     /// A volunteer rung for `call` in `tier` picked up (the screen of their leg).
     VolunteerAnswered { call: i64, volunteer: i64, tier: i64 },
     /// A volunteer pressed a key (or not) after the whisper.
@@ -67,6 +69,9 @@ impl Callback {
                 format!("/telephony/voice/volunteer?call={call}&volunteer={volunteer}&tier={tier}")
             }
             Callback::RingEnded { call, tier } => format!("/telephony/voice/ring-end?call={call}&tier={tier}"),
+            Callback::RingAgain { call, tier, waited } => {
+                format!("/telephony/voice/ring-end?call={call}&tier={tier}&waited={waited}")
+            }
             Callback::VolunteerPressed { call } => format!("/telephony/voice/volunteer/accept?call={call}"),
             Callback::Voicemail { call } => format!("/telephony/voice/voicemail?call={call}"),
             Callback::VoicemailChoice { call } => format!("/telephony/voice/voicemail/choice?call={call}"),

@@ -23,6 +23,7 @@ mod ringing;
 mod tests;
 mod voicemail;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 pub use callback::{callback_accept, callback_answered, callback_done, start_callback};
@@ -92,9 +93,10 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Vo
         (Next::Menu, None)
     };
     let answer = match (&next, &round) {
-        (Next::Ring { .. }, Some(round)) => Some(Ok(round)),
-        (Next::Voicemail { .. }, _) => Some(Err(())),
-        _ => None,
+        (Next::Ring { .. }, Some(round)) => Some(FirstAnswer::Ring(round)),
+        (Next::Ring { .. }, None) => Some(FirstAnswer::Wait),
+        (Next::Voicemail { .. }, _) => Some(FirstAnswer::Voicemail),
+        (Next::Menu, _) => None,
     };
     let arrival = Arrival {
         sid: call_sid.to_string(),
@@ -130,42 +132,42 @@ pub async fn incoming(state: &AppState, call_sid: &str, from: &str) -> Result<Vo
     }
     let lang = state.config.default_language();
     match answer {
-        Some(Ok(round)) => Ok(ringing::ring_voice(state, id, lang, round)),
-        Some(Err(())) => Ok(voicemail::prompt(state, id, lang)),
+        Some(FirstAnswer::Ring(round)) => Ok(ringing::ring_voice(state, id, lang, round)),
+        Some(FirstAnswer::Wait) => Ok(ringing::wait_voice(state, id, lang, -1, 1)),
+        Some(FirstAnswer::Voicemail) => Ok(voicemail::prompt(state, id, lang)),
         None => menu_or_ring(state, id, 1).await,
     }
 }
 
+/// What a new call on a one-language line hears, decided before it is written.
+enum FirstAnswer<'a> {
+    Ring(&'a ringing::Round),
+    Wait,
+    Voicemail,
+}
+
 /// The first tier of a call on a one-language line, before the call is written:
-/// who rings, or voicemail when nobody can.
+/// who rings; nobody yet when everyone who could take it is on another call
+/// (the caller holds); or voicemail when nobody can.
 async fn first_round(state: &AppState) -> Result<(Next, Option<ringing::Round>)> {
     let lang = state.config.default_language();
     let roster = roster::ringable(&state.db).await?;
-    let round = if routing::anyone_on_shift(&roster) && state.provider.is_some() {
-        ringing::next_round(state, &roster, None, lang, -1).await?
-    } else {
-        None
-    };
     let language = lang.as_str().to_string();
-    Ok(match round {
-        Some(round) => {
-            let next = Next::Ring {
-                language,
-                tier: round.tier,
-                deadline: ringing::deadline(state),
-                volunteers: round.people.iter().map(|v| v.id).collect(),
-            };
-            (next, Some(round))
-        }
-        None => {
-            let outcome = if routing::anyone_on_shift(&roster) && state.provider.is_some() {
-                Outcome::Voicemail
-            } else {
-                Outcome::NoOneOnShift
-            };
-            (Next::Voicemail { language, outcome }, None)
-        }
-    })
+    if !routing::anyone_on_shift(&roster) || state.provider.is_none() {
+        return Ok((Next::Voicemail { language, outcome: Outcome::NoOneOnShift }, None));
+    }
+    let (busy, rung) = ringing::busy_and_rung(state, None).await?;
+    if let Some(round) = ringing::next_round(state, &roster, lang, -1, &busy, &rung) {
+        let volunteers = round.people.iter().map(|v| v.id).collect();
+        let next = Next::Ring { language, tier: round.tier, deadline: ringing::deadline(state), volunteers };
+        return Ok((next, Some(round)));
+    }
+    if ringing::next_round(state, &roster, lang, -1, &HashSet::new(), &rung).is_some() {
+        // Everyone is on another call: hold at tier -1, the phones tried again soon.
+        let next = Next::Ring { language, tier: -1, deadline: ringing::wait_deadline(state), volunteers: Vec::new() };
+        return Ok((next, None));
+    }
+    Ok((Next::Voicemail { language, outcome: Outcome::Voicemail }, None))
 }
 
 /// The key a caller with a withheld number presses to be put through. Robocalls
@@ -267,7 +269,7 @@ async fn start(state: &AppState, call_id: i64, lang: &Language) -> Result<Voice>
         // A retried webhook for a call already under way.
         return ringing::moved_on(state, call_id).await;
     }
-    ringing::ring_next(state, call_id, lang, RingFrom::Menu).await
+    ringing::ring_next(state, call_id, lang, RingFrom::Menu, 0).await
 }
 
 /// `POST /telephony/voice/wait`: a caller held in a queue by an earlier release
@@ -282,7 +284,7 @@ pub async fn wait(_state: &AppState, _call_id: i64) -> Result<Voice> {
 pub async fn queue_end(state: &AppState, call_id: i64, bridged: bool) -> Result<Voice> {
     let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(refuse(state)) };
     let result = if bridged { RingResult::Talked } else { RingResult::NobodyPutThrough };
-    ring_ended(state, call_id, call.tier, result).await
+    ring_ended(state, call_id, call.tier, result, 0).await
 }
 
 /// What a volunteer hears: the first of their languages the line speaks.

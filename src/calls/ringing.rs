@@ -31,6 +31,9 @@ pub const MAX_AT_ONCE: usize = 10;
 /// How long past a tier's timeout its `<Dial>` may take to report before a
 /// tick moves the caller on by itself.
 const REPORT_GRACE_SECS: i64 = 10;
+/// How long a caller holds before the phones are tried again, when everyone
+/// who could take the call is on another one.
+const BUSY_WAIT_SECS: u32 = 5;
 
 /// The people of one tier, rung together.
 pub(super) struct Round {
@@ -38,24 +41,53 @@ pub(super) struct Round {
     pub people: Vec<Volunteer>,
 }
 
-/// The first tier after `from` (-1: from the start) with someone free to ring:
-/// on shift, speaking the language, on no other call and not rung for this one.
-pub(super) async fn next_round(
-    state: &AppState,
-    roster: &[Volunteer],
-    call_id: Option<i64>,
-    lang: &Language,
-    from: i64,
-) -> Result<Option<Round>> {
+/// Who is busy now (on, or being rung for, another call) and who was rung
+/// for this one already.
+pub(super) async fn busy_and_rung(state: &AppState, call_id: Option<i64>) -> Result<(HashSet<i64>, HashSet<i64>)> {
     let busy: HashSet<i64> = db::busy_volunteers(state.db.pool()).await?.into_iter().collect();
     let rung: HashSet<i64> = match call_id {
         Some(id) => db::legs_of(state.db.pool(), id).await?.iter().filter_map(|l| l.volunteer_id).collect(),
         None => HashSet::new(),
     };
+    Ok((busy, rung))
+}
+
+/// The first tier after `from` (-1: from the start) with someone to ring: on
+/// shift, speaking the language, not in `busy` and not rung for this call.
+pub(super) fn next_round(
+    state: &AppState,
+    roster: &[Volunteer],
+    lang: &Language,
+    from: i64,
+    busy: &HashSet<i64>,
+    rung: &HashSet<i64>,
+) -> Option<Round> {
     let start = u32::try_from(from + 1).unwrap_or(0);
     let max = state.config.ringing.parallel.min(MAX_AT_ONCE);
-    Ok(routing::next_tier(roster, start, lang, &busy, &rung, max)
-        .map(|(tier, people)| Round { tier: i64::from(tier), people: people.into_iter().cloned().collect() }))
+    routing::next_tier(roster, start, lang, busy, rung, max)
+        .map(|(tier, people)| Round { tier: i64::from(tier), people: people.into_iter().cloned().collect() })
+}
+
+/// What the caller hears while everyone who could take the call is on another:
+/// the hold message, a pause, and the phones tried again.
+pub(super) fn wait_voice(state: &AppState, call_id: i64, lang: &Language, tier: i64, waited: u32) -> Voice {
+    let s = speech(state, lang);
+    Voice::new()
+        .say(&s.voice, &s.hold)
+        .then(Step::Pause { seconds: BUSY_WAIT_SECS })
+        .then(Step::Redirect { to: Callback::RingAgain { call: call_id, tier, waited } })
+}
+
+/// How many times a caller waits for someone to come free before voicemail:
+/// as long as every tier's ringing would have taken.
+fn max_waits(state: &AppState) -> u32 {
+    let ringing = state.config.ringing.timeout.as_secs() * u64::from(routing::TIERS);
+    u32::try_from(ringing / u64::from(BUSY_WAIT_SECS)).unwrap_or(u32::MAX).max(1)
+}
+
+/// The deadline of a caller waiting for someone to come free.
+pub(super) fn wait_deadline(state: &AppState) -> i64 {
+    state.vault.clock().now().0 + i64::from(BUSY_WAIT_SECS) + REPORT_GRACE_SECS
 }
 
 /// When a tier that starts ringing now is overdue: its timeout, and the grace
@@ -99,15 +131,25 @@ pub(super) fn ring_voice(state: &AppState, call_id: i64, lang: &Language, round:
 }
 
 /// Moves a call on from `from` to the next tier with someone to ring, or to
-/// voicemail after the last; once, whoever asks. What the caller hears next.
-pub(super) async fn ring_next(state: &AppState, call_id: i64, lang: &Language, from: RingFrom) -> Result<Voice> {
+/// voicemail after the last; once, whoever asks. When everyone who could take
+/// the call is on another, the caller holds and the phones are tried again a
+/// few seconds later (`waited` times so far), for as long as the tiers' ringing
+/// would have lasted, before voicemail. What the caller hears next.
+pub(super) async fn ring_next(
+    state: &AppState,
+    call_id: i64,
+    lang: &Language,
+    from: RingFrom,
+    waited: u32,
+) -> Result<Voice> {
     let roster = roster::ringable(&state.db).await?;
     let nobody = !routing::anyone_on_shift(&roster) || state.provider.is_none();
-    let round = match from {
-        RingFrom::Menu if nobody => None,
-        RingFrom::Menu => next_round(state, &roster, Some(call_id), lang, -1).await?,
-        RingFrom::Tier(t) => next_round(state, &roster, Some(call_id), lang, t).await?,
+    let from_tier = match from {
+        RingFrom::Menu => -1,
+        RingFrom::Tier(t) => t,
     };
+    let (busy, rung) = busy_and_rung(state, Some(call_id)).await?;
+    let round = if nobody { None } else { next_round(state, &roster, lang, from_tier, &busy, &rung) };
     match round {
         Some(round) => {
             let ids: Vec<i64> = round.people.iter().map(|v| v.id).collect();
@@ -115,6 +157,21 @@ pub(super) async fn ring_next(state: &AppState, call_id: i64, lang: &Language, f
                 return moved_on(state, call_id).await;
             }
             Ok(ring_voice(state, call_id, lang, &round))
+        }
+        // Someone could take it but is on another call: wait for them.
+        None if !nobody
+            && waited < max_waits(state)
+            && next_round(state, &roster, lang, from_tier, &HashSet::new(), &rung).is_some() =>
+        {
+            let pool = state.db.pool();
+            let holding = match from {
+                RingFrom::Menu => db::start_ringing(pool, call_id, lang.as_str(), -1, wait_deadline(state)).await?,
+                RingFrom::Tier(t) => db::hold_tier(pool, call_id, t, wait_deadline(state)).await?,
+            };
+            if !holding {
+                return moved_on(state, call_id).await;
+            }
+            Ok(wait_voice(state, call_id, lang, from_tier, waited + 1))
         }
         None => {
             let outcome = if nobody { Outcome::NoOneOnShift } else { Outcome::Voicemail };
@@ -161,7 +218,7 @@ pub(super) async fn moved_on(state: &AppState, call_id: i64) -> Result<Voice> {
 /// conversation the caller hears goodbye; otherwise the call moves on to the
 /// next tier or voicemail. A taker whose line dropped between pressing 1 and
 /// being put through gives the call back first.
-pub async fn ring_ended(state: &AppState, call_id: i64, tier: i64, result: RingResult) -> Result<Voice> {
+pub async fn ring_ended(state: &AppState, call_id: i64, tier: i64, result: RingResult, waited: u32) -> Result<Voice> {
     let Some(mut call) = db::get(state.db.pool(), call_id).await? else { return Ok(super::refuse(state)) };
     let lang = language_of(state, call.language.as_deref());
     if result == RingResult::Talked {
@@ -181,7 +238,7 @@ pub async fn ring_ended(state: &AppState, call_id: i64, tier: i64, result: RingR
         };
     }
     match call.state {
-        CallState::Ringing if call.tier == tier => ring_next(state, call_id, &lang, RingFrom::Tier(tier)).await,
+        CallState::Ringing if call.tier == tier => ring_next(state, call_id, &lang, RingFrom::Tier(tier), waited).await,
         // A late or repeated report of a tier already left behind.
         _ => moved_on(state, call_id).await,
     }

@@ -213,7 +213,7 @@ async fn the_first_to_press_one_takes_the_call_and_is_put_through() {
     assert_eq!(said(&after), vec![s.taken]);
     assert!(line.placed().is_empty(), "the provider hangs up the others itself");
     // The conversation over, the caller hears goodbye.
-    let bye = ring_ended(&line.state, id, 0, RingResult::Talked).await.unwrap();
+    let bye = ring_ended(&line.state, id, 0, RingResult::Talked, 0).await.unwrap();
     assert!(matches!(bye.0.last(), Some(Step::Hangup)));
 }
 
@@ -226,19 +226,19 @@ async fn a_tier_that_rings_out_rings_the_next_then_voicemail() {
     let call = line.call_by_sid(&sid(1)).await;
     // Tier 0: the dispatcher who speaks English (the coordinator is tier 1).
     assert_eq!(numbers(&first), ["+14155550111"]);
-    let second = ring_ended(&line.state, call.id, 0, RingResult::NobodyPutThrough).await.unwrap();
+    let second = ring_ended(&line.state, call.id, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
     assert_eq!(numbers(&second), ["+14155550113"]);
     assert_eq!(rings(&second).1, Some(Callback::RingEnded { call: call.id, tier: 1 }));
     assert_eq!(line.call(call.id).await.tier, 1);
     let legs = db::legs_of(line.state.db.pool(), call.id).await.unwrap();
     assert!(legs.iter().filter(|l| l.tier == 0).all(|l| l.state == LegState::Ended), "tier 0 is over");
 
-    let prompt = ring_ended(&line.state, call.id, 1, RingResult::NobodyPutThrough).await.unwrap();
+    let prompt = ring_ended(&line.state, call.id, 1, RingResult::NobodyPutThrough, 0).await.unwrap();
     assert_eq!(line.call(call.id).await.state, CallState::Voicemail);
     assert_eq!(gathers_to(&prompt), Some(Callback::VoicemailChoice { call: call.id }));
     assert!(matches!(prompt.0.last(), Some(Step::Record { .. })));
     // A late report of tier 0 rings nobody again.
-    let late = ring_ended(&line.state, call.id, 0, RingResult::NobodyPutThrough).await.unwrap();
+    let late = ring_ended(&line.state, call.id, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
     assert!(numbers(&late).is_empty());
     assert_eq!(gathers_to(&late), Some(Callback::VoicemailChoice { call: call.id }));
     assert!(line.placed().is_empty() && line.asked.0.lock().unwrap().redirected.is_empty());
@@ -339,7 +339,7 @@ async fn a_taker_whose_line_drops_before_the_bridge_gives_the_call_back() {
     // Their line ends before the provider puts them through; the ringing ends
     // with nobody put through, and the caller is rung on.
     status(&line.state, &leg, Some((id, ana, 0)), LegProgress::Finished).await.unwrap();
-    let next = ring_ended(&line.state, id, 0, RingResult::NobodyPutThrough).await.unwrap();
+    let next = ring_ended(&line.state, id, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
     assert_eq!(numbers(&next), ["+14155550113"]);
     let call = line.call(id).await;
     assert_eq!((call.state, call.tier, call.answered_by), (CallState::Ringing, 1, None));
@@ -381,4 +381,34 @@ async fn the_callers_own_leg_ending_ends_the_call_and_its_legs() {
     // A volunteer picking up now hears that the call is gone.
     let late = volunteer_answered(&line.state, id, ana, 0, &leg_sid(1)).await.unwrap();
     assert!(gathers_to(&late).is_none());
+}
+
+#[tokio::test]
+async fn a_caller_holds_while_everyone_is_on_another_call_then_rings_them() {
+    let line = Line::new("en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    incoming(&line.state, &sid(1), CALLER).await.unwrap();
+    let first = line.call_by_sid(&sid(1)).await.id;
+    // Ana is being rung for the first caller: the second holds, and tries again.
+    let held = incoming(&line.state, &sid(2), "+14155550101").await.unwrap();
+    let second = line.call_by_sid(&sid(2)).await.id;
+    assert!(rings(&held).0.is_empty());
+    assert!(
+        matches!(held.0.last(), Some(Step::Redirect { to: Callback::RingAgain { call, tier: -1, waited: 1 } }) if *call == second)
+    );
+    let s = speech(&line.state, line.state.config.default_language());
+    assert_eq!(said(&held), std::slice::from_ref(&s.hold));
+    assert_eq!(line.call(second).await.state, CallState::Ringing, "not voicemail");
+    let again = ring_ended(&line.state, second, -1, RingResult::NobodyPutThrough, 1).await.unwrap();
+    assert!(matches!(again.0.last(), Some(Step::Redirect { to: Callback::RingAgain { waited: 2, .. } })));
+    // The first caller hangs up: Ana is free, and the next try rings her.
+    status(&line.state, &sid(1), None, LegProgress::Finished).await.unwrap();
+    assert_eq!(line.call(first).await.state, CallState::Ended);
+    let rung = ring_ended(&line.state, second, -1, RingResult::NobodyPutThrough, 2).await.unwrap();
+    assert_eq!(rings(&rung).0, [("+14155550111".to_string(), ana, 0)]);
+    // Past as long as the tiers would have rung, a waiting caller goes to voicemail.
+    incoming(&line.state, &sid(3), "+14155550102").await.unwrap();
+    let third = line.call_by_sid(&sid(3)).await.id;
+    let out = ring_ended(&line.state, third, -1, RingResult::NobodyPutThrough, 8).await.unwrap();
+    assert_eq!(gathers_to(&out), Some(Callback::VoicemailChoice { call: third }));
 }

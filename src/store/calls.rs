@@ -341,6 +341,24 @@ pub async fn caller_left(
     Ok(())
 }
 
+/// A ringing call waits at `tier` until `deadline` (everyone who could take it
+/// is on another call).
+pub async fn hold_tier<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: i64,
+    tier: i64,
+    deadline: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE calls SET tier_deadline = $1 WHERE id = $2 AND state = $4 AND tier = $3")
+        .bind(deadline)
+        .bind(id)
+        .bind(tier)
+        .bind(CallState::Ringing.as_str())
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Moves an overdue tier's deadline to `next` so that one instance, once, acts
 /// on it; false if another did first or the call moved on.
 pub async fn postpone_tier<'e>(

@@ -285,7 +285,8 @@ async fn ring_end(State(state): State<AppState>, hook: Webhook) -> Result<Respon
     let tier = hook.query_number("tier").ok_or(StatusCode::BAD_REQUEST)?;
     let talked = hook.get("DialBridged") == Some("true") && hook.get("DialCallStatus") == Some("completed");
     let result = if talked { RingResult::Talked } else { RingResult::NobodyPutThrough };
-    Ok(answer(&state, Turn::UnderWay, calls::ring_ended(&state, hook.call_id()?, tier, result)).await)
+    let waited = hook.query_number("waited").unwrap_or(0);
+    Ok(answer(&state, Turn::UnderWay, calls::ring_ended(&state, hook.call_id()?, tier, result, waited)).await)
 }
 
 async fn accept(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {

@@ -592,7 +592,13 @@ impl StandIn {
         for verb in &doc.children {
             match verb.name.as_str() {
                 "Say" => self.event(format!("{sid} hears [{}] {}", verb.attr("language").unwrap_or(""), verb.text)),
-                "Pause" | "Play" => {}
+                "Play" => {}
+                // A pause on the caller's own line lasts, compressed as a dial's seconds are.
+                "Pause" => {
+                    let seconds: u32 = verb.attr("length").and_then(|l| l.parse().ok()).unwrap_or(1);
+                    let second = self.sim.lock().unwrap().model.dial_second;
+                    tokio::time::sleep(second * seconds).await;
+                }
                 "Gather" => {
                     for say in &verb.children {
                         self.event(format!("{sid} hears [{}] {}", say.attr("language").unwrap_or(""), say.text));
