@@ -26,8 +26,8 @@ rate=${RATE:-1000}
 sign_requests 400000
 for i in $(seq 1 "${ON_SHIFT:-0}"); do
     "$bin" volunteer add --alias "v$i" --phone "+1628555$(printf %04d "$i")" --roles dispatcher \
-        --languages "${QUIETLINE_LANGUAGES%%,*}" --zones north >/dev/null
-    "$bin" shift on "v$i" >/dev/null
+        --languages "${QUIETLINE_LANGUAGES%%,*}" --zones north >/dev/null 2>&1
+    "$bin" shift on "v$i" >/dev/null 2>&1
 done
 start_server
 sleep 1
