@@ -26,8 +26,9 @@ pub enum Callback {
     RingEnded { call: i64, tier: i64 },
     /// The caller has waited `waited` times for someone to come free after `tier`.
     RingAgain { call: i64, tier: i64, waited: u32 },
-    /// A volunteer rung for `call` in `tier` picked up (the screen of their leg).
-    VolunteerAnswered { call: i64, volunteer: i64, tier: i64 },
+    /// A volunteer rung for `call` in `tier` (the `attempt`-th time in it) picked
+    /// up (the screen of their leg).
+    VolunteerAnswered { call: i64, volunteer: i64, tier: i64, attempt: u32 },
     /// A volunteer pressed a key (or not) after the whisper.
     VolunteerPressed { call: i64 },
     /// The caller is moved to voicemail.
@@ -40,8 +41,8 @@ pub enum Callback {
     Recording { call: i64 },
     /// A leg of a call changed state.
     Status { call: Option<i64> },
-    /// The leg ringing `volunteer` for `call` in `tier` changed state.
-    LegStatus { call: i64, volunteer: i64, tier: i64 },
+    /// The leg ringing `volunteer` for `call` in `tier` (its `attempt`) changed state.
+    LegStatus { call: i64, volunteer: i64, tier: i64, attempt: u32 },
     /// A volunteer picked up a call back.
     CallbackAnswered { item: i64, volunteer: i64 },
     /// The volunteer's key for a call back.
@@ -65,8 +66,8 @@ impl Callback {
             }
             Callback::Wait { call } => format!("/telephony/voice/wait?call={call}"),
             Callback::QueueEnd { call } => format!("/telephony/voice/queue-end?call={call}"),
-            Callback::VolunteerAnswered { call, volunteer, tier } => {
-                format!("/telephony/voice/volunteer?call={call}&volunteer={volunteer}&tier={tier}")
+            Callback::VolunteerAnswered { call, volunteer, tier, attempt } => {
+                format!("/telephony/voice/volunteer?call={call}&volunteer={volunteer}&tier={tier}&attempt={attempt}")
             }
             Callback::RingEnded { call, tier } => format!("/telephony/voice/ring-end?call={call}&tier={tier}"),
             Callback::RingAgain { call, tier, waited } => {
@@ -79,8 +80,8 @@ impl Callback {
             Callback::Recording { call } => format!("/telephony/recording?call={call}"),
             Callback::Status { call: Some(call) } => format!("/telephony/status?call={call}"),
             Callback::Status { call: None } => "/telephony/status".into(),
-            Callback::LegStatus { call, volunteer, tier } => {
-                format!("/telephony/status?call={call}&volunteer={volunteer}&tier={tier}")
+            Callback::LegStatus { call, volunteer, tier, attempt } => {
+                format!("/telephony/status?call={call}&volunteer={volunteer}&tier={tier}&attempt={attempt}")
             }
             Callback::CallbackAnswered { item, volunteer } => {
                 format!("/telephony/voice/callback?item={item}&volunteer={volunteer}")
@@ -138,11 +139,11 @@ pub enum Step {
     /// Leave the queue (what a wait answer says to end the holding).
     Leave,
     /// Ring every one of `numbers` at once from this call, showing `caller_id`
-    /// (the hotline, never the caller). Each callee who picks up hears what their
-    /// `answered` says first; the first whose answer ends without hanging up is
-    /// put through to this call and the others stop ringing. `then` hears how the
-    /// ringing ended, after `timeout` seconds with nobody put through, or when the
-    /// call that was put through is over.
+    /// (the hotline, never the caller). The first to pick up stops the others
+    /// ringing and hears what their `answered` says before anything else; they
+    /// are put through to this call if that ends without hanging up. `then`
+    /// hears how the ringing ended: after `timeout` seconds with nobody picking
+    /// up, when the one who picked up hung up, or when the conversation is over.
     Ring {
         numbers: Vec<Ringing>,
         caller_id: String,

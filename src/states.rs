@@ -89,14 +89,20 @@ pub enum LegState {
     /// Pressed 1 and took the call.
     Accepted,
     Ended,
+    /// Picked up, and over: a voicemail box, a volunteer who did not press 1,
+    /// or a taker whose line dropped (or whose conversation ended). The provider
+    /// hung up the tier's other phones when this one picked up, so unless the
+    /// call was put through they are rung again.
+    Declined,
 }
 
 impl LegState {
-    pub const NAMES: [(LegState, &'static str); 4] = [
+    pub const NAMES: [(LegState, &'static str); 5] = [
         (LegState::Ringing, "ringing"),
         (LegState::Answered, "answered"),
         (LegState::Accepted, "accepted"),
         (LegState::Ended, "ended"),
+        (LegState::Declined, "declined"),
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,7 +115,7 @@ impl LegState {
 
     /// Still ringing or on the line: a volunteer in this leg is busy.
     pub fn is_live(self) -> bool {
-        self != LegState::Ended
+        !matches!(self, LegState::Ended | LegState::Declined)
     }
 }
 

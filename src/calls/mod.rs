@@ -26,6 +26,7 @@ mod voicemail;
 use std::collections::HashSet;
 use std::time::Duration;
 
+pub use crate::store::calls::LegKey;
 pub use callback::{callback_accept, callback_answered, callback_done, start_callback};
 pub use ringing::{MAX_AT_ONCE, escalate_due, ring_ended, status, volunteer_answered, volunteer_pressed};
 pub use voicemail::{recording_ready, voicemail, voicemail_choice, voicemail_done};
@@ -159,6 +160,7 @@ async fn first_round(state: &AppState) -> Result<(Next, Option<ringing::Round>)>
     let (busy, rung) = ringing::busy_and_rung(state, None).await?;
     if let Some(round) = ringing::next_round(state, &roster, lang, -1, &busy, &rung) {
         let volunteers = round.people.iter().map(|v| v.id).collect();
+        // Written with the call: attempt 0 of its first tier.
         let next = Next::Ring { language, tier: round.tier, deadline: ringing::deadline(state), volunteers };
         return Ok((next, Some(round)));
     }

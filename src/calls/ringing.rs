@@ -34,11 +34,25 @@ const REPORT_GRACE_SECS: i64 = 10;
 /// How long a caller holds before the phones are tried again, when everyone
 /// who could take the call is on another one.
 const BUSY_WAIT_SECS: u32 = 5;
+/// The shortest ringing worth a `<Dial>`.
+const MIN_RING_SECS: u32 = 5;
 
-/// The people of one tier, rung together.
+/// The people of one tier, rung together: the `attempt`-th time this tier
+/// rings for the call (a tier rings again when one of its phones picked up and
+/// did not take the call, since the provider hung up the others then).
 pub(super) struct Round {
     pub tier: i64,
+    pub attempt: u32,
     pub people: Vec<Volunteer>,
+}
+
+impl Round {
+    fn legs(&self, call: i64) -> Vec<db::LegKey> {
+        self.people
+            .iter()
+            .map(|v| db::LegKey { call, volunteer: v.id, tier: self.tier, attempt: self.attempt })
+            .collect()
+    }
 }
 
 /// Who is busy now (on, or being rung for, another call) and who was rung
@@ -64,8 +78,11 @@ pub(super) fn next_round(
 ) -> Option<Round> {
     let start = u32::try_from(from + 1).unwrap_or(0);
     let max = state.config.ringing.parallel.min(MAX_AT_ONCE);
-    routing::next_tier(roster, start, lang, busy, rung, max)
-        .map(|(tier, people)| Round { tier: i64::from(tier), people: people.into_iter().cloned().collect() })
+    routing::next_tier(roster, start, lang, busy, rung, max).map(|(tier, people)| Round {
+        tier: i64::from(tier),
+        attempt: 0,
+        people: people.into_iter().cloned().collect(),
+    })
 }
 
 /// What the caller hears while everyone who could take the call is on another:
@@ -100,6 +117,11 @@ pub(super) fn deadline(state: &AppState) -> i64 {
 /// phone of the tier at once, showing the hotline number (never the caller's).
 /// Only these volunteers' numbers are unsealed.
 pub(super) fn ring_voice(state: &AppState, call_id: i64, lang: &Language, round: &Round) -> Voice {
+    ring_voice_for(state, call_id, lang, round, state.config.ringing.timeout.as_secs() as u32)
+}
+
+/// [`ring_voice`], ringing for `timeout` seconds.
+fn ring_voice_for(state: &AppState, call_id: i64, lang: &Language, round: &Round, timeout: u32) -> Voice {
     let s = speech(state, lang);
     let then = Callback::RingEnded { call: call_id, tier: round.tier };
     let voice = Voice::new().say(&s.voice, &s.hold);
@@ -107,11 +129,14 @@ pub(super) fn ring_voice(state: &AppState, call_id: i64, lang: &Language, round:
         .people
         .iter()
         .filter_map(|v| match v.phone(&state.vault) {
-            Ok(phone) => Some(Ringing {
-                number: phone.as_str().to_string(),
-                answered: Callback::VolunteerAnswered { call: call_id, volunteer: v.id, tier: round.tier },
-                status: Callback::LegStatus { call: call_id, volunteer: v.id, tier: round.tier },
-            }),
+            Ok(phone) => {
+                let (volunteer, tier, attempt) = (v.id, round.tier, round.attempt);
+                Some(Ringing {
+                    number: phone.as_str().to_string(),
+                    answered: Callback::VolunteerAnswered { call: call_id, volunteer, tier, attempt },
+                    status: Callback::LegStatus { call: call_id, volunteer, tier, attempt },
+                })
+            }
             Err(_) => {
                 tracing::warn!("a volunteer's number cannot be unsealed; skipped");
                 None
@@ -119,12 +144,9 @@ pub(super) fn ring_voice(state: &AppState, call_id: i64, lang: &Language, round:
         })
         .collect();
     match (&state.config.provider.hotline_number, numbers.is_empty()) {
-        (Some(hotline), false) => voice.then(Step::Ring {
-            numbers,
-            caller_id: hotline.as_str().to_string(),
-            timeout: state.config.ringing.timeout.as_secs() as u32,
-            then,
-        }),
+        (Some(hotline), false) => {
+            voice.then(Step::Ring { numbers, caller_id: hotline.as_str().to_string(), timeout, then })
+        }
         // Nobody of this tier can be dialled: on to the next at once.
         _ => voice.then(Step::Redirect { to: then }),
     }
@@ -152,8 +174,8 @@ pub(super) async fn ring_next(
     let round = if nobody { None } else { next_round(state, &roster, lang, from_tier, &busy, &rung) };
     match round {
         Some(round) => {
-            let ids: Vec<i64> = round.people.iter().map(|v| v.id).collect();
-            if !db::ring_tier(&state.db, call_id, from, lang.as_str(), round.tier, deadline(state), &ids).await? {
+            let legs = round.legs(call_id);
+            if !db::ring_tier(&state.db, call_id, from, lang.as_str(), round.tier, deadline(state), &legs).await? {
                 return moved_on(state, call_id).await;
             }
             Ok(ring_voice(state, call_id, lang, &round))
@@ -194,15 +216,16 @@ pub(super) async fn moved_on(state: &AppState, call_id: i64) -> Result<Voice> {
     let lang = language_of(state, call.language.as_deref());
     match call.state {
         CallState::Ringing => {
-            // The tier rings again for this caller: its pending legs.
+            // The tier rings again for this caller: its legs not yet named.
             let legs = db::legs_of(state.db.pool(), call_id).await?;
-            let ids: HashSet<i64> = legs
+            let pending: Vec<&db::LegRow> = legs
                 .iter()
-                .filter(|l| l.tier == call.tier && l.state != LegState::Ended)
-                .filter_map(|l| l.volunteer_id)
+                .filter(|l| l.tier == call.tier && l.state == LegState::Ringing && db::is_pending_leg(&l.sid))
                 .collect();
+            let attempt = pending.iter().filter_map(|l| db::LegKey::attempt_of(&l.sid)).max().unwrap_or(0);
+            let ids: HashSet<i64> = pending.iter().filter_map(|l| l.volunteer_id).collect();
             let people = roster::ringable(&state.db).await?.into_iter().filter(|v| ids.contains(&v.id)).collect();
-            Ok(ring_voice(state, call_id, &lang, &Round { tier: call.tier, people }))
+            Ok(ring_voice(state, call_id, &lang, &Round { tier: call.tier, attempt, people }))
         }
         // Taken, yet the caller is here: the ringing's end decides (a taker
         // whose line dropped gives the call back).
@@ -238,10 +261,59 @@ pub async fn ring_ended(state: &AppState, call_id: i64, tier: i64, result: RingR
         };
     }
     match call.state {
-        CallState::Ringing if call.tier == tier => ring_next(state, call_id, &lang, RingFrom::Tier(tier), waited).await,
+        CallState::Ringing if call.tier == tier => {
+            if let Some(round) = ring_again(state, &call).await? {
+                let legs = round.legs(call_id);
+                db::insert_legs(state.db.pool(), &legs).await?;
+                let timeout = u32::try_from(call.tier_deadline.unwrap_or(0) - REPORT_GRACE_SECS - now(state))
+                    .unwrap_or(0)
+                    .max(MIN_RING_SECS);
+                return Ok(ring_voice_for(state, call_id, &lang, &round, timeout));
+            }
+            ring_next(state, call_id, &lang, RingFrom::Tier(tier), waited).await
+        }
         // A late or repeated report of a tier already left behind.
         _ => moved_on(state, call_id).await,
     }
+}
+
+fn now(state: &AppState) -> i64 {
+    state.vault.clock().now().0
+}
+
+/// The tier again, when one of its phones picked up and hung up without taking
+/// the call (a voicemail box, a volunteer who did not press 1) while the tier
+/// still had time: the provider hung up the others when that one picked up, so
+/// they ring again, for what is left of the tier's time. `None` when nobody
+/// picked up (the tier timed out, or every phone failed) or no time is left.
+async fn ring_again(state: &AppState, call: &db::CallRow) -> Result<Option<Round>> {
+    let left = call.tier_deadline.unwrap_or(0) - REPORT_GRACE_SECS - now(state);
+    if left < i64::from(MIN_RING_SECS) {
+        return Ok(None);
+    }
+    let legs: Vec<db::LegRow> =
+        db::legs_of(state.db.pool(), call.id).await?.into_iter().filter(|l| l.tier == call.tier).collect();
+    if !legs.iter().any(|l| matches!(l.state, LegState::Declined | LegState::Accepted)) {
+        return Ok(None);
+    }
+    // Those of the tier never picked up; anyone who picked up is left out.
+    let picked_up: HashSet<i64> = legs
+        .iter()
+        .filter(|l| matches!(l.state, LegState::Declined | LegState::Accepted | LegState::Answered))
+        .filter_map(|l| l.volunteer_id)
+        .collect();
+    let again: HashSet<i64> = legs.iter().filter_map(|l| l.volunteer_id).filter(|v| !picked_up.contains(v)).collect();
+    let (busy, _) = busy_and_rung(state, None).await?;
+    let people: Vec<Volunteer> = roster::ringable(&state.db)
+        .await?
+        .into_iter()
+        .filter(|v| again.contains(&v.id) && !busy.contains(&v.id))
+        .collect();
+    if people.is_empty() {
+        return Ok(None);
+    }
+    let attempt = legs.iter().filter_map(|l| db::LegKey::attempt_of(&l.sid)).max().unwrap_or(0) + 1;
+    Ok(Some(Round { tier: call.tier, attempt, people }))
 }
 
 /// Ringing calls whose `<Dial>` never reported its end (a provider fault, or
@@ -269,20 +341,15 @@ pub async fn escalate_due(state: &AppState) -> Result<usize> {
 /// through. They hear the whisper and must press 1; a voicemail box never does,
 /// so it never takes the call. Hanging up here leaves them out: the tier's other
 /// phones ring on.
-pub async fn volunteer_answered(
-    state: &AppState,
-    call_id: i64,
-    volunteer_id: i64,
-    tier: i64,
-    leg_sid: &str,
-) -> Result<Voice> {
+pub async fn volunteer_answered(state: &AppState, key: db::LegKey, leg_sid: &str) -> Result<Voice> {
+    let (call_id, volunteer_id, tier) = (key.call, key.volunteer, key.tier);
     let vs = volunteer_speech(state, Some(volunteer_id)).await?;
     let taken = || Voice::new().say(&vs.voice, &vs.taken).hangup();
     let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(taken()) };
     if call.state != CallState::Ringing || call.tier != tier {
         return Ok(taken());
     }
-    if db::answer_leg(state.db.pool(), call_id, volunteer_id, tier, leg_sid).await?.is_none() {
+    if db::answer_leg(state.db.pool(), key, leg_sid).await?.is_none() {
         return Ok(taken());
     }
     let caller_lang = language_of(state, call.language.as_deref());
@@ -333,24 +400,19 @@ async fn taker_gone(state: &AppState, call_id: i64) -> Result<bool> {
     let (CallState::Bridged, Some(taker)) = (call.state, call.answered_by) else { return Ok(false) };
     let legs = db::legs_of(state.db.pool(), call_id).await?;
     let theirs: Vec<LegState> = legs.iter().filter(|l| l.volunteer_id == Some(taker)).map(|l| l.state).collect();
-    Ok(!theirs.is_empty() && theirs.iter().all(|s| *s == LegState::Ended))
+    Ok(!theirs.is_empty() && theirs.iter().all(|s| !s.is_live()))
 }
 
 /// `POST /telephony/status`: a leg changed state. `leg` names a volunteer's leg
 /// of a ringing tier (call, volunteer, tier); without it, the caller's own leg.
-pub async fn status(
-    state: &AppState,
-    call_sid: &str,
-    leg: Option<(i64, i64, i64)>,
-    progress: LegProgress,
-) -> Result<()> {
+pub async fn status(state: &AppState, call_sid: &str, leg: Option<db::LegKey>, progress: LegProgress) -> Result<()> {
     if progress != LegProgress::Finished {
         return Ok(());
     }
     let now = state.vault.clock().now();
     let delete_at = now.0 + 60;
-    if let Some((call_id, volunteer_id, tier)) = leg {
-        db::leg_ended(&state.db, call_id, volunteer_id, tier, call_sid, delete_at).await?;
+    if let Some(key) = leg {
+        db::leg_ended(&state.db, key, call_sid, delete_at).await?;
         return Ok(());
     }
     if let Some(call) = db::get_by_sid(state.db.pool(), call_sid).await? {

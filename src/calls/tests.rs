@@ -152,6 +152,11 @@ fn numbers(voice: &Voice) -> Vec<String> {
     rings(voice).0.into_iter().map(|(n, _, _)| n).collect()
 }
 
+/// The first ringing of a volunteer's leg in a tier.
+fn key(call: i64, volunteer: i64, tier: i64) -> LegKey {
+    LegKey { call, volunteer, tier, attempt: 0 }
+}
+
 /// A provider id for a dialled leg.
 fn leg_sid(n: u32) -> String {
     format!("CA{:032x}", 0xd1a1_0000 + n)
@@ -190,7 +195,7 @@ async fn the_first_to_press_one_takes_the_call_and_is_put_through() {
     let id = line.call_by_sid(&sid(1)).await.id;
     let (ana_leg, ben_leg) = (leg_sid(1), leg_sid(2));
 
-    let whisper = volunteer_answered(&line.state, id, ben, 0, &ben_leg).await.unwrap();
+    let whisper = volunteer_answered(&line.state, key(id, ben, 0), &ben_leg).await.unwrap();
     assert_eq!(gathers_to(&whisper), Some(Callback::VolunteerPressed { call: id }));
     assert!(matches!(whisper.0.last(), Some(Step::Hangup)), "no key: not put through");
     assert_eq!(db::leg(line.state.db.pool(), &ben_leg).await.unwrap().unwrap().state, LegState::Answered);
@@ -199,7 +204,7 @@ async fn the_first_to_press_one_takes_the_call_and_is_put_through() {
     assert!(matches!(nothing.0.last(), Some(Step::Hangup)));
     assert_eq!(line.call(id).await.state, CallState::Ringing);
 
-    volunteer_answered(&line.state, id, ana, 0, &ana_leg).await.unwrap();
+    volunteer_answered(&line.state, key(id, ana, 0), &ana_leg).await.unwrap();
     let taken = volunteer_pressed(&line.state, id, &ben_leg, Some("1")).await.unwrap();
     assert!(taken.0.is_empty(), "an answer without a hang-up puts them through");
     let call = line.call(id).await;
@@ -209,7 +214,7 @@ async fn the_first_to_press_one_takes_the_call_and_is_put_through() {
     assert_eq!(said(&late), vec![s.taken.clone()]);
     assert!(matches!(late.0.last(), Some(Step::Hangup)));
     // A phone that picks up now hears the same.
-    let after = volunteer_answered(&line.state, id, ana, 0, &leg_sid(3)).await.unwrap();
+    let after = volunteer_answered(&line.state, key(id, ana, 0), &leg_sid(3)).await.unwrap();
     assert_eq!(said(&after), vec![s.taken]);
     assert!(line.placed().is_empty(), "the provider hangs up the others itself");
     // The conversation over, the caller hears goodbye.
@@ -266,10 +271,10 @@ async fn when_every_leg_of_a_tier_ends_only_the_provider_moves_on() {
     let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
     incoming(&line.state, &sid(1), CALLER).await.unwrap();
     let id = line.call_by_sid(&sid(1)).await.id;
-    status(&line.state, &leg_sid(1), Some((id, ana, 0)), LegProgress::Going).await.unwrap();
+    status(&line.state, &leg_sid(1), Some(key(id, ana, 0)), LegProgress::Going).await.unwrap();
     let leg = db::legs_of(line.state.db.pool(), id).await.unwrap().remove(0);
     assert_eq!(leg.state, LegState::Ringing, "a leg still ringing changes nothing");
-    status(&line.state, &leg_sid(1), Some((id, ana, 0)), LegProgress::Finished).await.unwrap();
+    status(&line.state, &leg_sid(1), Some(key(id, ana, 0)), LegProgress::Finished).await.unwrap();
     let leg = db::leg(line.state.db.pool(), &leg_sid(1)).await.unwrap().expect("named by its webhook");
     assert_eq!(leg.state, LegState::Ended);
     let queued = db::pending_deletions(line.state.db.pool()).await.unwrap();
@@ -333,12 +338,12 @@ async fn a_taker_whose_line_drops_before_the_bridge_gives_the_call_back() {
     incoming(&line.state, &sid(1), CALLER).await.unwrap();
     let id = line.call_by_sid(&sid(1)).await.id;
     let leg = leg_sid(1);
-    volunteer_answered(&line.state, id, ana, 0, &leg).await.unwrap();
+    volunteer_answered(&line.state, key(id, ana, 0), &leg).await.unwrap();
     volunteer_pressed(&line.state, id, &leg, Some("1")).await.unwrap();
     assert_eq!(line.call(id).await.state, CallState::Bridged);
     // Their line ends before the provider puts them through; the ringing ends
     // with nobody put through, and the caller is rung on.
-    status(&line.state, &leg, Some((id, ana, 0)), LegProgress::Finished).await.unwrap();
+    status(&line.state, &leg, Some(key(id, ana, 0)), LegProgress::Finished).await.unwrap();
     let next = ring_ended(&line.state, id, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
     assert_eq!(numbers(&next), ["+14155550113"]);
     let call = line.call(id).await;
@@ -346,23 +351,43 @@ async fn a_taker_whose_line_drops_before_the_bridge_gives_the_call_back() {
 }
 
 #[tokio::test]
-async fn another_of_the_tier_takes_the_call_when_the_taker_dropped() {
+async fn a_voicemail_box_that_picks_up_first_has_the_others_rung_again() {
     let line = Line::new("en").await;
     let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
     let ben = line.volunteer("ben", "+14155550112", "dispatcher", "en").await;
     incoming(&line.state, &sid(1), CALLER).await.unwrap();
     let id = line.call_by_sid(&sid(1)).await.id;
-    volunteer_answered(&line.state, id, ana, 0, &leg_sid(1)).await.unwrap();
-    volunteer_answered(&line.state, id, ben, 0, &leg_sid(2)).await.unwrap();
-    volunteer_pressed(&line.state, id, &leg_sid(1), Some("1")).await.unwrap();
-    // Ben, still in the whisper, presses while Ana's line is up: taken.
-    let s = speech(&line.state, line.state.config.default_language());
-    assert_eq!(said(&volunteer_pressed(&line.state, id, &leg_sid(2), Some("1")).await.unwrap()), [s.taken]);
-    volunteer_answered(&line.state, id, ben, 0, &leg_sid(2)).await.unwrap();
-    status(&line.state, &leg_sid(1), Some((id, ana, 0)), LegProgress::Finished).await.unwrap();
-    let put_through = volunteer_pressed(&line.state, id, &leg_sid(2), Some("1")).await.unwrap();
-    assert!(put_through.0.is_empty());
+    // Ana's voicemail box picks up first (the provider hangs up Ben's phone),
+    // hears the whisper, presses nothing and hangs up.
+    volunteer_answered(&line.state, key(id, ana, 0), &leg_sid(1)).await.unwrap();
+    status(&line.state, &leg_sid(2), Some(key(id, ben, 0)), LegProgress::Finished).await.unwrap();
+    status(&line.state, &leg_sid(1), Some(key(id, ana, 0)), LegProgress::Finished).await.unwrap();
+    assert_eq!(db::leg(line.state.db.pool(), &leg_sid(1)).await.unwrap().unwrap().state, LegState::Declined);
+    line.state.vault.clock().advance(Duration::from_secs(6));
+    let again = ring_ended(&line.state, id, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
+    // Ben rings again in the same tier, for what is left of its 20 s.
+    assert_eq!(rings(&again).0, [("+14155550112".to_string(), ben, 0)]);
+    let Some(Step::Ring { timeout, numbers: phones, .. }) = again.0.iter().find(|s| matches!(s, Step::Ring { .. }))
+    else {
+        panic!("a ring")
+    };
+    assert_eq!(*timeout, 14);
+    assert!(matches!(phones[0].answered, Callback::VolunteerAnswered { attempt: 1, .. }));
+    assert_eq!(line.call(id).await.tier, 0);
+    let whisper = volunteer_answered(&line.state, LegKey { attempt: 1, ..key(id, ben, 0) }, &leg_sid(3)).await.unwrap();
+    assert_eq!(gathers_to(&whisper), Some(Callback::VolunteerPressed { call: id }));
+    assert!(volunteer_pressed(&line.state, id, &leg_sid(3), Some("1")).await.unwrap().0.is_empty());
     assert_eq!(line.call(id).await.answered_by, Some(ben));
+    // With nobody left who never picked up, the tier is over.
+    let line2 = Line::new("en").await;
+    let solo = line2.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    line2.volunteer("cora", "+14155550113", "coordinator", "en").await;
+    incoming(&line2.state, &sid(1), CALLER).await.unwrap();
+    let id2 = line2.call_by_sid(&sid(1)).await.id;
+    volunteer_answered(&line2.state, key(id2, solo, 0), &leg_sid(1)).await.unwrap();
+    status(&line2.state, &leg_sid(1), Some(key(id2, solo, 0)), LegProgress::Finished).await.unwrap();
+    let next = ring_ended(&line2.state, id2, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
+    assert_eq!(numbers(&next), ["+14155550113"], "the next tier");
 }
 
 #[tokio::test]
@@ -379,7 +404,7 @@ async fn the_callers_own_leg_ending_ends_the_call_and_its_legs() {
     let queued = db::pending_deletions(line.state.db.pool()).await.unwrap();
     assert!(queued.contains(&sid(1)) && !queued.iter().any(|s| db::is_pending_leg(s)));
     // A volunteer picking up now hears that the call is gone.
-    let late = volunteer_answered(&line.state, id, ana, 0, &leg_sid(1)).await.unwrap();
+    let late = volunteer_answered(&line.state, key(id, ana, 0), &leg_sid(1)).await.unwrap();
     assert!(gathers_to(&late).is_none());
 }
 

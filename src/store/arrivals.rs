@@ -12,7 +12,7 @@ use sqlx::{Any, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Db;
-use super::calls::{Attempts, end, insert_legs};
+use super::calls::{Attempts, LegKey, end, insert_legs};
 use crate::states::{CallState, Outcome};
 
 /// At most this many arrivals per transaction (seven parameters each).
@@ -153,7 +153,7 @@ async fn write_together(db: &Db, arrivals: &[&Arrival]) -> Result<HashMap<String
     let mut legs = Vec::new();
     for a in arrivals.iter().filter(|a| !a.refused) {
         if let (Next::Ring { tier, volunteers, .. }, Some(id)) = (&a.next, ids.get(&a.sid)) {
-            legs.extend(volunteers.iter().map(|v| (*id, *v, *tier)));
+            legs.extend(volunteers.iter().map(|v| LegKey { call: *id, volunteer: *v, tier: *tier, attempt: 0 }));
         }
     }
     for chunk in legs.chunks(LEGS_PER_STATEMENT) {

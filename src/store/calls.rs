@@ -10,8 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 pub use super::legs::{
-    LegRow, answer_leg, attach_leg, busy_volunteers, end_legs, insert_legs, insert_pending_legs, is_pending_leg, leg,
-    leg_ended, legs_of, pending_leg_sid, set_leg_state,
+    LegKey, LegRow, answer_leg, busy_volunteers, end_legs, insert_legs, is_pending_leg, leg, leg_ended, legs_of,
+    set_leg_state,
 };
 use crate::states::{CallState, LegState, Outcome, RecordKind, unknown};
 
@@ -246,9 +246,9 @@ pub enum RingFrom {
 }
 
 /// A tier starts ringing, in one transaction: the call moves on from `from` to
-/// `tier` until `deadline` and the legs of `volunteers` are recorded (pending),
-/// the tier before marked over. False, with nothing written, if another request
-/// or instance moved the call first.
+/// `tier` until `deadline` and the `legs` are recorded (pending), the tier
+/// before marked over. False, with nothing written, if another request or
+/// instance moved the call first.
 pub async fn ring_tier(
     db: &super::Db,
     call_id: i64,
@@ -256,7 +256,7 @@ pub async fn ring_tier(
     language: &str,
     tier: i64,
     deadline: i64,
-    volunteers: &[i64],
+    legs: &[LegKey],
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin_write().await?;
     let moved = match from {
@@ -273,7 +273,7 @@ pub async fn ring_tier(
         tx.rollback().await?;
         return Ok(false);
     }
-    insert_pending_legs(&mut *tx, call_id, tier, volunteers).await?;
+    insert_legs(&mut *tx, legs).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -1,5 +1,7 @@
-//! Queries on the legs of calls: the volunteers a call rings, named with the
-//! provider's id once their first webhook brings it, and how each leg goes.
+//! Queries on the legs of calls: the volunteers a call rings, written pending
+//! with the tier and the time they are rung in it, named with the provider's id
+//! once their first webhook brings it (`answer_leg`, `leg_ended`), and how each
+//! leg goes.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
@@ -47,25 +49,45 @@ pub async fn legs_of<'e>(ex: impl Executor<'e, Database = Any>, call_id: i64) ->
         .collect()
 }
 
-/// Sets a leg's state unless it has already ended.
+/// Sets a leg's state unless it is already over.
 pub async fn set_leg_state<'e>(
     ex: impl Executor<'e, Database = Any>,
     sid: &str,
     state: LegState,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE call_legs SET state = $1 WHERE sid = $2 AND state <> $3")
+    sqlx::query("UPDATE call_legs SET state = $1 WHERE sid = $2 AND state NOT IN ($3, $4)")
         .bind(state.as_str())
         .bind(sid)
         .bind(LegState::Ended.as_str())
+        .bind(LegState::Declined.as_str())
         .execute(ex)
         .await?;
     Ok(())
 }
 
-/// The id a leg goes by from the moment it is rung until its first webhook
-/// brings the provider's own: a `<Dial>` names its legs only when they call back.
-pub fn pending_leg_sid(call_id: i64, volunteer_id: i64, tier: i64) -> String {
-    format!("pending-{call_id}-{volunteer_id}-{tier}")
+/// Which leg a ringing webhook is about: the volunteer rung for a call in a
+/// tier, and which time this is that they are rung in it (a tier's phones are
+/// rung again when one of them picked up and did not take the call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegKey {
+    pub call: i64,
+    pub volunteer: i64,
+    pub tier: i64,
+    pub attempt: u32,
+}
+
+impl LegKey {
+    /// The id the leg goes by from the moment it is rung until its first
+    /// webhook brings the provider's own: a `<Dial>` names its legs only when
+    /// they call back.
+    pub fn pending_sid(&self) -> String {
+        format!("pending-{}-{}-{}-{}", self.call, self.volunteer, self.tier, self.attempt)
+    }
+
+    /// The attempt a pending id names.
+    pub fn attempt_of(sid: &str) -> Option<u32> {
+        sid.strip_prefix("pending-")?.rsplit('-').next()?.parse().ok()
+    }
 }
 
 /// A leg the provider never named (it never rang, or its webhooks never came):
@@ -74,21 +96,8 @@ pub fn is_pending_leg(sid: &str) -> bool {
     sid.starts_with("pending-")
 }
 
-/// The pending legs of one tier, in one statement.
-pub async fn insert_pending_legs<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    call_id: i64,
-    tier: i64,
-    volunteers: &[i64],
-) -> Result<(), sqlx::Error> {
-    insert_legs(ex, &volunteers.iter().map(|v| (call_id, *v, tier)).collect::<Vec<_>>()).await
-}
-
-/// Pending legs `(call, volunteer, tier)`, in one statement.
-pub async fn insert_legs<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    legs: &[(i64, i64, i64)],
-) -> Result<(), sqlx::Error> {
+/// Pending legs, in one statement.
+pub async fn insert_legs<'e>(ex: impl Executor<'e, Database = Any>, legs: &[LegKey]) -> Result<(), sqlx::Error> {
     if legs.is_empty() {
         return Ok(());
     }
@@ -97,59 +106,30 @@ pub async fn insert_legs<'e>(
         .collect();
     let sql = format!("INSERT INTO call_legs (sid, call_id, volunteer_id, tier, state) VALUES {}", values.join(", "));
     let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (call_id, volunteer_id, tier) in legs {
+    for key in legs {
         insert = insert
-            .bind(pending_leg_sid(*call_id, *volunteer_id, *tier))
-            .bind(*call_id)
-            .bind(*volunteer_id)
-            .bind(*tier)
+            .bind(key.pending_sid())
+            .bind(key.call)
+            .bind(key.volunteer)
+            .bind(key.tier)
             .bind(LegState::Ringing.as_str());
     }
     insert.execute(ex).await?;
     Ok(())
 }
 
-/// The leg of `volunteer` in `tier` of a call, named with the provider's id the
-/// first time one of its webhooks brings it (later ones find it by that id).
-/// `None` for a leg that was never rung.
-pub async fn attach_leg<'e, E>(
-    ex: E,
-    call_id: i64,
-    volunteer_id: i64,
-    tier: i64,
-    sid: &str,
-) -> Result<Option<LegRow>, sqlx::Error>
-where
-    E: Executor<'e, Database = Any> + Copy,
-{
-    sqlx::query("UPDATE call_legs SET sid = $1 WHERE sid = $2 AND call_id = $3")
-        .bind(sid)
-        .bind(pending_leg_sid(call_id, volunteer_id, tier))
-        .bind(call_id)
-        .execute(ex)
-        .await?;
-    let leg = leg(ex, sid).await?;
-    Ok(leg.filter(|l| l.call_id == call_id && l.volunteer_id == Some(volunteer_id)))
-}
-
 /// A volunteer picked up: their leg, named with the provider's id, is answered.
 /// `None` if it was never rung or is already over.
-pub async fn answer_leg(
-    pool: &sqlx::Pool<Any>,
-    call_id: i64,
-    volunteer_id: i64,
-    tier: i64,
-    sid: &str,
-) -> Result<Option<LegRow>, sqlx::Error> {
+pub async fn answer_leg(pool: &sqlx::Pool<Any>, key: LegKey, sid: &str) -> Result<Option<LegRow>, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE call_legs SET sid = $1, state = $2 \
          WHERE sid IN ($3, $1) AND call_id = $4 AND volunteer_id = $5 AND state IN ($6, $2)",
     )
     .bind(sid)
     .bind(LegState::Answered.as_str())
-    .bind(pending_leg_sid(call_id, volunteer_id, tier))
-    .bind(call_id)
-    .bind(volunteer_id)
+    .bind(key.pending_sid())
+    .bind(key.call)
+    .bind(key.volunteer)
     .bind(LegState::Ringing.as_str())
     .execute(pool)
     .await?;
@@ -159,24 +139,25 @@ pub async fn answer_leg(
     leg(pool, sid).await
 }
 
-/// A volunteer's leg ended: named (if this is its first webhook), over, and its
-/// record queued for deletion at the provider, in one transaction.
-pub async fn leg_ended(
-    db: &super::Db,
-    call_id: i64,
-    volunteer_id: i64,
-    tier: i64,
-    sid: &str,
-    delete_at: i64,
-) -> Result<(), sqlx::Error> {
+/// A volunteer's leg ended: named (if this is its first webhook), over
+/// (declined if it had picked up: the tier's other phones were hung up then,
+/// and ring again unless the call was put through), and its record
+/// queued for deletion at the provider, in one transaction.
+pub async fn leg_ended(db: &super::Db, key: LegKey, sid: &str, delete_at: i64) -> Result<(), sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let done = sqlx::query("UPDATE call_legs SET sid = $1, state = $2 WHERE sid IN ($3, $1) AND call_id = $4")
-        .bind(sid)
-        .bind(LegState::Ended.as_str())
-        .bind(pending_leg_sid(call_id, volunteer_id, tier))
-        .bind(call_id)
-        .execute(&mut *tx)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE call_legs SET sid = $1, state = CASE WHEN state IN ($2, $7) THEN $3 ELSE $4 END \
+         WHERE sid IN ($5, $1) AND call_id = $6 AND state NOT IN ($3, $4)",
+    )
+    .bind(sid)
+    .bind(LegState::Answered.as_str())
+    .bind(LegState::Declined.as_str())
+    .bind(LegState::Ended.as_str())
+    .bind(key.pending_sid())
+    .bind(key.call)
+    .bind(LegState::Accepted.as_str())
+    .execute(&mut *tx)
+    .await?;
     if done.rows_affected() == 1 {
         enqueue_deletion(&mut *tx, RecordKind::Call, sid, delete_at).await?;
     }
@@ -201,10 +182,11 @@ pub async fn end_legs<'e>(ex: impl Executor<'e, Database = Any>, call_id: i64) -
 pub async fn busy_volunteers<'e>(ex: impl Executor<'e, Database = Any>) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT DISTINCT l.volunteer_id FROM call_legs l JOIN calls c ON c.id = l.call_id \
-         WHERE l.state <> $1 AND c.state <> $2 AND l.volunteer_id IS NOT NULL",
+         WHERE l.state NOT IN ($1, $3) AND c.state <> $2 AND l.volunteer_id IS NOT NULL",
     )
     .bind(LegState::Ended.as_str())
     .bind(CallState::Ended.as_str())
+    .bind(LegState::Declined.as_str())
     .fetch_all(ex)
     .await
 }

@@ -264,10 +264,14 @@ async fn queue_end(State(state): State<AppState>, hook: Webhook) -> Result<Respo
     Ok(answer(&state, Turn::UnderWay, calls::queue_end(&state, hook.call_id()?, bridged)).await)
 }
 
-/// The leg of a ringing tier a webhook is about: call, volunteer and tier from
-/// our own URL.
-fn leg_of(hook: &Webhook) -> Option<(i64, i64, i64)> {
-    Some((hook.query_number("call")?, hook.query_number("volunteer")?, hook.query_number("tier")?))
+/// The leg of a ringing tier a webhook is about, from our own URL.
+fn leg_of(hook: &Webhook) -> Option<calls::LegKey> {
+    Some(calls::LegKey {
+        call: hook.query_number("call")?,
+        volunteer: hook.query_number("volunteer")?,
+        tier: hook.query_number("tier")?,
+        attempt: hook.query_number("attempt").unwrap_or(0),
+    })
 }
 
 async fn volunteer(State(state): State<AppState>, hook: Webhook) -> Result<Response, StatusCode> {
@@ -275,8 +279,8 @@ async fn volunteer(State(state): State<AppState>, hook: Webhook) -> Result<Respo
     if !plain_sid(sid) {
         return Err(StatusCode::BAD_REQUEST);
     }
-    let (call, volunteer, tier) = leg_of(&hook).ok_or(StatusCode::BAD_REQUEST)?;
-    Ok(answer(&state, Turn::UnderWay, calls::volunteer_answered(&state, call, volunteer, tier, sid)).await)
+    let key = leg_of(&hook).ok_or(StatusCode::BAD_REQUEST)?;
+    Ok(answer(&state, Turn::UnderWay, calls::volunteer_answered(&state, key, sid)).await)
 }
 
 /// The end of a tier's ringing (`<Dial>`'s action): `DialBridged` says whether

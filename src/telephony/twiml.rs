@@ -66,10 +66,10 @@ fn render_step(step: &Step, base: &str, out: &mut String) {
             out.push_str("</Gather>");
         }
         Step::Leave => out.push_str("<Leave/>"),
-        // <Dial> with several <Number>s rings them all at once; each <Number>'s
-        // `url` runs on the callee's leg before it is connected, and the first
-        // leg whose `url` TwiML ends without <Hangup> is connected while the
-        // others are hung up (twilio.com/docs/voice/twiml/number).
+        // <Dial> with several <Number>s rings them all at once; the first to
+        // pick up has the others hung up, and its <Number>'s `url` runs on its
+        // leg before it is connected: ending in <Hangup> there connects nobody
+        // (twilio.com/docs/voice/twiml/number).
         Step::Ring { numbers, caller_id, timeout, then } => {
             out.push_str(&format!(
                 r#"<Dial callerId="{}" timeout="{timeout}" action="{}" method="POST">"#,
@@ -152,8 +152,8 @@ mod tests {
     fn a_ring_dials_every_number_with_its_screen() {
         let n = |number: &str, volunteer| crate::flow::Ringing {
             number: number.into(),
-            answered: Callback::VolunteerAnswered { call: 5, volunteer, tier: 0 },
-            status: Callback::LegStatus { call: 5, volunteer, tier: 0 },
+            answered: Callback::VolunteerAnswered { call: 5, volunteer, tier: 0, attempt: 0 },
+            status: Callback::LegStatus { call: 5, volunteer, tier: 0, attempt: 0 },
         };
         let voice = Voice::new().then(Step::Ring {
             numbers: vec![n("+14155550101", 1), n("+14155550102", 2)],
@@ -164,8 +164,8 @@ mod tests {
         let doc = Twiml::voice(&voice, "https://h.org");
         assert!(doc.as_str().contains(concat!(
             r#"<Dial callerId="+14155550000" timeout="30" action="https://h.org/telephony/voice/ring-end?call=5&amp;tier=0" method="POST">"#,
-            r#"<Number url="https://h.org/telephony/voice/volunteer?call=5&amp;volunteer=1&amp;tier=0" method="POST" "#,
-            r#"statusCallback="https://h.org/telephony/status?call=5&amp;volunteer=1&amp;tier=0" statusCallbackMethod="POST">+14155550101</Number>"#,
+            r#"<Number url="https://h.org/telephony/voice/volunteer?call=5&amp;volunteer=1&amp;tier=0&amp;attempt=0" method="POST" "#,
+            r#"statusCallback="https://h.org/telephony/status?call=5&amp;volunteer=1&amp;tier=0&amp;attempt=0" statusCallbackMethod="POST">+14155550101</Number>"#,
         )));
         assert_eq!(doc.as_str().matches("<Number ").count(), 2);
     }

@@ -449,7 +449,10 @@ async fn quietline_open_reads_a_key_backup_protected_by_a_passphrase(backend: Ba
         ItemClass::Note,
         Content::Plaintext(NOTE.as_bytes()),
         &[&v],
-        Duration::from_secs(3600),
+        // A day: the command reads on the system clock, the item was stored on
+        // the test's clock (this hour's start), and an hour could pass the
+        // boundary mid-test.
+        Duration::from_secs(86_400),
     )
     .await
     .unwrap();

@@ -108,7 +108,12 @@ impl Line {
     }
 
     /// The stand-in leg that rang `phone`, if any.
+    /// The latest call to `phone` (a tier's phones ring again after one of them
+    /// picked up and did not take the call).
     pub fn leg_to(&self, phone: &str) -> Option<provider::SimCall> {
-        self.standin.calls().into_iter().find(|c| !c.inbound && c.to == phone)
+        let mut legs: Vec<provider::SimCall> =
+            self.standin.calls().into_iter().filter(|c| !c.inbound && c.to == phone).collect();
+        legs.sort_by_key(|c| c.placed_at);
+        legs.pop()
     }
 }

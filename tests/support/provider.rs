@@ -10,13 +10,13 @@
 //! The provider model, as its documentation describes it:
 //! - calls created through the REST API are placed at the account's call rate
 //!   (1 per second unless raised), each after the request's round trip (150 ms
-//!   here), and queued meanwhile (twilio.com/docs/voice/api/call-resource and
-//!   the "Calls per second" limits page);
+//!   here), and queued meanwhile (twilio.com/docs/glossary/cps);
 //! - `<Dial>` legs are placed at once, not limited by that rate; a `<Dial>` of
-//!   several `<Number>`s rings them all, runs each `<Number url>` on the callee's
-//!   leg before connecting it, connects the first whose `url` TwiML ends without
-//!   `<Hangup>` and hangs up the others; a callee who hangs up during that TwiML
-//!   is not connected and the others ring on; after `timeout` with nobody
+//!   several `<Number>`s rings them all, and the first to pick up has the
+//!   others hung up ("the first call to pick up is connected to the current
+//!   call and the rest are hung up", twilio.com/docs/voice/twiml/number); its
+//!   `<Number url>` TwiML runs on its leg before it is connected, and if that
+//!   hangs up the dial ends with nobody connected; after `timeout` with nobody
 //!   connected (and nobody still hearing their `url`) the `<Dial>` ends with
 //!   `DialCallStatus=no-answer`, and its action
 //!   hears `DialCallStatus`, `DialCallSid` and `DialBridged`
@@ -137,6 +137,8 @@ struct Sim {
     dials: HashMap<String, u32>,
     /// Calls created through the REST API.
     rest_calls: usize,
+    /// The leg that picked up first in each dial (caller's leg, dial number).
+    picked_up: HashMap<(String, u32), String>,
 }
 
 /// The provider's limits, as its documentation gives them.
@@ -704,11 +706,10 @@ impl StandIn {
     }
 
     /// `<Dial>` of several `<Number url>`s, as documented: every number rings at
-    /// once; a callee who picks up hears their `url`'s TwiML, and the first whose
-    /// TwiML ends without `<Hangup>` is connected while the others are hung up; a
-    /// callee who hangs up there is left out and the others ring on. After
-    /// `timeout` with nobody connected, or when every leg has ended, the dial ends
-    /// and its action hears how. The caller hears ringback meanwhile.
+    /// once; the first to pick up has the others hung up and hears their `url`'s
+    /// TwiML, and is connected if it ends without `<Hangup>`. After `timeout`
+    /// with nobody picking up, or when every leg has ended, the dial ends and its
+    /// action hears how. The caller hears ringback meanwhile.
     async fn dial_screened(
         &self,
         sid: &str,
@@ -763,7 +764,7 @@ impl StandIn {
             self.event(format!("{leg} rings {to}"));
             let me = self.clone();
             let (leg2, url, caller) = (leg.clone(), number.attr("url").unwrap().to_string(), sid.to_string());
-            tokio::spawn(async move { me.dialled_person(leg2, url, caller).await });
+            tokio::spawn(async move { me.dialled_person(leg2, url, caller, round).await });
             legs.push(leg);
         }
         let action = verb.attr("action").map(str::to_string);
@@ -793,6 +794,7 @@ impl StandIn {
                 return self.dial_ended(sid, action, params, silent).await;
             }
             let all_over = legs.iter().all(|l| self.ended(l));
+            let picked = self.sim.lock().unwrap().picked_up.contains_key(&(sid.to_string(), round));
             // The timeout is for answering: a callee already hearing their
             // `url`'s TwiML is not cut off by it.
             let screening = legs.iter().any(|l| self.call(l).is_some_and(|c| c.status == "in-progress"));
@@ -800,8 +802,11 @@ impl StandIn {
             if all_over || timed_out {
                 self.end_legs(&legs, Some("no-answer")).await;
                 self.event(format!("{sid} dial ended, nobody connected"));
+                // Someone picked up and hung up in their `url`'s TwiML: how the
+                // provider reports that is not documented; `DialBridged` says it.
+                let status = if picked { "completed" } else { "no-answer" };
                 let params = vec![
-                    ("DialCallStatus".to_string(), "no-answer".to_string()),
+                    ("DialCallStatus".to_string(), status.to_string()),
                     ("DialBridged".to_string(), "false".to_string()),
                 ];
                 return self.dial_ended(sid, action, params, silent).await;
@@ -847,10 +852,10 @@ impl StandIn {
         }
     }
 
-    /// A callee of a screened `<Dial>`, as their script says: picks up, hears
-    /// the `url`'s TwiML, and is connected if it ends without `<Hangup>` and
-    /// nobody was connected first.
-    async fn dialled_person(&self, leg: String, url: String, caller: String) {
+    /// A callee of a screened `<Dial>`, as their script says: picks up (the
+    /// first to do so in the dial has the others hung up, as documented), hears
+    /// the `url`'s TwiML, and is connected if it ends without `<Hangup>`.
+    async fn dialled_person(&self, leg: String, url: String, caller: String, round: u32) {
         let to = self.call(&leg).unwrap().to;
         let person = self.sim.lock().unwrap().people.get(&to).copied().unwrap_or(Person::NeverAnswers);
         let (answer_ms, press, drops) = match person {
@@ -861,11 +866,28 @@ impl StandIn {
             Person::NeverAnswers => return,
         };
         tokio::time::sleep(Duration::from_millis(answer_ms)).await;
-        if self.ended(&leg) {
-            return;
-        }
-        self.sim.lock().unwrap().calls.get_mut(&leg).unwrap().status = "in-progress".into();
+        let others: Vec<String> = {
+            let mut sim = self.sim.lock().unwrap();
+            let ringing = sim.calls.get(&leg).is_some_and(|c| c.status == "ringing");
+            let key = (caller.clone(), round);
+            if !ringing || sim.picked_up.contains_key(&key) {
+                return;
+            }
+            sim.picked_up.insert(key.clone(), leg.clone());
+            sim.calls.get_mut(&leg).unwrap().status = "in-progress".into();
+            sim.calls
+                .values()
+                .filter(|c| c.parent.as_ref() == Some(&key) && c.sid != leg && c.status == "ringing")
+                .map(|c| c.sid.clone())
+                .collect()
+        };
         self.event(format!("{leg} answered by {}", if press.is_some() { "a person" } else { "a voicemail box" }));
+        // "The first call to pick up is connected to the current call and the
+        // rest are hung up" (twilio.com/docs/voice/twiml/number).
+        for other in others {
+            self.event(format!("{other} hung up by the provider: {leg} picked up first"));
+            self.finish(&other, "canceled").await;
+        }
         let mut next = Some((url, Vec::<(String, String)>::new()));
         let mut pressed = false;
         while let Some((url, extra)) = next.take() {
