@@ -9,8 +9,12 @@
 //! left to call backs a volunteer starts (see `callback`).
 //!
 //! The provider names a `<Dial>`'s legs only when they call back, so a tier's
-//! legs are written with the tier as pending and take the provider's id from
-//! their first webhook (`store::calls::attach_leg`).
+//! legs are written pending, with the tier and the time they ring in it, and
+//! take the provider's id from their first webhook (`store::legs`).
+//!
+//! The first phone of a `<Dial>` to pick up has the provider hang up the others
+//! (twilio.com/docs/voice/twiml/number): when that one was a voicemail box or a
+//! volunteer who did not press 1, the others ring again (`ring_again`).
 
 use std::collections::HashSet;
 
@@ -248,7 +252,11 @@ pub async fn ring_ended(state: &AppState, call_id: i64, tier: i64, result: RingR
         let s = speech(state, &lang);
         return Ok(Voice::new().say(&s.voice, &s.goodbye).hangup());
     }
+    // The ringing of the tier ringing now ended with nobody put through: a
+    // taker whose line dropped before that gives the call back. (A late report
+    // of a tier left behind reopens nothing.)
     if call.state == CallState::Bridged
+        && call.tier == tier
         && let Some(taker) = call.answered_by
     {
         let now = state.vault.clock().now().0;
@@ -331,6 +339,12 @@ pub async fn escalate_due(state: &AppState) -> Result<usize> {
         tracing::warn!("a tier's ringing never reported its end; moving the caller on");
         match outbound::redirect(state, &call.provider_sid, Callback::RingEnded { call: id, tier }).await {
             Ok(()) => moved += 1,
+            // The provider refuses for good (the call is over, its end never
+            // reported): the call ends here, and its volunteers are free again.
+            Err(outbound::SendError::Provider(e)) if !e.is_retryable() => {
+                tracing::warn!(error = %e, "an overdue caller's call is over at the provider; ended here");
+                db::caller_left(&state.db, id, Outcome::Abandoned, now.0, now.0 + 60).await?;
+            }
             Err(e) => tracing::warn!(error = %e, "moving an overdue caller on failed; tried again later"),
         }
     }
@@ -383,24 +397,15 @@ pub async fn volunteer_pressed(state: &AppState, call_id: i64, leg_sid: &str, di
         return Ok(Voice::new().say(&vs.voice, &vs.goodbye).hangup());
     }
     if !db::take(&state.db, call_id, volunteer_id, leg_sid).await? {
-        // Taken by someone whose line has since dropped: the call is theirs.
-        if !taker_gone(state, call_id).await? || !db::hand_over(&state.db, call_id, volunteer_id, leg_sid).await? {
+        // The provider asked again for a press that already took the call.
+        let ours = db::get(state.db.pool(), call_id).await?.is_some_and(|c| c.answered_by == Some(volunteer_id));
+        if !(ours && leg.state == LegState::Accepted) {
             return Ok(Voice::new().say(&vs.voice, &vs.taken).hangup());
         }
-        tracing::warn!("a volunteer's line dropped before the bridge; another took the call");
     }
     tracing::debug!("call answered by a volunteer");
     // Nothing more to hear: the end of this answer puts them through.
     Ok(Voice::new())
-}
-
-/// True when the call's taker has no leg left on the line.
-async fn taker_gone(state: &AppState, call_id: i64) -> Result<bool> {
-    let Some(call) = db::get(state.db.pool(), call_id).await? else { return Ok(false) };
-    let (CallState::Bridged, Some(taker)) = (call.state, call.answered_by) else { return Ok(false) };
-    let legs = db::legs_of(state.db.pool(), call_id).await?;
-    let theirs: Vec<LegState> = legs.iter().filter(|l| l.volunteer_id == Some(taker)).map(|l| l.state).collect();
-    Ok(!theirs.is_empty() && theirs.iter().all(|s| !s.is_live()))
 }
 
 /// `POST /telephony/status`: a leg changed state. `leg` names a volunteer's leg

@@ -131,9 +131,9 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "ring_parallel",
         Some("5"),
-        "how many volunteers of a tier ring at once (at most 10: the provider dials at most ten numbers at once)",
+        "how many volunteers of a tier ring at once (the provider dials at most ten at once: more ring as ten)",
         |c, v| {
-            c.ringing.parallel = parse_count(v, 1, 10)? as usize;
+            c.ringing.parallel = parse_count(v, 1, 50)? as usize;
             Ok(())
         },
     ),

@@ -278,29 +278,26 @@ pub async fn ring_tier(
     Ok(true)
 }
 
-/// The first volunteer to press 1 takes the call and their leg is accepted, in
-/// one transaction; false (nothing written) for everyone after.
+/// The first volunteer to press 1 takes the call, in one transaction: only
+/// from a leg of the tier ringing now that has picked up (a press from a leg
+/// left behind by the ringing takes nothing), and their leg is accepted. False
+/// (nothing written) for everyone after.
 pub async fn take(db: &super::Db, call_id: i64, volunteer_id: i64, leg_sid: &str) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    if !claim(&mut *tx, call_id, volunteer_id).await? {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    set_leg_state(&mut *tx, leg_sid, LegState::Accepted).await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
-/// The call passes from a taker whose line dropped to `volunteer_id`, in one
-/// transaction; false if it is no longer the dropped taker's.
-pub async fn hand_over(db: &super::Db, call_id: i64, volunteer_id: i64, leg_sid: &str) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin_write().await?;
-    let done = sqlx::query("UPDATE calls SET answered_by = $1 WHERE id = $2 AND state = $3 AND answered_by <> $1")
-        .bind(volunteer_id)
-        .bind(call_id)
-        .bind(CallState::Bridged.as_str())
-        .execute(&mut *tx)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE calls SET state = $3, answered_by = $1, outcome = $4, tier_deadline = NULL \
+         WHERE id = $2 AND state = $5 AND tier = \
+         (SELECT tier FROM call_legs WHERE sid = $6 AND call_id = $2 AND volunteer_id = $1 AND state = $7)",
+    )
+    .bind(volunteer_id)
+    .bind(call_id)
+    .bind(CallState::Bridged.as_str())
+    .bind(Outcome::Answered.as_str())
+    .bind(CallState::Ringing.as_str())
+    .bind(leg_sid)
+    .bind(LegState::Answered.as_str())
+    .execute(&mut *tx)
+    .await?;
     if done.rows_affected() != 1 {
         tx.rollback().await?;
         return Ok(false);

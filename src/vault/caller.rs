@@ -41,8 +41,14 @@ impl TokenMemory {
     }
 
     fn wipe(&mut self) {
-        // Blocks are reused, so these stores are not dead and stay.
-        self.0.fill(Block::default());
+        use zeroize::Zeroize;
+        self.0.iter_mut().for_each(Block::zeroize);
+    }
+}
+
+impl Drop for TokenMemory {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 
