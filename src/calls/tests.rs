@@ -437,3 +437,28 @@ async fn a_caller_holds_while_everyone_is_on_another_call_then_rings_them() {
     let out = ring_ended(&line.state, third, -1, RingResult::NobodyPutThrough, 8).await.unwrap();
     assert_eq!(gathers_to(&out), Some(Callback::VoicemailChoice { call: third }));
 }
+
+#[tokio::test]
+async fn a_press_from_a_leg_left_behind_takes_nothing_and_a_late_report_reopens_nothing() {
+    let line = Line::new("en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    let cora = line.volunteer("cora", "+14155550113", "coordinator", "en").await;
+    incoming(&line.state, &sid(1), CALLER).await.unwrap();
+    let id = line.call_by_sid(&sid(1)).await.id;
+    volunteer_answered(&line.state, key(id, ana, 0), &leg_sid(1)).await.unwrap();
+    // Tier 0's ringing ends while Ana still hears the whisper; tier 1 rings.
+    let next = ring_ended(&line.state, id, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
+    assert_eq!(numbers(&next), ["+14155550113"]);
+    // Ana presses 1 now: her leg was left behind, it takes nothing.
+    let late = volunteer_pressed(&line.state, id, &leg_sid(1), Some("1")).await.unwrap();
+    assert!(matches!(late.0.last(), Some(Step::Hangup)));
+    assert_eq!((line.call(id).await.state, line.call(id).await.tier), (CallState::Ringing, 1));
+    volunteer_answered(&line.state, key(id, cora, 1), &leg_sid(2)).await.unwrap();
+    assert!(volunteer_pressed(&line.state, id, &leg_sid(2), Some("1")).await.unwrap().0.is_empty());
+    // The provider asks again for Cora's press: she is still put through.
+    assert!(volunteer_pressed(&line.state, id, &leg_sid(2), Some("1")).await.unwrap().0.is_empty());
+    // A late report of tier 0 leaves Cora's call as it is.
+    ring_ended(&line.state, id, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
+    let call = line.call(id).await;
+    assert_eq!((call.state, call.answered_by), (CallState::Bridged, Some(cora)));
+}
