@@ -259,8 +259,8 @@ pub async fn ring_ended(state: &AppState, call_id: i64, tier: i64, result: RingR
         && call.tier == tier
         && let Some(taker) = call.answered_by
     {
-        let now = state.vault.clock().now().0;
-        if db::reopen(state.db.pool(), call_id, taker, now).await? {
+        // The tier's other phones get a full ringing again.
+        if db::reopen(state.db.pool(), call_id, taker, deadline(state)).await? {
             tracing::warn!("a volunteer's line dropped before the caller was put through; the call rings on");
         }
         call = match db::get(state.db.pool(), call_id).await? {

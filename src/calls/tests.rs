@@ -462,3 +462,22 @@ async fn a_press_from_a_leg_left_behind_takes_nothing_and_a_late_report_reopens_
     let call = line.call(id).await;
     assert_eq!((call.state, call.answered_by), (CallState::Bridged, Some(cora)));
 }
+
+#[tokio::test]
+async fn a_taker_whose_line_drops_has_the_tiers_other_phones_rung_again() {
+    let line = Line::new("en").await;
+    let ana = line.volunteer("ana", "+14155550111", "dispatcher", "en").await;
+    let ben = line.volunteer("ben", "+14155550112", "dispatcher", "en").await;
+    incoming(&line.state, &sid(1), CALLER).await.unwrap();
+    let id = line.call_by_sid(&sid(1)).await.id;
+    // Ana picks up first (the provider hangs up Ben's phone) and presses 1; her
+    // line drops before she is put through.
+    volunteer_answered(&line.state, key(id, ana, 0), &leg_sid(1)).await.unwrap();
+    status(&line.state, &leg_sid(2), Some(key(id, ben, 0)), LegProgress::Finished).await.unwrap();
+    volunteer_pressed(&line.state, id, &leg_sid(1), Some("1")).await.unwrap();
+    status(&line.state, &leg_sid(1), Some(key(id, ana, 0)), LegProgress::Finished).await.unwrap();
+    let again = ring_ended(&line.state, id, 0, RingResult::NobodyPutThrough, 0).await.unwrap();
+    assert_eq!(rings(&again).0, [("+14155550112".to_string(), ben, 0)], "a full ringing for Ben");
+    let call = line.call(id).await;
+    assert_eq!((call.state, call.answered_by), (CallState::Ringing, None));
+}

@@ -135,20 +135,19 @@ pub async fn claim<'e>(ex: impl Executor<'e, Database = Any>, id: i64, volunteer
 }
 
 /// Undoes a claim whose bridge never happened (the taker's line dropped before
-/// the caller was put through): the call rings again, its tier over at `now`, so
-/// the next tick moves on to the next tier. False if the call is no longer that
-/// volunteer's.
+/// the caller was put through): the call rings again, its tier until
+/// `deadline`. False if the call is no longer that volunteer's.
 pub async fn reopen<'e>(
     ex: impl Executor<'e, Database = Any>,
     id: i64,
     volunteer_id: i64,
-    now: i64,
+    deadline: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE calls SET state = $4, answered_by = NULL, outcome = NULL, tier_deadline = $1 \
          WHERE id = $2 AND state = $5 AND answered_by = $3",
     )
-    .bind(now)
+    .bind(deadline)
     .bind(id)
     .bind(volunteer_id)
     .bind(CallState::Ringing.as_str())
