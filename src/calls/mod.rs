@@ -23,7 +23,6 @@ mod ringing;
 mod tests;
 mod voicemail;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 pub use crate::store::calls::LegKey;
@@ -36,7 +35,6 @@ use crate::flow::{Callback, FlowError, RingResult, Step, Voice};
 use crate::language::{Language, Speech};
 use crate::phone::PhoneNumber;
 use crate::roster;
-use crate::routing;
 use crate::states::{CallState, Outcome};
 use crate::store::arrivals::{Arrival, Next};
 use crate::store::calls::{self as db, RingFrom};
@@ -152,24 +150,19 @@ enum FirstAnswer<'a> {
 /// (the caller holds); or voicemail when nobody can.
 async fn first_round(state: &AppState) -> Result<(Next, Option<ringing::Round>)> {
     let lang = state.config.default_language();
-    let roster = roster::ringable(&state.db).await?;
     let language = lang.as_str().to_string();
-    if !routing::anyone_on_shift(&roster) || state.provider.is_none() {
-        return Ok((Next::Voicemail { language, outcome: Outcome::NoOneOnShift }, None));
-    }
-    let (busy, rung) = ringing::busy_and_rung(state, None).await?;
-    if let Some(round) = ringing::next_round(state, &roster, lang, -1, &busy, &rung) {
-        let volunteers = round.people.iter().map(|v| v.id).collect();
-        // Written with the call: attempt 0 of its first tier.
-        let next = Next::Ring { language, tier: round.tier, deadline: ringing::deadline(state), volunteers };
-        return Ok((next, Some(round)));
-    }
-    if ringing::next_round(state, &roster, lang, -1, &HashSet::new(), &rung).is_some() {
+    Ok(match ringing::next_step(state, None, lang, -1, 0).await? {
+        ringing::NextStep::Ring(round) => {
+            // Written with the call: attempt 0 of its first tier.
+            let volunteers = round.people.iter().map(|v| v.id).collect();
+            (Next::Ring { language, tier: round.tier, deadline: ringing::deadline(state), volunteers }, Some(round))
+        }
         // Everyone is on another call: hold at tier -1, the phones tried again soon.
-        let next = Next::Ring { language, tier: -1, deadline: ringing::wait_deadline(state), volunteers: Vec::new() };
-        return Ok((next, None));
-    }
-    Ok((Next::Voicemail { language, outcome: Outcome::Voicemail }, None))
+        ringing::NextStep::Hold => {
+            (Next::Ring { language, tier: -1, deadline: ringing::wait_deadline(state), volunteers: Vec::new() }, None)
+        }
+        ringing::NextStep::Voicemail(outcome) => (Next::Voicemail { language, outcome }, None),
+    })
 }
 
 /// The key a caller with a withheld number presses to be put through. Robocalls

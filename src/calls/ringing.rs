@@ -168,27 +168,19 @@ pub(super) async fn ring_next(
     from: RingFrom,
     waited: u32,
 ) -> Result<Voice> {
-    let roster = roster::ringable(&state.db).await?;
-    let nobody = !routing::anyone_on_shift(&roster) || state.provider.is_none();
     let from_tier = match from {
         RingFrom::Menu => -1,
         RingFrom::Tier(t) => t,
     };
-    let (busy, rung) = busy_and_rung(state, Some(call_id)).await?;
-    let round = if nobody { None } else { next_round(state, &roster, lang, from_tier, &busy, &rung) };
-    match round {
-        Some(round) => {
+    match next_step(state, Some(call_id), lang, from_tier, waited).await? {
+        NextStep::Ring(round) => {
             let legs = round.legs(call_id);
             if !db::ring_tier(&state.db, call_id, from, lang.as_str(), round.tier, deadline(state), &legs).await? {
                 return moved_on(state, call_id).await;
             }
             Ok(ring_voice(state, call_id, lang, &round))
         }
-        // Someone could take it but is on another call: wait for them.
-        None if !nobody
-            && waited < max_waits(state)
-            && next_round(state, &roster, lang, from_tier, &HashSet::new(), &rung).is_some() =>
-        {
+        NextStep::Hold => {
             let pool = state.db.pool();
             let holding = match from {
                 RingFrom::Menu => db::start_ringing(pool, call_id, lang.as_str(), -1, wait_deadline(state)).await?,
@@ -199,8 +191,7 @@ pub(super) async fn ring_next(
             }
             Ok(wait_voice(state, call_id, lang, from_tier, waited + 1))
         }
-        None => {
-            let outcome = if nobody { Outcome::NoOneOnShift } else { Outcome::Voicemail };
+        NextStep::Voicemail(outcome) => {
             if from == RingFrom::Menu {
                 db::set_language(state.db.pool(), call_id, lang.as_str()).await?;
             }
@@ -211,6 +202,41 @@ pub(super) async fn ring_next(
             Ok(super::voicemail::prompt(state, call_id, lang))
         }
     }
+}
+
+/// Where a call goes after tier `from` (-1: from the start), `waited` holds so far.
+pub(super) enum NextStep {
+    /// These phones ring.
+    Ring(Round),
+    /// Everyone who could take the call is on another one: hold, and try again.
+    Hold,
+    /// Nobody can take it: voicemail, with this outcome.
+    Voicemail(Outcome),
+}
+
+/// The one decision behind every ringing: the next tier with someone free to
+/// ring; else a hold while someone who could take the call is busy (for as long
+/// as the tiers would have rung); else voicemail. `call_id` is `None` for a
+/// call not written yet (a one-language arrival).
+pub(super) async fn next_step(
+    state: &AppState,
+    call_id: Option<i64>,
+    lang: &Language,
+    from_tier: i64,
+    waited: u32,
+) -> Result<NextStep> {
+    let roster = roster::ringable(&state.db).await?;
+    if !routing::anyone_on_shift(&roster) || state.provider.is_none() {
+        return Ok(NextStep::Voicemail(Outcome::NoOneOnShift));
+    }
+    let (busy, rung) = busy_and_rung(state, call_id).await?;
+    if let Some(round) = next_round(state, &roster, lang, from_tier, &busy, &rung) {
+        return Ok(NextStep::Ring(round));
+    }
+    if waited < max_waits(state) && next_round(state, &roster, lang, from_tier, &HashSet::new(), &rung).is_some() {
+        return Ok(NextStep::Hold);
+    }
+    Ok(NextStep::Voicemail(Outcome::Voicemail))
 }
 
 /// The answer for a caller whose call another request (a retried webhook, a
@@ -270,13 +296,9 @@ pub async fn ring_ended(state: &AppState, call_id: i64, tier: i64, result: RingR
     }
     match call.state {
         CallState::Ringing if call.tier == tier => {
-            if let Some(round) = ring_again(state, &call).await? {
-                let legs = round.legs(call_id);
-                db::insert_legs(state.db.pool(), &legs).await?;
-                let timeout = u32::try_from(call.tier_deadline.unwrap_or(0) - REPORT_GRACE_SECS - now(state))
-                    .unwrap_or(0)
-                    .max(MIN_RING_SECS);
-                return Ok(ring_voice_for(state, call_id, &lang, &round, timeout));
+            if let Some((round, seconds)) = ring_again(state, &call).await? {
+                db::insert_legs(state.db.pool(), &round.legs(call_id)).await?;
+                return Ok(ring_voice_for(state, call_id, &lang, &round, seconds));
             }
             ring_next(state, call_id, &lang, RingFrom::Tier(tier), waited).await
         }
@@ -292,13 +314,14 @@ fn now(state: &AppState) -> i64 {
 /// The tier again, when one of its phones picked up and hung up without taking
 /// the call (a voicemail box, a volunteer who did not press 1) while the tier
 /// still had time: the provider hung up the others when that one picked up, so
-/// they ring again, for what is left of the tier's time. `None` when nobody
-/// picked up (the tier timed out, or every phone failed) or no time is left.
-async fn ring_again(state: &AppState, call: &db::CallRow) -> Result<Option<Round>> {
+/// they ring again, for what is left of the tier's time (the seconds returned).
+/// `None` when nobody picked up (the tier timed out, or every phone failed) or
+/// no time is left.
+async fn ring_again(state: &AppState, call: &db::CallRow) -> Result<Option<(Round, u32)>> {
     let left = call.tier_deadline.unwrap_or(0) - REPORT_GRACE_SECS - now(state);
-    if left < i64::from(MIN_RING_SECS) {
+    let Some(seconds) = u32::try_from(left).ok().filter(|s| *s >= MIN_RING_SECS) else {
         return Ok(None);
-    }
+    };
     let legs: Vec<db::LegRow> =
         db::legs_of(state.db.pool(), call.id).await?.into_iter().filter(|l| l.tier == call.tier).collect();
     if !legs.iter().any(|l| matches!(l.state, LegState::Declined | LegState::Accepted)) {
@@ -321,7 +344,7 @@ async fn ring_again(state: &AppState, call: &db::CallRow) -> Result<Option<Round
         return Ok(None);
     }
     let attempt = legs.iter().filter_map(|l| db::LegKey::attempt_of(&l.sid)).max().unwrap_or(0) + 1;
-    Ok(Some(Round { tier: call.tier, attempt, people }))
+    Ok(Some((Round { tier: call.tier, attempt, people }, seconds)))
 }
 
 /// Ringing calls whose `<Dial>` never reported its end (a provider fault, or
